@@ -1,1 +1,58 @@
-fn main() {}
+//! `lockstep`: AppLocker audit events to enforce-ready policies, per business group.
+//!
+//! Each subcommand parses its raw arguments here and calls one library function.
+
+use std::process::ExitCode;
+
+use clap::{ArgAction, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+mod generate;
+
+#[derive(Debug, Parser)]
+#[command(name = "lockstep", version, about, after_help = EXAMPLES)]
+struct Args {
+    /// More log output on stderr (-v debug, -vv trace). `RUST_LOG` overrides.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
+    /// No progress bars.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXAMPLES: &str = "Examples:
+  lockstep generate --out fleet --hosts 200 --groups 6 --days 30 --events 1000000
+  lockstep generate --out wef --forwarded 2 --wef-coverage 75";
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a simulated fleet's AppLocker logs as real EVTX files, with its inventory.csv.
+    Generate(generate::GenerateArgs),
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_tracing(args.verbose);
+    let result = match args.command {
+        Command::Generate(cmd) => generate::run(cmd, args.quiet),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "lockstep=info,generate=info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

@@ -1,1 +1,268 @@
-//! placeholder
+//! `lockstep generate`: a simulated Windows fleet in AppLocker audit mode, written as genuine
+//! EVTX files (one per AppLocker channel per host, or Windows Event Forwarding collector
+//! files) plus the fleet's `inventory.csv` and a `manifest.json` of what was written.
+//!
+//! Everything is deterministic for a seed: the same options give byte-identical files.
+//! [`Fleet`] and [`HostTimeline`] are public so tests can compute what a report must show
+//! from the generator's own decisions, independently of lockstep's ingest and queries.
+
+mod catalog;
+mod encode;
+mod events;
+mod fleet;
+mod output;
+mod policy;
+mod rng;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+use chrono::{Datelike, NaiveDate};
+use rayon::prelude::*;
+
+pub use catalog::{AppSpec, Audience, Collection, fqbn_version};
+pub use events::{Channel, Event, FileData, HostTimeline, Noise, Outcome, PackageData, Payload, WdacData, allocate_events};
+pub use fleet::{Fleet, Group, Host, HostRole, HostStyle, InventoryStyle, MAX_GROUPS, PayloadShape, User};
+pub use output::FileSummary;
+pub use policy::{RuleRef, applocker_path};
+
+/// Upper bounds that keep a typo from filling the disk.
+pub const MAX_HOSTS: usize = 100_000;
+pub const MAX_DAYS: usize = 3_650;
+pub const MAX_EVENTS: u64 = 1_000_000_000;
+pub const MAX_COLLECTORS: usize = 1_000;
+
+/// Errors of the generator.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    #[error("{} is not empty; pass --force to write into it anyway", path.display())]
+    OutputNotEmpty { path: PathBuf },
+    #[error("{}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Evtx(#[from] evtx_writer::Error),
+}
+
+impl Error {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Error {
+        Error::Io { path: path.to_owned(), source }
+    }
+}
+
+/// What to generate. `Options::default()` is the bundled sample fleet's shape.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Options {
+    pub seed: u64,
+    pub hosts: usize,
+    pub groups: usize,
+    pub days: usize,
+    /// AppLocker events in total (collector noise comes on top).
+    pub events: u64,
+    /// Number of ForwardedEvents collector files; 0 writes per-host files only.
+    pub forwarded: usize,
+    /// With `forwarded > 0`: percentage of hosts enrolled in WEF; the rest get per-host files.
+    pub wef_coverage: u8,
+    /// First day of the window (UTC midnight).
+    pub start: NaiveDate,
+    /// Write into a non-empty output folder.
+    #[serde(skip)]
+    pub force: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            seed: 1,
+            hosts: 40,
+            groups: 5,
+            days: 21,
+            events: 20_000,
+            forwarded: 0,
+            wef_coverage: 100,
+            start: NaiveDate::from_ymd_opt(2026, 10, 5).expect("valid date"),
+            force: false,
+        }
+    }
+}
+
+impl Options {
+    /// Checks every option, naming the bad one.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |msg: String| Err(Error::InvalidOption(msg));
+        if self.hosts == 0 || self.hosts > MAX_HOSTS {
+            return bad(format!("--hosts must be between 1 and {MAX_HOSTS}, got {}", self.hosts));
+        }
+        if self.groups == 0 || self.groups > self.hosts.min(MAX_GROUPS) {
+            return bad(format!("--groups must be between 1 and {} (at most one per host), got {}", self.hosts.min(MAX_GROUPS), self.groups));
+        }
+        if self.days == 0 || self.days > MAX_DAYS {
+            return bad(format!("--days must be between 1 and {MAX_DAYS}, got {}", self.days));
+        }
+        if self.events == 0 || self.events > MAX_EVENTS {
+            return bad(format!("--events must be between 1 and {MAX_EVENTS}, got {}", self.events));
+        }
+        if self.forwarded > self.hosts.min(MAX_COLLECTORS) {
+            return bad(format!("--forwarded must be at most {} (one collector per host), got {}", self.hosts.min(MAX_COLLECTORS), self.forwarded));
+        }
+        if self.wef_coverage > 100 {
+            return bad(format!("--wef-coverage is a percentage (0-100), got {}", self.wef_coverage));
+        }
+        Ok(())
+    }
+}
+
+/// The resolved plan shared by all writers.
+pub(crate) struct Plan {
+    pub(crate) seed: u64,
+    pub(crate) start: i64,
+    pub(crate) start_weekday: usize,
+    pub(crate) days: usize,
+    pub(crate) per_host: Vec<u64>,
+}
+
+impl Plan {
+    fn new(opts: &Options, fleet: &Fleet) -> Plan {
+        let start = opts.start.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        Plan {
+            seed: opts.seed,
+            start: start.timestamp_nanos_opt().expect("date in range"),
+            start_weekday: opts.start.weekday().num_days_from_monday() as usize,
+            days: opts.days,
+            per_host: allocate_events(fleet, opts.events),
+        }
+    }
+}
+
+/// Per-host bookkeeping in the manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HostManifest {
+    pub computer: String,
+    pub short_name: String,
+    pub group: String,
+    /// The group a report must show for it, given `inventory.csv`.
+    pub expected_group: String,
+    pub in_inventory: bool,
+    pub role: HostRole,
+    /// `ForwardedEvents-<n>.evtx` when forwarded, else its own folder.
+    pub written_to: String,
+    pub events_by_id: BTreeMap<u16, u64>,
+}
+
+/// What `generate` wrote (also saved as `manifest.json`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    pub options: Options,
+    pub files: Vec<FileSummary>,
+    pub hosts: Vec<HostManifest>,
+    /// AppLocker events per event ID, all hosts.
+    pub events_by_id: BTreeMap<u16, u64>,
+    pub applocker_events: u64,
+    /// Non-AppLocker records in collector files.
+    pub noise_records: u64,
+    pub bytes: u64,
+    /// Wall time; left out of `manifest.json`, which must be identical for a seed.
+    #[serde(skip)]
+    pub elapsed_seconds: f64,
+}
+
+/// Generates the fleet into `out`. `progress` counts records written, for a progress bar.
+pub fn generate(opts: &Options, out: &Path, progress: &AtomicU64) -> Result<Summary, Error> {
+    opts.validate()?;
+    prepare_output(out, opts.force)?;
+    let started = Instant::now();
+    let fleet = Fleet::new(opts)?;
+    let plan = Plan::new(opts, &fleet);
+
+    enum Unit {
+        Host(usize),
+        Collector(usize),
+    }
+    let mut units: Vec<Unit> =
+        (0..fleet.hosts.len()).filter(|&h| fleet.hosts[h].collector.is_none()).map(Unit::Host).collect();
+    units.extend((0..opts.forwarded).map(Unit::Collector));
+    let results = units
+        .par_iter()
+        .map(|unit| match unit {
+            Unit::Host(h) => output::write_host(&plan, &fleet, *h, out, progress),
+            Unit::Collector(c) => output::write_collector(&plan, &fleet, *c, out, progress),
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+
+    let inventory = out.join("inventory.csv");
+    fs::write(&inventory, fleet.inventory_csv()).map_err(|e| Error::io(&inventory, e))?;
+    let summary = summarize(opts, &fleet, results, started);
+    let manifest = out.join("manifest.json");
+    let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
+    fs::write(&manifest, json + "\n").map_err(|e| Error::io(&manifest, e))?;
+    Ok(summary)
+}
+
+fn prepare_output(out: &Path, force: bool) -> Result<(), Error> {
+    match fs::read_dir(out) {
+        Ok(mut entries) => {
+            if entries.next().is_some() && !force {
+                return Err(Error::OutputNotEmpty { path: out.to_owned() });
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        }
+        Err(e) => return Err(Error::io(out, e)),
+    }
+    // Fail now, with the folder's name, rather than after minutes of work.
+    let probe = out.join(".lockstep-write-test");
+    fs::write(&probe, b"").and_then(|_| fs::remove_file(&probe)).map_err(|e| Error::io(out, e))
+}
+
+fn summarize(opts: &Options, fleet: &Fleet, results: Vec<output::UnitSummary>, started: Instant) -> Summary {
+    let mut files = Vec::new();
+    let mut per_host: Vec<BTreeMap<u16, u64>> = vec![BTreeMap::new(); fleet.hosts.len()];
+    let mut noise_records = 0;
+    for unit in results {
+        files.extend(unit.files);
+        noise_records += unit.noise_records;
+        for ((host, id), n) in unit.events {
+            *per_host[host].entry(id).or_default() += n;
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut events_by_id = BTreeMap::new();
+    for counts in &per_host {
+        for (id, n) in counts {
+            *events_by_id.entry(*id).or_default() += n;
+        }
+    }
+    let hosts = fleet
+        .hosts
+        .iter()
+        .zip(per_host)
+        .map(|(h, events_by_id)| HostManifest {
+            computer: h.computer.clone(),
+            short_name: h.short_name.clone(),
+            group: fleet.groups[h.group].name.clone(),
+            expected_group: fleet.expected_group(h).to_owned(),
+            in_inventory: h.in_inventory,
+            role: h.role,
+            written_to: match h.collector {
+                Some(c) => format!("ForwardedEvents-{}.evtx", c + 1),
+                None => format!("{}/", h.short_name),
+            },
+            events_by_id,
+        })
+        .collect();
+    Summary {
+        options: opts.clone(),
+        bytes: files.iter().map(|f| f.bytes).sum(),
+        files,
+        hosts,
+        applocker_events: events_by_id.values().sum(),
+        events_by_id,
+        noise_records,
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+    }
+}
