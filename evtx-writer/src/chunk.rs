@@ -10,8 +10,15 @@ use crate::value::Instance;
 pub const CHUNK_SIZE: usize = 65536;
 /// Records start at this chunk offset, after the header and both tables.
 const RECORDS_START: usize = 512;
-/// The largest record a chunk can hold (spec §2.4).
-pub const MAX_RECORD_SIZE: usize = CHUNK_SIZE - RECORDS_START;
+/// Records must end this many bytes before the end of the chunk. libevtx 20181227 accepts a
+/// record only if `size <= remaining chunk bytes - 4`, and silently drops one that ends
+/// exactly at 65,536 (seen on a generated collector file: evtxinfo counted one record
+/// fewer and reported no damage). 8 keeps records 8-aligned.
+const TAIL_RESERVE: usize = 8;
+/// The last byte offset (exclusive) a record may reach.
+const RECORDS_END: usize = CHUNK_SIZE - TAIL_RESERVE;
+/// The largest record a chunk can hold (spec §2.4, less the tail reserve).
+pub const MAX_RECORD_SIZE: usize = RECORDS_END - RECORDS_START;
 const RECORD_HEADER_SIZE: usize = 24;
 
 /// A finished chunk, ready to be written to a file.
@@ -91,7 +98,7 @@ impl ChunkBuilder {
 
         let written_ok = self.write_record(id, written, instance);
         let size = self.buf.len() - start;
-        if written_ok.is_err() || self.buf.len() > CHUNK_SIZE {
+        if written_ok.is_err() || self.buf.len() > RECORDS_END {
             self.buf.truncate(start);
             (self.string_heads, self.template_heads) = heads;
             for name in self.added_names.drain(..) {
@@ -179,6 +186,11 @@ impl ChunkBuilder {
 }
 
 impl FinishedChunk {
+    /// Chunk offset where the records end (the header's free space offset).
+    pub fn free_space_offset(&self) -> usize {
+        u32::from_le_bytes(self.bytes[48..52].try_into().expect("4 bytes")) as usize
+    }
+
     /// The 65,536 bytes of the chunk.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
@@ -192,5 +204,26 @@ impl FinishedChunk {
     /// Identifier of the last record.
     pub fn last_id(&self) -> u64 {
         self.last_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Element, Template, Value, ValueType};
+
+    #[test]
+    fn a_full_chunk_leaves_the_tail_reserve_free() {
+        let t = Template::new(Element::new("E").child(Element::new("S").subst(0, ValueType::String)));
+        let mut chunk = ChunkBuilder::new();
+        let mut id = 1;
+        // Records of varied sizes until one no longer fits.
+        while chunk.try_append(id, 0, &Instance::new(&t, vec![Value::string("x".repeat(100 + (id as usize * 37) % 900))])).unwrap() {
+            id += 1;
+        }
+        let done = chunk.finish().unwrap();
+        assert!(done.free_space_offset() <= CHUNK_SIZE - 8, "free space at {}", done.free_space_offset());
+        assert!(done.free_space_offset() > CHUNK_SIZE - 2000, "the chunk was filled");
+        assert_eq!(done.last_id(), id - 1);
     }
 }

@@ -1,0 +1,8 @@
+//! Integration tests of the fleet simulator. One test binary (cheap to link on 2 cores);
+//! add new test modules here.
+
+mod determinism;
+mod fixtures;
+mod independent_parsers;
+mod options;
+mod sample_logs;
