@@ -123,7 +123,11 @@ impl ChunkBuilder {
         let start = self.buf.len();
         for (i, attr) in attrs.iter().enumerate() {
             let last = i + 1 == attrs.len();
-            self.buf.push(if last { TOKEN_ATTRIBUTE } else { TOKEN_ATTRIBUTE | FLAG_MORE });
+            self.buf.push(if last {
+                TOKEN_ATTRIBUTE
+            } else {
+                TOKEN_ATTRIBUTE | FLAG_MORE
+            });
             self.write_name(&attr.name);
             self.write_content(&attr.value);
         }
@@ -143,7 +147,11 @@ impl ChunkBuilder {
                 self.buf[count_at..count_at + 2].copy_from_slice(&units.to_le_bytes());
             }
             Content::Subst { slot, ty, optional } => {
-                self.buf.push(if *optional { TOKEN_OPTIONAL_SUBST } else { TOKEN_NORMAL_SUBST });
+                self.buf.push(if *optional {
+                    TOKEN_OPTIONAL_SUBST
+                } else {
+                    TOKEN_NORMAL_SUBST
+                });
                 put_u16(&mut self.buf, *slot);
                 self.buf.push(*ty as u8);
             }

@@ -90,7 +90,10 @@ impl ChunkBuilder {
     /// `written` (FILETIME). Returns `Ok(false)`, leaving the chunk as it was, when the
     /// record does not fit; the caller then finishes this chunk and starts a new one.
     pub fn try_append(&mut self, id: u64, written: u64, instance: &Instance) -> Result<bool> {
-        debug_assert!(self.first_id.is_none() || id == self.last_id + 1, "record ids must be consecutive");
+        debug_assert!(
+            self.first_id.is_none() || id == self.last_id + 1,
+            "record ids must be consecutive"
+        );
         let start = self.buf.len();
         let heads = (self.string_heads, self.template_heads);
         self.added_names.clear();
@@ -109,7 +112,10 @@ impl ChunkBuilder {
             }
             written_ok?;
             if self.is_empty() {
-                return Err(Error::RecordTooLarge { size, max: MAX_RECORD_SIZE });
+                return Err(Error::RecordTooLarge {
+                    size,
+                    max: MAX_RECORD_SIZE,
+                });
             }
             return Ok(false);
         }
@@ -130,7 +136,7 @@ impl ChunkBuilder {
         self.write_instance(instance)?;
         self.buf.push(0x00); // EOF: libevtx reads tokens until it (spec §8)
         // Windows keeps records 8-aligned, counting the trailing size copy (spec §3).
-        while (self.buf.len() - start + 4) % 8 != 0 {
+        while !(self.buf.len() - start + 4).is_multiple_of(8) {
             self.buf.push(0);
         }
         let size = (self.buf.len() - start + 4) as u32;
@@ -144,10 +150,18 @@ impl ChunkBuilder {
     pub fn finish(&mut self) -> Option<FinishedChunk> {
         let first_id = self.first_id?;
         let free_space = self.buf.len();
-        let mut bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_SIZE + MAX_RECORD_SIZE));
+        let mut bytes = std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(CHUNK_SIZE + MAX_RECORD_SIZE),
+        );
         bytes.resize(CHUNK_SIZE, 0);
         bytes[0..8].copy_from_slice(b"ElfChnk\0");
-        for (at, v) in [(8, first_id), (16, self.last_id), (24, first_id), (32, self.last_id)] {
+        for (at, v) in [
+            (8, first_id),
+            (16, self.last_id),
+            (24, first_id),
+            (32, self.last_id),
+        ] {
             bytes[at..at + 8].copy_from_slice(&v.to_le_bytes());
         }
         bytes[40..44].copy_from_slice(&128u32.to_le_bytes());
@@ -169,7 +183,11 @@ impl ChunkBuilder {
 
         let last_id = self.last_id;
         self.reset();
-        Some(FinishedChunk { bytes, first_id, last_id })
+        Some(FinishedChunk {
+            bytes,
+            first_id,
+            last_id,
+        })
     }
 
     fn reset(&mut self) {
@@ -214,16 +232,34 @@ mod tests {
 
     #[test]
     fn a_full_chunk_leaves_the_tail_reserve_free() {
-        let t = Template::new(Element::new("E").child(Element::new("S").subst(0, ValueType::String)));
+        let t =
+            Template::new(Element::new("E").child(Element::new("S").subst(0, ValueType::String)));
         let mut chunk = ChunkBuilder::new();
         let mut id = 1;
         // Records of varied sizes until one no longer fits.
-        while chunk.try_append(id, 0, &Instance::new(&t, vec![Value::string("x".repeat(100 + (id as usize * 37) % 900))])).unwrap() {
+        while chunk
+            .try_append(
+                id,
+                0,
+                &Instance::new(
+                    &t,
+                    vec![Value::string("x".repeat(100 + (id as usize * 37) % 900))],
+                ),
+            )
+            .unwrap()
+        {
             id += 1;
         }
         let done = chunk.finish().unwrap();
-        assert!(done.free_space_offset() <= CHUNK_SIZE - 8, "free space at {}", done.free_space_offset());
-        assert!(done.free_space_offset() > CHUNK_SIZE - 2000, "the chunk was filled");
+        assert!(
+            done.free_space_offset() <= CHUNK_SIZE - 8,
+            "free space at {}",
+            done.free_space_offset()
+        );
+        assert!(
+            done.free_space_offset() > CHUNK_SIZE - 2000,
+            "the chunk was filled"
+        );
         assert_eq!(done.last_id(), id - 1);
     }
 }

@@ -28,7 +28,13 @@ pub struct EvtxWriter<W: Write + Seek> {
 impl<W: Write + Seek> EvtxWriter<W> {
     /// Starts a file at the current position of `out` (normally an empty file).
     pub fn new(out: W) -> Self {
-        EvtxWriter { out, chunk: ChunkBuilder::new(), chunks_written: 0, next_id: 1, header_reserved: false }
+        EvtxWriter {
+            out,
+            chunk: ChunkBuilder::new(),
+            chunks_written: 0,
+            next_id: 1,
+            header_reserved: false,
+        }
     }
 
     /// Number of records appended so far.
@@ -67,7 +73,11 @@ impl<W: Write + Seek> EvtxWriter<W> {
     /// Appends a chunk encoded elsewhere (for example on another thread). Its first record
     /// id must be the next id of this file.
     pub fn append_chunk(&mut self, chunk: &FinishedChunk) -> Result<()> {
-        assert_eq!(chunk.first_id(), self.next_id, "chunk does not continue the file's record ids");
+        assert_eq!(
+            chunk.first_id(),
+            self.next_id,
+            "chunk does not continue the file's record ids"
+        );
         self.flush_chunk()?;
         if self.chunks_written >= MAX_CHUNKS {
             return Err(Error::FileFull { max: MAX_CHUNKS });
@@ -103,7 +113,9 @@ impl<W: Write + Seek> EvtxWriter<W> {
         }
         let header = file_header(self.chunks_written, self.next_id);
         let end = self.out.stream_position()?;
-        self.out.seek(SeekFrom::Start(end - (FILE_HEADER_SIZE + self.chunks_written * crate::CHUNK_SIZE) as u64))?;
+        self.out.seek(SeekFrom::Start(
+            end - (FILE_HEADER_SIZE + self.chunks_written * crate::CHUNK_SIZE) as u64,
+        ))?;
         self.out.write_all(&header)?;
         self.out.seek(SeekFrom::Start(end))?;
         self.out.flush()?;

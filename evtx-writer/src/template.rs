@@ -16,7 +16,11 @@ pub enum Content {
     /// Literal text, stored in the template itself (token 0x05).
     Text(String),
     /// A value taken from slot `slot` of the instance (token 0x0D, or 0x0E when `optional`).
-    Subst { slot: u16, ty: ValueType, optional: bool },
+    Subst {
+        slot: u16,
+        ty: ValueType,
+        optional: bool,
+    },
 }
 
 /// An attribute: a name and exactly one content item, literal text or a substitution
@@ -40,20 +44,35 @@ pub struct Element {
 impl Element {
     /// An element with no attributes, no content and no dependency.
     pub fn new(name: impl Into<String>) -> Self {
-        Element { name: name.into(), dependency: 0xFFFF, attrs: Vec::new(), children: Vec::new() }
+        Element {
+            name: name.into(),
+            dependency: 0xFFFF,
+            attrs: Vec::new(),
+            children: Vec::new(),
+        }
     }
 
     /// Adds an attribute with literal text.
     pub fn attr(mut self, name: impl Into<String>, text: impl Into<String>) -> Self {
-        self.attrs.push(Attr { name: name.into(), value: Content::Text(text.into()) });
+        self.attrs.push(Attr {
+            name: name.into(),
+            value: Content::Text(text.into()),
+        });
         self
     }
 
     /// Adds an attribute whose value is an optional substitution of `slot`, as Windows'
     /// System template does (spec §5.1).
     pub fn attr_subst(mut self, name: impl Into<String>, slot: u16, ty: ValueType) -> Self {
-        let value = Content::Subst { slot, ty, optional: true };
-        self.attrs.push(Attr { name: name.into(), value });
+        let value = Content::Subst {
+            slot,
+            ty,
+            optional: true,
+        };
+        self.attrs.push(Attr {
+            name: name.into(),
+            value,
+        });
         self
     }
 
@@ -71,13 +90,21 @@ impl Element {
 
     /// Adds a normal substitution (token 0x0D) as content.
     pub fn subst(mut self, slot: u16, ty: ValueType) -> Self {
-        self.children.push(Content::Subst { slot, ty, optional: false });
+        self.children.push(Content::Subst {
+            slot,
+            ty,
+            optional: false,
+        });
         self
     }
 
     /// Adds an optional substitution (token 0x0E) as content.
     pub fn opt_subst(mut self, slot: u16, ty: ValueType) -> Self {
-        self.children.push(Content::Subst { slot, ty, optional: true });
+        self.children.push(Content::Subst {
+            slot,
+            ty,
+            optional: true,
+        });
         self
     }
 
@@ -170,7 +197,12 @@ impl Template {
 
     /// The template id: the first four bytes of the GUID (spec §4.8).
     pub fn id(&self) -> u32 {
-        u32::from_le_bytes([self.0.guid[0], self.0.guid[1], self.0.guid[2], self.0.guid[3]])
+        u32::from_le_bytes([
+            self.0.guid[0],
+            self.0.guid[1],
+            self.0.guid[2],
+            self.0.guid[3],
+        ])
     }
 
     /// A key that identifies the template inside one chunk.
@@ -213,9 +245,15 @@ mod tests {
 
     #[test]
     fn guid_depends_on_structure_only() {
-        let a = Template::new(Element::new("Event").child(Element::new("A").subst(0, ValueType::UInt16)));
-        let b = Template::new(Element::new("Event").child(Element::new("A").subst(0, ValueType::UInt16)));
-        let c = Template::new(Element::new("Event").child(Element::new("A").subst(1, ValueType::UInt16)));
+        let a = Template::new(
+            Element::new("Event").child(Element::new("A").subst(0, ValueType::UInt16)),
+        );
+        let b = Template::new(
+            Element::new("Event").child(Element::new("A").subst(0, ValueType::UInt16)),
+        );
+        let c = Template::new(
+            Element::new("Event").child(Element::new("A").subst(1, ValueType::UInt16)),
+        );
         assert_eq!(a.guid(), b.guid());
         assert_ne!(a.guid(), c.guid());
         assert_eq!(a.id().to_le_bytes(), a.guid()[..4]);
@@ -228,6 +266,9 @@ mod tests {
                 .attr_subst("X", 3, ValueType::FileTime)
                 .child(Element::new("A").subst(1, ValueType::String)),
         );
-        assert_eq!(t.slots(), &[(1, ValueType::String), (3, ValueType::FileTime)]);
+        assert_eq!(
+            t.slots(),
+            &[(1, ValueType::String), (3, ValueType::FileTime)]
+        );
     }
 }

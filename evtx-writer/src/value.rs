@@ -37,8 +37,13 @@ impl Sid {
         if authority >= 1 << 48 {
             return None;
         }
-        let sub_authorities = parts.map(|p| p.parse().ok()).collect::<Option<Vec<u32>>>()?;
-        (sub_authorities.len() <= 15).then_some(Sid { authority, sub_authorities })
+        let sub_authorities = parts
+            .map(|p| p.parse().ok())
+            .collect::<Option<Vec<u32>>>()?;
+        (sub_authorities.len() <= 15).then_some(Sid {
+            authority,
+            sub_authorities,
+        })
     }
 
     fn encoded_len(&self) -> usize {
@@ -75,7 +80,10 @@ impl Value {
 
     /// A Guid value from its text form, with or without braces, in any case.
     pub fn guid(text: &str) -> Option<Value> {
-        let hex: String = text.trim_matches(|c| c == '{' || c == '}').split('-').collect();
+        let hex: String = text
+            .trim_matches(|c| c == '{' || c == '}')
+            .split('-')
+            .collect();
         if hex.len() != 32 {
             return None;
         }
@@ -154,7 +162,10 @@ pub struct Instance {
 impl Instance {
     /// Pairs a template with its values (slot `i` is `values[i]`).
     pub fn new(template: &Template, values: Vec<Value>) -> Self {
-        Instance { template: template.clone(), values }
+        Instance {
+            template: template.clone(),
+            values,
+        }
     }
 }
 
@@ -182,7 +193,12 @@ mod tests {
     fn sid_encoding_matches_the_binary_layout() {
         let mut out = Vec::new();
         Value::sid("S-1-5-21-7-1001").unwrap().write_plain(&mut out);
-        assert_eq!(out, [1, 3, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 7, 0, 0, 0, 0xE9, 3, 0, 0]);
+        assert_eq!(
+            out,
+            [
+                1, 3, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 7, 0, 0, 0, 0xE9, 3, 0, 0
+            ]
+        );
         assert!(Sid::parse("S-1-x").is_none());
         assert!(Sid::parse("X-1-5").is_none());
     }
@@ -190,6 +206,9 @@ mod tests {
     #[test]
     fn filetime_of_the_spec_example() {
         // 2024-03-04T00:00:00Z is FILETIME 0x01DA6DC6E6900000 (spec §9).
-        assert_eq!(filetime_from_unix_nanos(1_709_510_400_000_000_000), 0x01DA6DC6E6900000);
+        assert_eq!(
+            filetime_from_unix_nanos(1_709_510_400_000_000_000),
+            0x01DA6DC6E6900000
+        );
     }
 }

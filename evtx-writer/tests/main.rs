@@ -2,5 +2,5 @@
 //! files it writes read back by the `evtx` crate. The other two independent parsers
 //! (python-evtx, libevtx) check generated fleets in `generate/tests/`.
 
-mod spec_example;
 mod read_back;
+mod spec_example;

@@ -24,9 +24,14 @@ fn write_example(records: &[(u16, &str)]) -> Vec<u8> {
     let template = example_template();
     let mut writer = EvtxWriter::new(Cursor::new(Vec::new()));
     for (i, (id, computer)) in records.iter().enumerate() {
-        let record = Instance::new(&template, vec![Value::UInt16(*id), Value::string(*computer)]);
+        let record = Instance::new(
+            &template,
+            vec![Value::UInt16(*id), Value::string(*computer)],
+        );
         // 2024-03-04T00:00:00Z, then one ms later, as in the spec's bytes.
-        writer.append(0x01DA6DC6E6900000 + i as u64 * 0x9680, &record).unwrap();
+        writer
+            .append(0x01DA6DC6E6900000 + i as u64 * 0x9680, &record)
+            .unwrap();
     }
     writer.finish().unwrap().into_inner()
 }
@@ -61,7 +66,12 @@ fn one_record_matches_the_spec_layout() {
     assert_eq!(u32_at(record, 0x62 + 3), 34);
     assert_eq!(u32_at(record, 0x8B + 3), 36);
     // Value array: 2 values, UInt16 8003 and "PC1".
-    assert_eq!(&record[0xB8..0xCD], &[2, 0, 0, 0, 2, 0, 6, 0, 6, 0, 1, 0, 0x43, 0x1F, b'P', 0, b'C', 0, b'1', 0, 0]);
+    assert_eq!(
+        &record[0xB8..0xCD],
+        &[
+            2, 0, 0, 0, 2, 0, 6, 0, 6, 0, 1, 0, 0x43, 0x1F, b'P', 0, b'C', 0, b'1', 0, 0
+        ]
+    );
 }
 
 #[test]
@@ -72,7 +82,11 @@ fn second_record_references_the_definition() {
     assert_eq!(u32_at(chunk, 48), 0x320, "free space offset");
     let second = &chunk[0x2D8..0x320];
     assert_eq!(u32_at(second, 4), 72);
-    assert_eq!(u32_at(second, 0x22), 0x226, "reference to the first definition");
+    assert_eq!(
+        u32_at(second, 0x22),
+        0x226,
+        "reference to the first definition"
+    );
     assert_eq!(u64_at(&file, 24), 3, "next record id");
 }
 
@@ -85,5 +99,8 @@ fn chunk_header_crc_covers_both_tables() {
     crc.update(&chunk[128..512]);
     assert_eq!(u32_at(chunk, 124), crc.finalize());
     assert_eq!(u32_at(chunk, 120), 1, "chunk flags");
-    assert!(chunk[0x320..].iter().all(|&b| b == 0), "tail after free space is zero");
+    assert!(
+        chunk[0x320..].iter().all(|&b| b == 0),
+        "tail after free space is zero"
+    );
 }

@@ -13,7 +13,10 @@ use crate::fleet::{Fleet, HostStyle, PayloadShape};
 
 const EVENT_NS: &str = "http://schemas.microsoft.com/win/2004/08/events/event";
 const RULE_NS: &str = "http://schemas.microsoft.com/schemas/event/Microsoft.Windows/1.0.0.0";
-const APPLOCKER: (&str, &str) = ("Microsoft-Windows-AppLocker", "{cbda4dbf-8d5d-4f69-9578-be14aa540d22}");
+const APPLOCKER: (&str, &str) = (
+    "Microsoft-Windows-AppLocker",
+    "{cbda4dbf-8d5d-4f69-9578-be14aa540d22}",
+);
 
 /// Where the outer template puts the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,15 +61,27 @@ fn provider(code: u8) -> (&'static str, Option<&'static str>, Option<&'static st
     match code {
         0 => (APPLOCKER.0, Some(APPLOCKER.1), None),
         1 => ("Microsoft-Windows-EventForwarder", None, None),
-        2 => ("Service Control Manager", Some("{555908d1-a6d7-4695-8e1e-26931d2012f4}"), Some("Service Control Manager")),
-        _ => ("Microsoft-Windows-Eventlog", Some("{fc65ddd8-d6ef-4962-83d5-6e5cfe9ce148}"), None),
+        2 => (
+            "Service Control Manager",
+            Some("{555908d1-a6d7-4695-8e1e-26931d2012f4}"),
+            Some("Service Control Manager"),
+        ),
+        _ => (
+            "Microsoft-Windows-Eventlog",
+            Some("{fc65ddd8-d6ef-4962-83d5-6e5cfe9ce148}"),
+            None,
+        ),
     }
 }
 
 impl<'a> Encoder<'a> {
     /// An encoder for events of `fleet`.
     pub(crate) fn new(fleet: &'a Fleet) -> Self {
-        Encoder { fleet, outer: HashMap::new(), inner: HashMap::new() }
+        Encoder {
+            fleet,
+            outer: HashMap::new(),
+            inner: HashMap::new(),
+        }
     }
 
     /// The record for `event`. `rendered` adds RenderingInfo, as a collector subscribed
@@ -76,9 +91,24 @@ impl<'a> Encoder<'a> {
         let style = host.style;
         let (provider_code, place, level, payload) = match &event.payload {
             Payload::PolicyApplied => (0, PayloadPlace::None, 4, None),
-            Payload::File(f) => (0, PayloadPlace::UserData, level_of(event.event_id), Some(self.file_payload(f, event, style))),
-            Payload::Package(p) => (0, PayloadPlace::UserData, level_of(event.event_id), Some(self.package_payload(p, event, style))),
-            Payload::Wdac(w) => (0, PayloadPlace::EventData, level_of(event.event_id), Some(self.wdac_payload(w))),
+            Payload::File(f) => (
+                0,
+                PayloadPlace::UserData,
+                level_of(event.event_id),
+                Some(self.file_payload(f, event, style)),
+            ),
+            Payload::Package(p) => (
+                0,
+                PayloadPlace::UserData,
+                level_of(event.event_id),
+                Some(self.package_payload(p, event, style)),
+            ),
+            Payload::Wdac(w) => (
+                0,
+                PayloadPlace::EventData,
+                level_of(event.event_id),
+                Some(self.wdac_payload(w)),
+            ),
             Payload::Noise(n) => {
                 let (code, place, payload) = self.noise_payload(n, &host.short_name);
                 (code, place, 4, Some(payload))
@@ -95,7 +125,11 @@ impl<'a> Encoder<'a> {
             rendering: rendered && !is_noise,
         };
         let computer = host.computer.clone();
-        let template = self.outer.entry(key).or_insert_with(|| outer_template(key, &computer)).clone();
+        let template = self
+            .outer
+            .entry(key)
+            .or_insert_with(|| outer_template(key, &computer))
+            .clone();
 
         let mut values = vec![Value::Null; if key.rendering { 28 } else { 20 }];
         values[0] = Value::UInt8(level);
@@ -138,7 +172,11 @@ impl<'a> Encoder<'a> {
 
     fn file_payload(&mut self, f: &FileData, event: &Event, style: HostStyle) -> Instance {
         let key = InnerKey::File(style.payload, style.hash_as_text, style.rule_id_as_text);
-        let template = self.inner.entry(key).or_insert_with(|| file_template(style)).clone();
+        let template = self
+            .inner
+            .entry(key)
+            .or_insert_with(|| file_template(style))
+            .clone();
         let policy = f.collection.policy_name();
         let hash = if style.hash_as_text {
             Value::String(format!("0x{}", hex_upper(&f.file_hash)))
@@ -153,7 +191,10 @@ impl<'a> Encoder<'a> {
             ("RuleName", Value::string(f.rule.name)),
             ("RuleSddlLength", len16(f.rule.sddl)),
             ("RuleSddl", Value::string(f.rule.sddl)),
-            ("TargetUser", Value::sid(&event.user_sid).expect("valid SID")),
+            (
+                "TargetUser",
+                Value::sid(&event.user_sid).expect("valid SID"),
+            ),
             ("TargetProcessId", Value::UInt32(f.target_process_id)),
             ("FilePathLength", len16(&f.file_path)),
             ("FilePath", Value::string(&f.file_path)),
@@ -170,7 +211,11 @@ impl<'a> Encoder<'a> {
     }
 
     fn package_payload(&mut self, p: &PackageData, event: &Event, style: HostStyle) -> Instance {
-        let template = self.inner.entry(InnerKey::Package(style.rule_id_as_text)).or_insert_with(|| package_template(style)).clone();
+        let template = self
+            .inner
+            .entry(InnerKey::Package(style.rule_id_as_text))
+            .or_insert_with(|| package_template(style))
+            .clone();
         let values = vec![
             len16("APPX"),
             Value::string("APPX"),
@@ -190,12 +235,17 @@ impl<'a> Encoder<'a> {
     }
 
     fn wdac_payload(&mut self, w: &WdacData) -> Instance {
-        let template = self.inner.entry(InnerKey::Wdac).or_insert_with(|| {
-            event_data_template(&["FilePath", "Sha1Hash", "Sha256Hash"])
-        });
+        let template = self
+            .inner
+            .entry(InnerKey::Wdac)
+            .or_insert_with(|| event_data_template(&["FilePath", "Sha1Hash", "Sha256Hash"]));
         Instance::new(
             template,
-            vec![Value::string(&w.file_path), Value::string(&w.sha1_hex), Value::string(&w.sha256_hex)],
+            vec![
+                Value::string(&w.file_path),
+                Value::string(&w.sha1_hex),
+                Value::string(&w.sha256_hex),
+            ],
         )
     }
 
@@ -205,24 +255,42 @@ impl<'a> Encoder<'a> {
                 let t = self.inner.entry(InnerKey::Bookmark).or_insert_with(|| {
                     Template::new(
                         Element::new("SubscriptionBookmarkEvent")
-                            .attr("xmlns", "http://manifests.microsoft.com/win/2004/08/windows/eventforwarder")
+                            .attr(
+                                "xmlns",
+                                "http://manifests.microsoft.com/win/2004/08/windows/eventforwarder",
+                            )
                             .child(Element::new("SubscriptionId").subst(0, T::String)),
                     )
                 });
-                (1, PayloadPlace::UserData, Instance::new(t, vec![Value::string("AppLocker")]))
+                (
+                    1,
+                    PayloadPlace::UserData,
+                    Instance::new(t, vec![Value::string("AppLocker")]),
+                )
             }
             Noise::ServiceState { running } => {
-                let t = self.inner.entry(InnerKey::ServiceState).or_insert_with(|| event_data_template(&["param1", "param2", "param3"]));
+                let t = self
+                    .inner
+                    .entry(InnerKey::ServiceState)
+                    .or_insert_with(|| event_data_template(&["param1", "param2", "param3"]));
                 let state = if *running { "running" } else { "stopped" };
-                let binary = if *running { "4100700070004900440053007600630000000000" } else { "4100700070004900440053007600630000000000" };
-                let values = vec![Value::string("Application Identity"), Value::string(state), Value::string(binary)];
+                // param3 is the service key name as hex UTF-16 ("AppIDSvc"), as Windows logs it.
+                let binary = "4100700070004900440053007600630000000000";
+                let values = vec![
+                    Value::string("Application Identity"),
+                    Value::string(state),
+                    Value::string(binary),
+                ];
                 (2, PayloadPlace::EventData, Instance::new(t, values))
             }
             Noise::LogCleared { channel } => {
                 let t = self.inner.entry(InnerKey::LogCleared).or_insert_with(|| {
                     Template::new(
                         Element::new("LogFileCleared")
-                            .attr("xmlns", "http://manifests.microsoft.com/win/2004/08/windows/eventlog")
+                            .attr(
+                                "xmlns",
+                                "http://manifests.microsoft.com/win/2004/08/windows/eventlog",
+                            )
                             .child(Element::new("SubjectUserName").subst(0, T::String))
                             .child(Element::new("SubjectDomainName").subst(1, T::String))
                             .child(Element::new("Channel").subst(2, T::String))
@@ -230,7 +298,12 @@ impl<'a> Encoder<'a> {
                     )
                 });
                 let user = format!("adm-{}", host_name.to_lowercase());
-                let values = vec![Value::string(user), Value::string("CORP"), Value::string(channel.name()), Value::string("")];
+                let values = vec![
+                    Value::string(user),
+                    Value::string("CORP"),
+                    Value::string(channel.name()),
+                    Value::string(""),
+                ];
                 (3, PayloadPlace::UserData, Instance::new(t, values))
             }
         }
@@ -263,12 +336,36 @@ fn rule_id(id: &str, style: HostStyle) -> Value {
 
 fn file_fields(shape: PayloadShape) -> &'static [&'static str] {
     const ALL: &[&str] = &[
-        "PolicyNameLength", "PolicyName", "RuleId", "RuleNameLength", "RuleName", "RuleSddlLength", "RuleSddl",
-        "TargetUser", "TargetProcessId", "FilePathLength", "FilePath", "FileHashLength", "FileHash", "FqbnLength",
-        "Fqbn", "TargetLogonId", "FullFilePathLength", "FullFilePath",
+        "PolicyNameLength",
+        "PolicyName",
+        "RuleId",
+        "RuleNameLength",
+        "RuleName",
+        "RuleSddlLength",
+        "RuleSddl",
+        "TargetUser",
+        "TargetProcessId",
+        "FilePathLength",
+        "FilePath",
+        "FileHashLength",
+        "FileHash",
+        "FqbnLength",
+        "Fqbn",
+        "TargetLogonId",
+        "FullFilePathLength",
+        "FullFilePath",
     ];
-    const NO_LENGTHS: &[&str] =
-        &["PolicyName", "RuleId", "RuleName", "RuleSddl", "TargetUser", "TargetProcessId", "FilePath", "FileHash", "Fqbn"];
+    const NO_LENGTHS: &[&str] = &[
+        "PolicyName",
+        "RuleId",
+        "RuleName",
+        "RuleSddl",
+        "TargetUser",
+        "TargetProcessId",
+        "FilePath",
+        "FileHash",
+        "Fqbn",
+    ];
     match shape {
         PayloadShape::Full => ALL,
         PayloadShape::NoFullFilePath => &ALL[..16],
@@ -295,7 +392,10 @@ fn file_template(style: HostStyle) -> Template {
     let mut root = Element::new("RuleAndFileData").attr("xmlns", RULE_NS);
     if style.payload == PayloadShape::NoLengths {
         // Some exports add a second namespace attribute (applocker-events.md §3.1).
-        root = root.attr("xmlns:auto-ns2", "http://schemas.microsoft.com/win/2004/08/events");
+        root = root.attr(
+            "xmlns:auto-ns2",
+            "http://schemas.microsoft.com/win/2004/08/events",
+        );
     }
     for (slot, name) in file_fields(style.payload).iter().enumerate() {
         root = root.child(Element::new(*name).subst(slot as u16, field_type(name, style)));
@@ -305,8 +405,19 @@ fn file_template(style: HostStyle) -> Template {
 
 fn package_template(style: HostStyle) -> Template {
     let names = [
-        "PolicyNameLength", "PolicyName", "RuleId", "RuleNameLength", "RuleName", "RuleSddlLength", "RuleSddl",
-        "TargetUser", "TargetProcessId", "PackageLength", "Package", "FqbnLength", "Fqbn",
+        "PolicyNameLength",
+        "PolicyName",
+        "RuleId",
+        "RuleNameLength",
+        "RuleName",
+        "RuleSddlLength",
+        "RuleSddl",
+        "TargetUser",
+        "TargetProcessId",
+        "PackageLength",
+        "Package",
+        "FqbnLength",
+        "Fqbn",
     ];
     let mut root = Element::new("RuleAndFileData").attr("xmlns", RULE_NS);
     for (slot, name) in names.iter().enumerate() {
@@ -318,7 +429,11 @@ fn package_template(style: HostStyle) -> Template {
 fn event_data_template(names: &[&str]) -> Template {
     let mut root = Element::new("EventData");
     for (slot, name) in names.iter().enumerate() {
-        root = root.child(Element::new("Data").attr("Name", *name).subst(slot as u16, T::String));
+        root = root.child(
+            Element::new("Data")
+                .attr("Name", *name)
+                .subst(slot as u16, T::String),
+        );
     }
     Template::new(root)
 }
@@ -345,22 +460,44 @@ fn outer_template(key: OuterKey, computer: &str) -> Template {
     let system = Element::new("System")
         .child(provider)
         .child(event_id.depends_on(3).opt_subst(3, T::UInt16))
-        .child(Element::new("Version").depends_on(11).opt_subst(11, T::UInt8))
+        .child(
+            Element::new("Version")
+                .depends_on(11)
+                .opt_subst(11, T::UInt8),
+        )
         .child(Element::new("Level").depends_on(0).opt_subst(0, T::UInt8))
         .child(Element::new("Task").depends_on(2).opt_subst(2, T::UInt16))
         .child(Element::new("Opcode").depends_on(1).opt_subst(1, T::UInt8))
-        .child(Element::new("Keywords").depends_on(5).opt_subst(5, T::HexInt64))
+        .child(
+            Element::new("Keywords")
+                .depends_on(5)
+                .opt_subst(5, T::HexInt64),
+        )
         .child(Element::new("TimeCreated").attr_subst("SystemTime", 6, T::FileTime))
-        .child(Element::new("EventRecordID").depends_on(10).opt_subst(10, T::UInt64))
+        .child(
+            Element::new("EventRecordID")
+                .depends_on(10)
+                .opt_subst(10, T::UInt64),
+        )
         .child(Element::new("Correlation"))
-        .child(Element::new("Execution").attr_subst("ProcessID", 8, T::UInt32).attr_subst("ThreadID", 9, T::UInt32))
+        .child(
+            Element::new("Execution")
+                .attr_subst("ProcessID", 8, T::UInt32)
+                .attr_subst("ThreadID", 9, T::UInt32),
+        )
         .child(Element::new("Channel").text(key.channel.name()))
         .child(Element::new("Computer").text(computer))
         .child(security);
     let mut event = Element::new("Event").attr("xmlns", EVENT_NS).child(system);
     match key.place {
         PayloadPlace::None => {}
-        PayloadPlace::UserData => event = event.child(Element::new("UserData").depends_on(19).opt_subst(19, T::BinXml)),
+        PayloadPlace::UserData => {
+            event = event.child(
+                Element::new("UserData")
+                    .depends_on(19)
+                    .opt_subst(19, T::BinXml),
+            )
+        }
         PayloadPlace::EventData => event = event.opt_subst(19, T::BinXml),
     }
     if key.rendering {
@@ -373,7 +510,9 @@ fn outer_template(key: OuterKey, computer: &str) -> Template {
                 .child(Element::new("Opcode").subst(24, T::String))
                 .child(Element::new("Channel").subst(25, T::String))
                 .child(Element::new("Provider").subst(26, T::String))
-                .child(Element::new("Keywords").child(Element::new("Keyword").subst(27, T::String))),
+                .child(
+                    Element::new("Keywords").child(Element::new("Keyword").subst(27, T::String)),
+                ),
         );
     }
     Template::new(event)
@@ -389,18 +528,42 @@ fn rendering_text(event: &Event, culture: &str) -> (String, &'static str) {
     };
     let german = culture == "de-DE";
     let (message, level) = match (event.event_id, german) {
-        (8001, false) => ("The AppLocker policy was applied successfully to this computer.".to_owned(), "Information"),
-        (8001, true) => ("Die AppLocker-Richtlinie wurde erfolgreich auf diesen Computer angewendet.".to_owned(), "Informationen"),
+        (8001, false) => (
+            "The AppLocker policy was applied successfully to this computer.".to_owned(),
+            "Information",
+        ),
+        (8001, true) => (
+            "Die AppLocker-Richtlinie wurde erfolgreich auf diesen Computer angewendet.".to_owned(),
+            "Informationen",
+        ),
         (8002 | 8005 | 8020, false) => (format!("{subject} was allowed to run."), "Information"),
-        (8002 | 8005 | 8020, true) => (format!("Die Ausführung von {subject} wurde zugelassen."), "Informationen"),
-        (8023, _) => (format!("{subject} was allowed to be installed."), "Information"),
-        (8004 | 8007 | 8022 | 8025 | 8029, false) => (format!("{subject} was prevented from running."), "Error"),
-        (8004 | 8007 | 8022 | 8025 | 8029, true) => (format!("Die Ausführung von {subject} wurde verhindert."), "Fehler"),
+        (8002 | 8005 | 8020, true) => (
+            format!("Die Ausführung von {subject} wurde zugelassen."),
+            "Informationen",
+        ),
+        (8023, _) => (
+            format!("{subject} was allowed to be installed."),
+            "Information",
+        ),
+        (8004 | 8007 | 8022 | 8025 | 8029, false) => {
+            (format!("{subject} was prevented from running."), "Error")
+        }
+        (8004 | 8007 | 8022 | 8025 | 8029, true) => (
+            format!("Die Ausführung von {subject} wurde verhindert."),
+            "Fehler",
+        ),
         (_, false) => (
-            format!("{subject} was allowed to run but would have been prevented from running if the AppLocker policy were enforced."),
+            format!(
+                "{subject} was allowed to run but would have been prevented from running if the AppLocker policy were enforced."
+            ),
             "Warning",
         ),
-        (_, true) => (format!("Die Ausführung von {subject} wurde zugelassen, wäre aber bei Erzwingung der AppLocker-Richtlinie verhindert worden."), "Warnung"),
+        (_, true) => (
+            format!(
+                "Die Ausführung von {subject} wurde zugelassen, wäre aber bei Erzwingung der AppLocker-Richtlinie verhindert worden."
+            ),
+            "Warnung",
+        ),
     };
     (message, level)
 }

@@ -26,8 +26,12 @@ pub enum Channel {
 
 impl Channel {
     /// The four AppLocker channels, in the order of [`Channel::index`].
-    pub const APPLOCKER: [Channel; 4] =
-        [Channel::ExeAndDll, Channel::MsiAndScript, Channel::PackagedAppExecution, Channel::PackagedAppDeployment];
+    pub const APPLOCKER: [Channel; 4] = [
+        Channel::ExeAndDll,
+        Channel::MsiAndScript,
+        Channel::PackagedAppExecution,
+        Channel::PackagedAppDeployment,
+    ];
 
     /// `System/Channel` as Windows logs it.
     pub fn name(self) -> &'static str {
@@ -177,9 +181,18 @@ pub fn allocate_events(fleet: &Fleet, total: u64) -> Vec<u64> {
     let exact: Vec<f64> = weights.iter().map(|w| w / sum * total as f64).collect();
     let mut counts: Vec<u64> = exact.iter().map(|x| x.floor() as u64).collect();
     let mut order: Vec<usize> = (0..exact.len()).collect();
-    order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        (exact[b] - exact[b].floor())
+            .total_cmp(&(exact[a] - exact[a].floor()))
+            .then(a.cmp(&b))
+    });
     let missing = total - counts.iter().sum::<u64>();
-    for &i in order.iter().filter(|&&i| weights[i] > 0.0).cycle().take(missing as usize) {
+    for &i in order
+        .iter()
+        .filter(|&&i| weights[i] > 0.0)
+        .cycle()
+        .take(missing as usize)
+    {
         counts[i] += 1;
     }
     counts
@@ -217,10 +230,19 @@ pub struct HostTimeline<'a> {
 impl<'a> HostTimeline<'a> {
     /// `count` events for host `host_index` over `days` days from `start` (Unix ns,
     /// midnight UTC of a day whose weekday is `start_weekday`, 0 = Monday).
-    pub fn new(fleet: &'a Fleet, host_index: usize, seed: u64, start: i64, start_weekday: usize, days: usize, count: u64) -> Self {
+    pub fn new(
+        fleet: &'a Fleet,
+        host_index: usize,
+        seed: u64,
+        start: i64,
+        start_weekday: usize,
+        days: usize,
+        count: u64,
+    ) -> Self {
         let mut rng = Rng::new(seed, 0x4057 + host_index as u64);
-        let slot_weights: Vec<f64> =
-            (0..days * 24).map(|s| hour_weight(s / 24, s % 24, start_weekday)).collect();
+        let slot_weights: Vec<f64> = (0..days * 24)
+            .map(|s| hour_weight(s / 24, s % 24, start_weekday))
+            .collect();
         let remaining_weight = slot_weights.iter().sum();
         let record_ids = [0; 4].map(|_| 1_000 + rng.below(90_000));
         let service_pid = 900 + rng.below(8_000) as u32;
@@ -262,7 +284,9 @@ impl<'a> HostTimeline<'a> {
             self.remaining -= n;
             self.remaining_weight -= w;
             let base = self.start + self.slot as i64 * NANOS_PER_HOUR;
-            self.pending = (0..n).map(|_| base + (self.rng.below(36_000_000_000) as i64) * 100).collect();
+            self.pending = (0..n)
+                .map(|_| base + (self.rng.below(36_000_000_000) as i64) * 100)
+                .collect();
             self.pending.sort_unstable_by(|a, b| b.cmp(a));
             self.slot += 1;
         }
@@ -277,13 +301,18 @@ impl<'a> HostTimeline<'a> {
 
     fn make_event(&mut self, time: i64) -> Event {
         let host = self.host();
-        let user = &self.fleet.users[host.users[if host.users.len() > 1 && self.rng.chance(0.2) { 1 } else { 0 }]];
-        let day = ((time - self.start) / (24 * NANOS_PER_HOUR)) as usize;
-        let (channel, event_id, payload) = if host.role == HostRole::PolicyOnly || host.apps.is_empty() || self.rng.chance(0.02) {
-            (Channel::ExeAndDll, 8001, Payload::PolicyApplied)
+        let user = &self.fleet.users[host.users[if host.users.len() > 1 && self.rng.chance(0.2) {
+            1
         } else {
-            self.app_event(day, &user.name)
-        };
+            0
+        }]];
+        let day = ((time - self.start) / (24 * NANOS_PER_HOUR)) as usize;
+        let (channel, event_id, payload) =
+            if host.role == HostRole::PolicyOnly || host.apps.is_empty() || self.rng.chance(0.02) {
+                (Channel::ExeAndDll, 8001, Payload::PolicyApplied)
+            } else {
+                self.app_event(day, &user.name)
+            };
         let record_id = self.next_record_id(channel);
         Event {
             host: self.host_index,
@@ -307,17 +336,39 @@ impl<'a> HostTimeline<'a> {
         let group = &self.fleet.groups[host.group];
         let target_process_id = 1_000 + self.rng.below(40_000) as u32 * 4;
         let signed_fqbn = |app: &AppSpec, binary: &str| {
-            app.publisher.as_ref().map(|p| format!("{p}\\{}\\{binary}\\{}", app.product, fqbn_version(version)))
+            app.publisher
+                .as_ref()
+                .map(|p| format!("{p}\\{}\\{binary}\\{}", app.product, fqbn_version(version)))
         };
 
         if app.collection == Collection::Appx {
-            let outcome = decide(allowing_rule(Collection::Appx, "", app.publisher.as_deref()).is_some(), group.enforced.contains(&Collection::Appx));
-            let rule = allowing_rule(Collection::Appx, "", app.publisher.as_deref()).unwrap_or(NO_RULE);
+            let outcome = decide(
+                allowing_rule(Collection::Appx, "", app.publisher.as_deref()).is_some(),
+                group.enforced.contains(&Collection::Appx),
+            );
+            let rule =
+                allowing_rule(Collection::Appx, "", app.publisher.as_deref()).unwrap_or(NO_RULE);
             let deploy = self.rng.chance(0.1);
-            let (channel, base) = if deploy { (Channel::PackagedAppDeployment, 8023) } else { (Channel::PackagedAppExecution, 8020) };
+            let (channel, base) = if deploy {
+                (Channel::PackagedAppDeployment, 8023)
+            } else {
+                (Channel::PackagedAppExecution, 8020)
+            };
             let fqbn = signed_fqbn(app, "APPX").unwrap_or_else(|| "-".into());
-            let payload = PackageData { app: app_index, outcome, rule, target_process_id, package: app.path.clone(), fqbn, version };
-            return (channel, base + outcome_offset(outcome), Payload::Package(payload));
+            let payload = PackageData {
+                app: app_index,
+                outcome,
+                rule,
+                target_process_id,
+                package: app.path.clone(),
+                fqbn,
+                version,
+            };
+            return (
+                channel,
+                base + outcome_offset(outcome),
+                Payload::Package(payload),
+            );
         }
 
         let raw_path = self.raw_path(app, user_name);
@@ -327,16 +378,33 @@ impl<'a> HostTimeline<'a> {
         let rule = allowing_rule(app.collection, &file_path, app.publisher.as_deref());
         let enforced = group.enforced.contains(&app.collection);
         let outcome = decide(rule.is_some(), enforced);
-        let file_hash = if app.policy_test_noise { crate::rng::fake_sha256(&[&full_file_path]) } else { file_hash(app, version) };
+        let file_hash = if app.policy_test_noise {
+            crate::rng::fake_sha256(&[&full_file_path])
+        } else {
+            file_hash(app, version)
+        };
 
         // Hosts with an App Control script policy also log 8028/8029 for scripts that policy
         // would not allow (applocker-events.md §2: WDAC, not the AppLocker rules).
-        if app.collection == Collection::Script && host.wdac && outcome != Outcome::Allowed && self.rng.chance(0.25) {
+        if app.collection == Collection::Script
+            && host.wdac
+            && outcome != Outcome::Allowed
+            && self.rng.chance(0.25)
+        {
             let nt_path = full_file_path.replacen("C:", r"\Device\HarddiskVolume3", 1);
             let sha256_hex: String = file_hash.iter().map(|b| format!("{b:02X}")).collect();
             let sha1_hex = sha256_hex[..40].to_string();
             let id = if enforced { 8029 } else { 8028 };
-            return (Channel::MsiAndScript, id, Payload::Wdac(WdacData { app: app_index, file_path: nt_path, sha1_hex, sha256_hex }));
+            return (
+                Channel::MsiAndScript,
+                id,
+                Payload::Wdac(WdacData {
+                    app: app_index,
+                    file_path: nt_path,
+                    sha1_hex,
+                    sha256_hex,
+                }),
+            );
         }
 
         let (channel, base) = match app.collection {
@@ -344,7 +412,8 @@ impl<'a> HostTimeline<'a> {
             _ => (Channel::MsiAndScript, 8005),
         };
         let fqbn = signed_fqbn(app, &app.binary).unwrap_or_else(|| "-".into());
-        let logon_id = 0x3_0000 + stable_hash(&[user_name, &day.to_string(), &host.short_name]) % 0x40_0000;
+        let logon_id =
+            0x3_0000 + stable_hash(&[user_name, &day.to_string(), &host.short_name]) % 0x40_0000;
         let payload = FileData {
             app: app_index,
             collection: app.collection,
@@ -358,7 +427,11 @@ impl<'a> HostTimeline<'a> {
             version,
             logon_id,
         };
-        (channel, base + outcome_offset(outcome), Payload::File(payload))
+        (
+            channel,
+            base + outcome_offset(outcome),
+            Payload::File(payload),
+        )
     }
 
     /// Hosts move to newer versions over the window, each on its own day.
@@ -367,7 +440,8 @@ impl<'a> HostTimeline<'a> {
         if n == 1 {
             return app.versions[0];
         }
-        let jitter = (stable_hash(&[&self.host().short_name, &app.key]) % (self.days as u64 / n as u64 + 1)) as usize;
+        let jitter = (stable_hash(&[&self.host().short_name, &app.key])
+            % (self.days as u64 / n as u64 + 1)) as usize;
         let step = (self.days / n).max(1);
         app.versions[((day + jitter) / step).min(n - 1)]
     }
@@ -377,7 +451,15 @@ impl<'a> HostTimeline<'a> {
         if app.policy_test_noise {
             // PowerShell probes AppLocker with a random 8.3 name on every start.
             const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-            let name: String = (0..12).map(|i| if i == 8 { '.' } else { *self.rng.pick(LETTERS) as char }).collect();
+            let name: String = (0..12)
+                .map(|i| {
+                    if i == 8 {
+                        '.'
+                    } else {
+                        *self.rng.pick(LETTERS) as char
+                    }
+                })
+                .collect();
             path.replace("{rand}", &name)
         } else {
             path

@@ -121,8 +121,15 @@ pub struct Fleet {
     pub catalog: Vec<AppSpec>,
 }
 
-const FIRST: &[&str] = &["anna", "ben", "carla", "david", "emma", "felix", "grace", "hugo", "ines", "jonas", "kara", "liam", "mia", "noah", "olga", "paul", "rosa", "sam", "tara", "umar", "vera", "will", "yara", "zoe"];
-const LAST: &[&str] = &["smith", "mueller", "garcia", "chen", "okafor", "novak", "rossi", "kim", "dubois", "silva", "berg", "khan", "ito", "lopez", "weber", "hansen"];
+const FIRST: &[&str] = &[
+    "anna", "ben", "carla", "david", "emma", "felix", "grace", "hugo", "ines", "jonas", "kara",
+    "liam", "mia", "noah", "olga", "paul", "rosa", "sam", "tara", "umar", "vera", "will", "yara",
+    "zoe",
+];
+const LAST: &[&str] = &[
+    "smith", "mueller", "garcia", "chen", "okafor", "novak", "rossi", "kim", "dubois", "silva",
+    "berg", "khan", "ito", "lopez", "weber", "hansen",
+];
 const DOMAIN_SID: &str = "S-1-5-21-1004336348-1177238915-682003330";
 pub(crate) const DNS_SUFFIX: &str = "corp.example.com";
 
@@ -138,9 +145,16 @@ impl Fleet {
         for i in 0..opts.hosts {
             let group = i % opts.groups;
             let number = i / opts.groups + 1;
-            hosts.push(make_host(opts, &groups, &catalog, &mut rng, &mut users, i, group, number));
+            hosts.push(make_host(
+                opts, &groups, &catalog, &mut rng, &mut users, i, group, number,
+            ));
         }
-        Ok(Fleet { groups, hosts, users, catalog })
+        Ok(Fleet {
+            groups,
+            hosts,
+            users,
+            catalog,
+        })
     }
 
     /// The inventory CSV (`computer,group`) as written next to the logs.
@@ -165,7 +179,11 @@ impl Fleet {
     /// The group a report should put `host` in: its group if the inventory lists it,
     /// otherwise `unassigned` (DESIGN.md "Business groups").
     pub fn expected_group(&self, host: &Host) -> &str {
-        if host.in_inventory { &self.groups[host.group].name } else { "unassigned" }
+        if host.in_inventory {
+            &self.groups[host.group].name
+        } else {
+            "unassigned"
+        }
     }
 }
 
@@ -177,16 +195,29 @@ fn make_groups(count: usize) -> Vec<Group> {
             let (name, prefix) = if round == 0 {
                 (kind.to_owned(), prefix.to_owned())
             } else {
-                (format!("{kind}-{}", round + 1), format!("{prefix}{}", round + 1))
+                (
+                    format!("{kind}-{}", round + 1),
+                    format!("{prefix}{}", round + 1),
+                )
             };
             // IT operations already enforces EXE and script rules: a mixed deployment.
-            let enforced = if kind == "it-ops" { vec![Collection::Exe, Collection::Script, Collection::Appx] } else { Vec::new() };
+            let enforced = if kind == "it-ops" {
+                vec![Collection::Exe, Collection::Script, Collection::Appx]
+            } else {
+                Vec::new()
+            };
             let inventory_style = match i % 3 {
                 0 => InventoryStyle::Glob,
                 1 => InventoryStyle::ShortNames,
                 _ => InventoryStyle::AsLogged,
             };
-            Group { name, kind, prefix, enforced, inventory_style }
+            Group {
+                name,
+                kind,
+                prefix,
+                enforced,
+                inventory_style,
+            }
         })
         .collect()
 }
@@ -204,7 +235,12 @@ fn make_host(
 ) -> Host {
     let g = &groups[group];
     let laptop = rng.chance(0.4);
-    let short_name = format!("{}-{}{:03}", g.prefix, if laptop { "LT" } else { "WS" }, number);
+    let short_name = format!(
+        "{}-{}{:03}",
+        g.prefix,
+        if laptop { "LT" } else { "WS" },
+        number
+    );
     let computer = match index % 4 {
         0 => format!("{}.{DNS_SUFFIX}", short_name.to_lowercase()),
         2 => format!("{short_name}.{DNS_SUFFIX}"),
@@ -212,7 +248,7 @@ fn make_host(
     };
     let role = match index % 20 {
         7 if opts.hosts >= 8 => HostRole::Silent,
-        13 if opts.hosts >= 14 => HostRole::PolicyOnly,
+        13 | 18 if opts.hosts >= 14 => HostRole::PolicyOnly,
         _ => HostRole::Normal,
     };
     let payload = match rng.below(10) {
@@ -221,7 +257,11 @@ fn make_host(
         2 => PayloadShape::NoLengths,
         _ => PayloadShape::Full,
     };
-    let style = HostStyle { payload, hash_as_text: rng.chance(0.1), rule_id_as_text: rng.chance(0.1) };
+    let style = HostStyle {
+        payload,
+        hash_as_text: rng.chance(0.1),
+        rule_id_as_text: rng.chance(0.1),
+    };
     let mut host_users = vec![new_user(rng, users)];
     if rng.chance(0.3) {
         host_users.push(new_user(rng, users));
@@ -229,9 +269,14 @@ fn make_host(
     // Hosts in explicitly listed groups are sometimes missing from the inventory, as in
     // any real CMDB; glob-listed groups cover every host.
     let in_inventory = g.inventory_style == InventoryStyle::Glob || index % 12 != 5;
-    let forwarded = opts.forwarded > 0 && stable_hash(&[&opts.seed.to_string(), &short_name]) % 100 < u64::from(opts.wef_coverage);
+    let forwarded = opts.forwarded > 0
+        && stable_hash(&[&opts.seed.to_string(), &short_name]) % 100 < u64::from(opts.wef_coverage);
     let collector = forwarded.then_some(index % opts.forwarded.max(1));
-    let weight = if rng.chance(0.1) { 4.0 } else { 0.5 + rng.unit() * 1.5 };
+    let weight = if rng.chance(0.1) {
+        4.0
+    } else {
+        0.5 + rng.unit() * 1.5
+    };
     let apps = installed_apps(catalog, g, group, opts.seed, &short_name);
     Host {
         short_name,
@@ -252,11 +297,20 @@ fn make_host(
 /// Adds a user and returns its index.
 fn new_user(rng: &mut Rng, users: &mut Vec<User>) -> usize {
     let name = format!("{}.{}{}", rng.pick(FIRST), rng.pick(LAST), users.len() % 7);
-    users.push(User { name, sid: format!("{DOMAIN_SID}-{}", 1104 + users.len()) });
+    users.push(User {
+        name,
+        sid: format!("{DOMAIN_SID}-{}", 1104 + users.len()),
+    });
     users.len() - 1
 }
 
-fn installed_apps(catalog: &[AppSpec], group: &Group, group_index: usize, seed: u64, host: &str) -> Vec<(usize, f64)> {
+fn installed_apps(
+    catalog: &[AppSpec],
+    group: &Group,
+    group_index: usize,
+    seed: u64,
+    host: &str,
+) -> Vec<(usize, f64)> {
     catalog
         .iter()
         .enumerate()

@@ -24,8 +24,13 @@ use chrono::{Datelike, NaiveDate};
 use rayon::prelude::*;
 
 pub use catalog::{AppSpec, Audience, Collection, fqbn_version};
-pub use events::{Channel, Event, FileData, HostTimeline, Noise, Outcome, PackageData, Payload, WdacData, allocate_events};
-pub use fleet::{Fleet, Group, Host, HostRole, HostStyle, InventoryStyle, MAX_GROUPS, PayloadShape, User};
+pub use events::{
+    Channel, Event, FileData, HostTimeline, Noise, Outcome, PackageData, Payload, WdacData,
+    allocate_events,
+};
+pub use fleet::{
+    Fleet, Group, Host, HostRole, HostStyle, InventoryStyle, MAX_GROUPS, PayloadShape, User,
+};
 pub use output::FileSummary;
 pub use policy::{RuleRef, applocker_path};
 
@@ -43,14 +48,20 @@ pub enum Error {
     #[error("{} is not empty; pass --force to write into it anyway", path.display())]
     OutputNotEmpty { path: PathBuf },
     #[error("{}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Evtx(#[from] evtx_writer::Error),
 }
 
 impl Error {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Error {
-        Error::Io { path: path.to_owned(), source }
+        Error::Io {
+            path: path.to_owned(),
+            source,
+        }
     }
 }
 
@@ -95,22 +106,42 @@ impl Options {
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |msg: String| Err(Error::InvalidOption(msg));
         if self.hosts == 0 || self.hosts > MAX_HOSTS {
-            return bad(format!("--hosts must be between 1 and {MAX_HOSTS}, got {}", self.hosts));
+            return bad(format!(
+                "--hosts must be between 1 and {MAX_HOSTS}, got {}",
+                self.hosts
+            ));
         }
         if self.groups == 0 || self.groups > self.hosts.min(MAX_GROUPS) {
-            return bad(format!("--groups must be between 1 and {} (at most one per host), got {}", self.hosts.min(MAX_GROUPS), self.groups));
+            return bad(format!(
+                "--groups must be between 1 and {} (at most one per host), got {}",
+                self.hosts.min(MAX_GROUPS),
+                self.groups
+            ));
         }
         if self.days == 0 || self.days > MAX_DAYS {
-            return bad(format!("--days must be between 1 and {MAX_DAYS}, got {}", self.days));
+            return bad(format!(
+                "--days must be between 1 and {MAX_DAYS}, got {}",
+                self.days
+            ));
         }
         if self.events == 0 || self.events > MAX_EVENTS {
-            return bad(format!("--events must be between 1 and {MAX_EVENTS}, got {}", self.events));
+            return bad(format!(
+                "--events must be between 1 and {MAX_EVENTS}, got {}",
+                self.events
+            ));
         }
         if self.forwarded > self.hosts.min(MAX_COLLECTORS) {
-            return bad(format!("--forwarded must be at most {} (one collector per host), got {}", self.hosts.min(MAX_COLLECTORS), self.forwarded));
+            return bad(format!(
+                "--forwarded must be at most {} (one collector per host), got {}",
+                self.hosts.min(MAX_COLLECTORS),
+                self.forwarded
+            ));
         }
         if self.wef_coverage > 100 {
-            return bad(format!("--wef-coverage is a percentage (0-100), got {}", self.wef_coverage));
+            return bad(format!(
+                "--wef-coverage is a percentage (0-100), got {}",
+                self.wef_coverage
+            ));
         }
         Ok(())
     }
@@ -182,8 +213,10 @@ pub fn generate(opts: &Options, out: &Path, progress: &AtomicU64) -> Result<Summ
         Host(usize),
         Collector(usize),
     }
-    let mut units: Vec<Unit> =
-        (0..fleet.hosts.len()).filter(|&h| fleet.hosts[h].collector.is_none()).map(Unit::Host).collect();
+    let mut units: Vec<Unit> = (0..fleet.hosts.len())
+        .filter(|&h| fleet.hosts[h].collector.is_none())
+        .map(Unit::Host)
+        .collect();
     units.extend((0..opts.forwarded).map(Unit::Collector));
     let results = units
         .par_iter()
@@ -206,7 +239,9 @@ fn prepare_output(out: &Path, force: bool) -> Result<(), Error> {
     match fs::read_dir(out) {
         Ok(mut entries) => {
             if entries.next().is_some() && !force {
-                return Err(Error::OutputNotEmpty { path: out.to_owned() });
+                return Err(Error::OutputNotEmpty {
+                    path: out.to_owned(),
+                });
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -216,10 +251,17 @@ fn prepare_output(out: &Path, force: bool) -> Result<(), Error> {
     }
     // Fail now, with the folder's name, rather than after minutes of work.
     let probe = out.join(".lockstep-write-test");
-    fs::write(&probe, b"").and_then(|_| fs::remove_file(&probe)).map_err(|e| Error::io(out, e))
+    fs::write(&probe, b"")
+        .and_then(|_| fs::remove_file(&probe))
+        .map_err(|e| Error::io(out, e))
 }
 
-fn summarize(opts: &Options, fleet: &Fleet, results: Vec<output::UnitSummary>, started: Instant) -> Summary {
+fn summarize(
+    opts: &Options,
+    fleet: &Fleet,
+    results: Vec<output::UnitSummary>,
+    started: Instant,
+) -> Summary {
     let mut files = Vec::new();
     let mut per_host: Vec<BTreeMap<u16, u64>> = vec![BTreeMap::new(); fleet.hosts.len()];
     let mut noise_records = 0;

@@ -60,7 +60,14 @@ struct RollingLog {
 
 impl RollingLog {
     fn new(out_root: &Path, dir: PathBuf, stem: String) -> Self {
-        RollingLog { dir, stem, archives: 0, current: None, files: Vec::new(), out_root: out_root.to_owned() }
+        RollingLog {
+            dir,
+            stem,
+            archives: 0,
+            current: None,
+            files: Vec::new(),
+            out_root: out_root.to_owned(),
+        }
     }
 
     fn append(&mut self, written: u64, instance: &Instance) -> Result<(), Error> {
@@ -85,13 +92,18 @@ impl RollingLog {
         fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         let partial = self.dir.join(format!("{}.evtx.partial", self.stem));
         let file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
-        self.current = Some((partial, EvtxWriter::new(BufWriter::with_capacity(1 << 20, file))));
+        self.current = Some((
+            partial,
+            EvtxWriter::new(BufWriter::with_capacity(1 << 20, file)),
+        ));
         Ok(())
     }
 
     /// Finishes the current file and moves it to its final name.
     fn close(&mut self, archived: bool) -> Result<(), Error> {
-        let Some((partial, writer)) = self.current.take() else { return Ok(()) };
+        let Some((partial, writer)) = self.current.take() else {
+            return Ok(());
+        };
         let records = writer.record_count();
         writer.finish()?;
         let name = if archived {
@@ -102,9 +114,19 @@ impl RollingLog {
         };
         let target = self.dir.join(name);
         fs::rename(&partial, &target).map_err(|e| Error::io(&target, e))?;
-        let bytes = fs::metadata(&target).map_err(|e| Error::io(&target, e))?.len();
-        let path = target.strip_prefix(&self.out_root).unwrap_or(&target).to_string_lossy().replace('\\', "/");
-        self.files.push(FileSummary { path, records, bytes });
+        let bytes = fs::metadata(&target)
+            .map_err(|e| Error::io(&target, e))?
+            .len();
+        let path = target
+            .strip_prefix(&self.out_root)
+            .unwrap_or(&target)
+            .to_string_lossy()
+            .replace('\\', "/");
+        self.files.push(FileSummary {
+            path,
+            records,
+            bytes,
+        });
         Ok(())
     }
 }
@@ -145,11 +167,23 @@ fn run_unit(
 }
 
 /// Writes one host's four channel files under `out/<HOST>/`.
-pub(crate) fn write_host(plan: &Plan, fleet: &Fleet, host: usize, out: &Path, progress: &AtomicU64) -> Result<UnitSummary, Error> {
+pub(crate) fn write_host(
+    plan: &Plan,
+    fleet: &Fleet,
+    host: usize,
+    out: &Path,
+    progress: &AtomicU64,
+) -> Result<UnitSummary, Error> {
     let dir = out.join(&fleet.hosts[host].short_name);
     let mut logs: Vec<RollingLog> = Channel::APPLOCKER
         .iter()
-        .map(|c| RollingLog::new(out, dir.clone(), c.file_name().trim_end_matches(".evtx").to_owned()))
+        .map(|c| {
+            RollingLog::new(
+                out,
+                dir.clone(),
+                c.file_name().trim_end_matches(".evtx").to_owned(),
+            )
+        })
         .collect();
     let mut summary = UnitSummary::default();
     let counts = &mut summary.events;
@@ -157,9 +191,16 @@ pub(crate) fn write_host(plan: &Plan, fleet: &Fleet, host: usize, out: &Path, pr
         let mut encoder = Encoder::new(fleet);
         for event in plan.timeline(fleet, host) {
             *counts.entry((host, event.event_id)).or_default() += 1;
-            let log = event.channel.index().expect("hosts log only AppLocker channels");
+            let log = event
+                .channel
+                .index()
+                .expect("hosts log only AppLocker channels");
             let written = evtx_writer::filetime_from_unix_nanos(event.time);
-            if !emit(Ready { log, written, instance: encoder.instance(&event, false) }) {
+            if !emit(Ready {
+                log,
+                written,
+                instance: encoder.instance(&event, false),
+            }) {
                 return;
             }
         }
@@ -196,11 +237,23 @@ impl Ord for Arrival {
 /// Writes collector `index`'s `ForwardedEvents-<n>.evtx`: the AppLocker events of every
 /// host forwarding to it, merged by arrival time, plus the collector's own records and
 /// forwarded System noise.
-pub(crate) fn write_collector(plan: &Plan, fleet: &Fleet, index: usize, out: &Path, progress: &AtomicU64) -> Result<UnitSummary, Error> {
-    let hosts: Vec<usize> = (0..fleet.hosts.len()).filter(|&h| fleet.hosts[h].collector == Some(index)).collect();
-    let mut logs = vec![RollingLog::new(out, out.to_owned(), format!("ForwardedEvents-{}", index + 1))];
+pub(crate) fn write_collector(
+    plan: &Plan,
+    fleet: &Fleet,
+    index: usize,
+    out: &Path,
+    progress: &AtomicU64,
+) -> Result<UnitSummary, Error> {
+    let hosts: Vec<usize> = (0..fleet.hosts.len())
+        .filter(|&h| fleet.hosts[h].collector == Some(index))
+        .collect();
+    let mut logs = vec![RollingLog::new(
+        out,
+        out.to_owned(),
+        format!("ForwardedEvents-{}", index + 1),
+    )];
     // Collectors with an even number use the default RenderedText subscription format.
-    let rendered = index % 2 == 0;
+    let rendered = index.is_multiple_of(2);
     let mut summary = UnitSummary::default();
     let (counts, noise_records) = (&mut summary.events, &mut summary.noise_records);
     run_unit(&mut logs, progress, |emit| {
@@ -218,12 +271,20 @@ pub(crate) fn write_collector(plan: &Plan, fleet: &Fleet, index: usize, out: &Pa
         let mut heap = BinaryHeap::new();
         for (source, it) in sources.iter_mut().enumerate() {
             if let Some(event) = it.next() {
-                heap.push(Arrival { at: event.time + latency[source], source, event });
+                heap.push(Arrival {
+                    at: event.time + latency[source],
+                    source,
+                    event,
+                });
             }
         }
         while let Some(Arrival { at, source, event }) = heap.pop() {
             if let Some(next) = sources[source].next() {
-                heap.push(Arrival { at: (next.time + latency[source]).max(at), source, event: next });
+                heap.push(Arrival {
+                    at: (next.time + latency[source]).max(at),
+                    source,
+                    event: next,
+                });
             }
             if matches!(event.payload, Payload::Noise(_)) {
                 *noise_records += 1;
@@ -231,7 +292,11 @@ pub(crate) fn write_collector(plan: &Plan, fleet: &Fleet, index: usize, out: &Pa
                 *counts.entry((event.host, event.event_id)).or_default() += 1;
             }
             let written = evtx_writer::filetime_from_unix_nanos(at);
-            if !emit(Ready { log: 0, written, instance: encoder.instance(&event, rendered) }) {
+            if !emit(Ready {
+                log: 0,
+                written,
+                instance: encoder.instance(&event, rendered),
+            }) {
                 return;
             }
         }
@@ -263,12 +328,36 @@ fn noise_events(plan: &Plan, fleet: &Fleet, host: usize, clears_log: bool) -> Ve
         });
     };
     let hour = 3_600_000_000_000i64;
-    push(plan.start + 7 * hour, Channel::ForwardedEvents, 111, Noise::SubscriptionBookmark, &mut rng);
+    push(
+        plan.start + 7 * hour,
+        Channel::ForwardedEvents,
+        111,
+        Noise::SubscriptionBookmark,
+        &mut rng,
+    );
     for day in 0..plan.days as i64 {
-        let at = plan.start + day * 24 * hour + 7 * hour + 30 * 60_000_000_000 + rng.below(3_000_000_000) as i64 * 100;
-        push(at, Channel::System, 7036, Noise::ServiceState { running: true }, &mut rng);
+        let at = plan.start
+            + day * 24 * hour
+            + 7 * hour
+            + 30 * 60_000_000_000
+            + rng.below(3_000_000_000) as i64 * 100;
+        push(
+            at,
+            Channel::System,
+            7036,
+            Noise::ServiceState { running: true },
+            &mut rng,
+        );
         if clears_log && day == 1 {
-            push(at + hour, Channel::System, 104, Noise::LogCleared { channel: Channel::ExeAndDll }, &mut rng);
+            push(
+                at + hour,
+                Channel::System,
+                104,
+                Noise::LogCleared {
+                    channel: Channel::ExeAndDll,
+                },
+                &mut rng,
+            );
         }
     }
     events
@@ -276,6 +365,14 @@ fn noise_events(plan: &Plan, fleet: &Fleet, host: usize, clears_log: bool) -> Ve
 
 impl Plan {
     pub(crate) fn timeline<'a>(&self, fleet: &'a Fleet, host: usize) -> HostTimeline<'a> {
-        HostTimeline::new(fleet, host, self.seed, self.start, self.start_weekday, self.days, self.per_host[host])
+        HostTimeline::new(
+            fleet,
+            host,
+            self.seed,
+            self.start,
+            self.start_weekday,
+            self.days,
+            self.per_host[host],
+        )
     }
 }

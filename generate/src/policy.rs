@@ -14,7 +14,11 @@ pub struct RuleRef {
 }
 
 /// The logged form when no rule matched (the normal case for audit events).
-pub(crate) const NO_RULE: RuleRef = RuleRef { id: "00000000-0000-0000-0000-000000000000", name: "-", sddl: "-" };
+pub(crate) const NO_RULE: RuleRef = RuleRef {
+    id: "00000000-0000-0000-0000-000000000000",
+    name: "-",
+    sddl: "-",
+};
 
 const EXE_PROGRAM_FILES: RuleRef = RuleRef {
     id: "921cc481-6e17-4653-8f75-050b80acca20",
@@ -85,10 +89,15 @@ pub fn applocker_path(full: &str) -> String {
 }
 
 /// The rule of the current policy that allows the file, or `None` (audit or block).
-pub(crate) fn allowing_rule(collection: Collection, applocker_path: &str, publisher: Option<&str>) -> Option<RuleRef> {
+pub(crate) fn allowing_rule(
+    collection: Collection,
+    applocker_path: &str,
+    publisher: Option<&str>,
+) -> Option<RuleRef> {
     let in_program_files = applocker_path.starts_with(r"%PROGRAMFILES%\");
     // %SYSTEM32% is inside the Windows folder, so the Windows-folder rule covers it.
-    let in_windows = applocker_path.starts_with(r"%WINDIR%\") || applocker_path.starts_with(r"%SYSTEM32%\");
+    let in_windows =
+        applocker_path.starts_with(r"%WINDIR%\") || applocker_path.starts_with(r"%SYSTEM32%\");
     match collection {
         Collection::Exe if in_program_files => Some(EXE_PROGRAM_FILES),
         Collection::Exe if in_windows => Some(EXE_WINDOWS),
@@ -97,8 +106,14 @@ pub(crate) fn allowing_rule(collection: Collection, applocker_path: &str, publis
         Collection::Script if in_program_files => Some(SCRIPT_PROGRAM_FILES),
         Collection::Script if in_windows => Some(SCRIPT_WINDOWS),
         Collection::Msi if publisher.is_some() => Some(MSI_SIGNED),
-        Collection::Msi if applocker_path.starts_with(r"%WINDIR%\INSTALLER\") => Some(MSI_INSTALLER_FOLDER),
-        Collection::Appx if publisher.is_some_and(|p| p.starts_with("CN=MICROSOFT CORPORATION,")) => Some(APPX_MICROSOFT),
+        Collection::Msi if applocker_path.starts_with(r"%WINDIR%\INSTALLER\") => {
+            Some(MSI_INSTALLER_FOLDER)
+        }
+        Collection::Appx
+            if publisher.is_some_and(|p| p.starts_with("CN=MICROSOFT CORPORATION,")) =>
+        {
+            Some(APPX_MICROSOFT)
+        }
         _ => None,
     }
 }
@@ -109,10 +124,22 @@ mod tests {
 
     #[test]
     fn paths_become_applocker_variables() {
-        assert_eq!(applocker_path(r"C:\Windows\System32\conhost.exe"), r"%SYSTEM32%\CONHOST.EXE");
-        assert_eq!(applocker_path(r"C:\Windows\explorer.exe"), r"%WINDIR%\EXPLORER.EXE");
-        assert_eq!(applocker_path(r"C:\Program Files (x86)\A\b.exe"), r"%PROGRAMFILES%\A\B.EXE");
-        assert_eq!(applocker_path(r"C:\Users\thor\x.exe"), r"%OSDRIVE%\USERS\THOR\X.EXE");
+        assert_eq!(
+            applocker_path(r"C:\Windows\System32\conhost.exe"),
+            r"%SYSTEM32%\CONHOST.EXE"
+        );
+        assert_eq!(
+            applocker_path(r"C:\Windows\explorer.exe"),
+            r"%WINDIR%\EXPLORER.EXE"
+        );
+        assert_eq!(
+            applocker_path(r"C:\Program Files (x86)\A\b.exe"),
+            r"%PROGRAMFILES%\A\B.EXE"
+        );
+        assert_eq!(
+            applocker_path(r"C:\Users\thor\x.exe"),
+            r"%OSDRIVE%\USERS\THOR\X.EXE"
+        );
         assert_eq!(applocker_path(r"D:\blp\x.exe"), r"D:\BLP\X.EXE");
         assert_eq!(applocker_path(r"\\srv\share\x.exe"), r"\\SRV\SHARE\X.EXE");
     }

@@ -17,7 +17,12 @@ impl Rng {
     /// A generator for `seed`, one independent stream per `stream` (e.g. per host).
     pub(crate) fn new(seed: u64, stream: u64) -> Self {
         let mut s = seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03);
-        Rng([splitmix64(&mut s), splitmix64(&mut s), splitmix64(&mut s), splitmix64(&mut s)])
+        Rng([
+            splitmix64(&mut s),
+            splitmix64(&mut s),
+            splitmix64(&mut s),
+            splitmix64(&mut s),
+        ])
     }
 
     /// The next 64 random bits.

@@ -8,7 +8,12 @@ use crate::fixtures::{evtx_files, small_mixed_fleet};
 fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files: BTreeMap<String, Vec<u8>> = evtx_files(dir)
         .into_iter()
-        .map(|p| (p.strip_prefix(dir).unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .map(|p| {
+            (
+                p.strip_prefix(dir).unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
         .collect();
     for name in ["inventory.csv", "manifest.json"] {
         files.insert(name.into(), std::fs::read(dir.join(name)).unwrap());
@@ -23,7 +28,10 @@ fn same_seed_same_bytes() {
     let (ca, cb) = (contents(a.path()), contents(b.path()));
     assert_eq!(ca.keys().collect::<Vec<_>>(), cb.keys().collect::<Vec<_>>());
     for (name, bytes) in &ca {
-        assert!(bytes == &cb[name], "{name} differs between two runs with the same seed");
+        assert!(
+            bytes == &cb[name],
+            "{name} differs between two runs with the same seed"
+        );
     }
 }
 
@@ -32,5 +40,8 @@ fn another_seed_another_fleet() {
     let (a, _) = small_mixed_fleet(5);
     let (b, _) = small_mixed_fleet(6);
     let (ca, cb) = (contents(a.path()), contents(b.path()));
-    assert_ne!(ca.get("ForwardedEvents-1.evtx"), cb.get("ForwardedEvents-1.evtx"));
+    assert_ne!(
+        ca.get("ForwardedEvents-1.evtx"),
+        cb.get("ForwardedEvents-1.evtx")
+    );
 }

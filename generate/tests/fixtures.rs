@@ -9,12 +9,12 @@ use evtx::{EvtxParser, ParserSettings};
 use serde_json::Value as Json;
 
 /// The repository's `sample-logs/` folder.
-pub fn sample_logs() -> PathBuf {
+pub(crate) fn sample_logs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-logs")
 }
 
 /// A small fleet with per-host and forwarded files, generated into a new temp folder.
-pub fn small_mixed_fleet(seed: u64) -> (tempfile::TempDir, generate::Summary) {
+pub(crate) fn small_mixed_fleet(seed: u64) -> (tempfile::TempDir, generate::Summary) {
     let dir = tempfile::tempdir().unwrap();
     let opts = generate::Options {
         seed,
@@ -31,7 +31,7 @@ pub fn small_mixed_fleet(seed: u64) -> (tempfile::TempDir, generate::Summary) {
 }
 
 /// Every `.evtx` file under `dir`, sorted.
-pub fn evtx_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn evtx_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
@@ -49,13 +49,17 @@ pub fn evtx_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The fields every parser must agree on, for one record.
-pub type Fields = BTreeMap<String, Json>;
+pub(crate) type Fields = BTreeMap<String, Json>;
 
 /// Reads `path` with the `evtx` crate (checksums validated) into the same normal form as
 /// `tests/support/evtx_fields.py`.
-pub fn read_with_evtx_crate(path: &Path) -> Vec<Fields> {
-    let settings = ParserSettings::default().validate_checksums(true).num_threads(1);
-    let mut parser = EvtxParser::from_path(path).unwrap().with_configuration(settings);
+pub(crate) fn read_with_evtx_crate(path: &Path) -> Vec<Fields> {
+    let settings = ParserSettings::default()
+        .validate_checksums(true)
+        .num_threads(1);
+    let mut parser = EvtxParser::from_path(path)
+        .unwrap()
+        .with_configuration(settings);
     parser
         .records_json_value()
         .map(|r| {
@@ -67,7 +71,11 @@ pub fn read_with_evtx_crate(path: &Path) -> Vec<Fields> {
 
 fn normal_fields(event: &Json) -> Fields {
     let system = &event["System"];
-    let text = |v: &Json| v.as_str().unwrap_or_else(|| panic!("not text: {v}")).to_owned();
+    let text = |v: &Json| {
+        v.as_str()
+            .unwrap_or_else(|| panic!("not text: {v}"))
+            .to_owned()
+    };
     let event_id = match &system["EventID"] {
         Json::Object(o) => o["#text"].clone(),
         other => other.clone(),
@@ -76,14 +84,33 @@ fn normal_fields(event: &Json) -> Fields {
     out.insert("Computer".into(), Json::from(text(&system["Computer"])));
     out.insert("EventID".into(), event_id);
     out.insert("Channel".into(), Json::from(text(&system["Channel"])));
-    out.insert("Provider".into(), system["Provider"]["#attributes"]["Name"].clone());
-    out.insert("TimeCreated".into(), Json::from(micros(&text(&system["TimeCreated"]["#attributes"]["SystemTime"]))));
+    out.insert(
+        "Provider".into(),
+        system["Provider"]["#attributes"]["Name"].clone(),
+    );
+    out.insert(
+        "TimeCreated".into(),
+        Json::from(micros(&text(
+            &system["TimeCreated"]["#attributes"]["SystemTime"],
+        ))),
+    );
     out.insert("EventRecordID".into(), system["EventRecordID"].clone());
     if let Some(data) = event.get("UserData").and_then(|u| u.get("RuleAndFileData")) {
-        for name in ["PolicyName", "FilePath", "FileHash", "Fqbn", "TargetUser", "Package"] {
+        for name in [
+            "PolicyName",
+            "FilePath",
+            "FileHash",
+            "Fqbn",
+            "TargetUser",
+            "Package",
+        ] {
             if let Some(v) = data.get(name) {
                 let v = text(v);
-                let v = if name == "FileHash" { v.trim_start_matches("0x").to_uppercase() } else { v };
+                let v = if name == "FileHash" {
+                    v.trim_start_matches("0x").to_uppercase()
+                } else {
+                    v
+                };
                 out.insert(name.into(), Json::from(v));
             }
         }
@@ -98,7 +125,7 @@ fn micros(text: &str) -> i64 {
 }
 
 /// Reads `path` with python-evtx or libevtx through `tests/support/evtx_fields.py`.
-pub fn read_with_python_helper(reader: &str, path: &Path) -> Vec<Fields> {
+pub(crate) fn read_with_python_helper(reader: &str, path: &Path) -> Vec<Fields> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/evtx_fields.py");
     let out = Command::new("python3")
         .arg(script)
@@ -117,23 +144,43 @@ pub fn read_with_python_helper(reader: &str, path: &Path) -> Vec<Fields> {
 }
 
 /// Asserts that python-evtx and libevtx read exactly what the `evtx` crate reads.
-pub fn assert_parsers_agree(path: &Path) -> Vec<Fields> {
+pub(crate) fn assert_parsers_agree(path: &Path) -> Vec<Fields> {
     let reference = read_with_evtx_crate(path);
     for reader in ["pyevtx", "libevtx"] {
         let other = read_with_python_helper(reader, path);
-        assert_eq!(other.len(), reference.len(), "{reader} record count for {}", path.display());
+        assert_eq!(
+            other.len(),
+            reference.len(),
+            "{reader} record count for {}",
+            path.display()
+        );
         for (i, (a, b)) in reference.iter().zip(&other).enumerate() {
             for (key, value) in a {
-                let theirs = b.get(key).unwrap_or_else(|| panic!("{reader} lacks {key} in record {i} of {}", path.display()));
+                let theirs = b.get(key).unwrap_or_else(|| {
+                    panic!("{reader} lacks {key} in record {i} of {}", path.display())
+                });
                 if key == "TimeCreated" {
                     // python-evtx converts FileTime through floats: up to 2 µs off (§4.10).
                     let diff = value.as_i64().unwrap() - theirs.as_i64().unwrap();
-                    assert!(diff.abs() <= 2, "{reader}: TimeCreated of record {i} differs by {diff} µs");
+                    assert!(
+                        diff.abs() <= 2,
+                        "{reader}: TimeCreated of record {i} differs by {diff} µs"
+                    );
                 } else {
-                    assert_eq!(value, theirs, "{reader}: {key} of record {i} in {}", path.display());
+                    assert_eq!(
+                        value,
+                        theirs,
+                        "{reader}: {key} of record {i} in {}",
+                        path.display()
+                    );
                 }
             }
-            assert_eq!(a.len(), b.len(), "{reader}: field set of record {i} in {}", path.display());
+            assert_eq!(
+                a.len(),
+                b.len(),
+                "{reader}: field set of record {i} in {}",
+                path.display()
+            );
         }
     }
     reference

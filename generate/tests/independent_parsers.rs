@@ -10,19 +10,34 @@ fn three_parsers_agree_and_match_the_bookkeeping() {
     let (dir, summary) = small_mixed_fleet(3);
     let files = evtx_files(dir.path());
     assert!(files.iter().any(|f| f.ends_with("ForwardedEvents-1.evtx")));
-    assert!(files.iter().any(|f| f.to_string_lossy().contains("%4EXE and DLL.evtx")));
+    assert!(
+        files
+            .iter()
+            .any(|f| f.to_string_lossy().contains("%4EXE and DLL.evtx"))
+    );
     assert_eq!(files.len(), summary.files.len());
 
     let mut per_computer: BTreeMap<(String, u64), u64> = BTreeMap::new();
     let mut noise = 0;
     for file in &files {
         let records = assert_parsers_agree(file);
-        let rel = file.strip_prefix(dir.path()).unwrap().to_string_lossy().replace('\\', "/");
-        let listed = summary.files.iter().find(|f| f.path == rel).expect("file is in the manifest");
+        let rel = file
+            .strip_prefix(dir.path())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let listed = summary
+            .files
+            .iter()
+            .find(|f| f.path == rel)
+            .expect("file is in the manifest");
         assert_eq!(listed.records, records.len() as u64, "{rel}");
         for r in records {
             if r["Provider"] == "Microsoft-Windows-AppLocker" {
-                let key = (r["Computer"].as_str().unwrap().to_owned(), r["EventID"].as_u64().unwrap());
+                let key = (
+                    r["Computer"].as_str().unwrap().to_owned(),
+                    r["EventID"].as_u64().unwrap(),
+                );
                 *per_computer.entry(key).or_default() += 1;
             } else {
                 noise += 1;
@@ -43,7 +58,13 @@ fn three_parsers_agree_and_match_the_bookkeeping() {
 #[test]
 fn every_event_kind_of_the_spec_is_present() {
     let (_dir, summary) = small_mixed_fleet(11);
-    for id in [8001, 8002, 8003, 8004, 8005, 8006, 8007, 8020, 8021, 8023, 8028, 8029] {
-        assert!(summary.events_by_id.get(&id).copied().unwrap_or(0) > 0, "no event {id}: {:?}", summary.events_by_id);
+    for id in [
+        8001, 8002, 8003, 8004, 8005, 8006, 8007, 8020, 8021, 8023, 8028, 8029,
+    ] {
+        assert!(
+            summary.events_by_id.get(&id).copied().unwrap_or(0) > 0,
+            "no event {id}: {:?}",
+            summary.events_by_id
+        );
     }
 }
