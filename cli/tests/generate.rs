@@ -9,7 +9,20 @@ fn generate_writes_a_fleet_and_reports_the_rate() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("fleet");
     let assert = lockstep()
-        .args(["generate", "--hosts", "6", "--groups", "2", "--days", "2", "--events", "300", "--forwarded", "1", "--out"])
+        .args([
+            "generate",
+            "--hosts",
+            "6",
+            "--groups",
+            "2",
+            "--days",
+            "2",
+            "--events",
+            "300",
+            "--forwarded",
+            "1",
+            "--out",
+        ])
         .arg(&out)
         .assert()
         .success();
@@ -24,7 +37,11 @@ fn generate_writes_a_fleet_and_reports_the_rate() {
 #[test]
 fn generate_refuses_bad_arguments_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let assert = lockstep().args(["generate", "--hosts", "0", "--out"]).arg(dir.path().join("x")).assert().failure();
+    let assert = lockstep()
+        .args(["generate", "--hosts", "0", "--out"])
+        .arg(dir.path().join("x"))
+        .assert()
+        .failure();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert!(stderr.contains("--hosts must be between 1 and"), "{stderr}");
 }
@@ -33,10 +50,20 @@ fn generate_refuses_bad_arguments_with_a_clear_message() {
 fn generate_never_overwrites_silently() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("notes.txt"), "keep").unwrap();
-    let args = ["generate", "--hosts", "2", "--groups", "1", "--events", "20", "--out"];
+    let args = [
+        "generate", "--hosts", "2", "--groups", "1", "--events", "20", "--out",
+    ];
     let assert = lockstep().args(args).arg(dir.path()).assert().failure();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert!(stderr.contains("--force"), "{stderr}");
-    lockstep().args(args).arg(dir.path()).arg("--force").assert().success();
-    assert_eq!(std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(), "keep");
+    lockstep()
+        .args(args)
+        .arg(dir.path())
+        .arg("--force")
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+        "keep"
+    );
 }

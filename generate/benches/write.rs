@@ -9,7 +9,15 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 const EVENTS: u64 = 20_000;
 
 fn options(forwarded: usize) -> generate::Options {
-    generate::Options { hosts: 40, groups: 5, days: 14, events: EVENTS, forwarded, force: true, ..Default::default() }
+    generate::Options {
+        hosts: 40,
+        groups: 5,
+        days: 14,
+        events: EVENTS,
+        forwarded,
+        force: true,
+        ..Default::default()
+    }
 }
 
 fn write(c: &mut Criterion) {
@@ -20,7 +28,9 @@ fn write(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter_batched(
                 || tempfile::tempdir().unwrap(),
-                |dir| generate::generate(&options(forwarded), dir.path(), &AtomicU64::new(0)).unwrap(),
+                |dir| {
+                    generate::generate(&options(forwarded), dir.path(), &AtomicU64::new(0)).unwrap()
+                },
                 BatchSize::PerIteration,
             )
         });
