@@ -8,6 +8,7 @@ use clap::{ArgAction, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod generate;
+mod ingest;
 
 #[derive(Debug, Parser)]
 #[command(name = "lockstep", version, about, after_help = EXAMPLES)]
@@ -23,6 +24,8 @@ struct Args {
 }
 
 const EXAMPLES: &str = "Examples:
+  lockstep ingest sample-logs/
+  lockstep ingest --data /srv/lockstep 'D:\\exports\\*.evtx' --json
   lockstep generate --out fleet --hosts 200 --groups 6 --days 30 --events 1000000
   lockstep generate --out wef --forwarded 2 --wef-coverage 75";
 
@@ -30,6 +33,8 @@ const EXAMPLES: &str = "Examples:
 enum Command {
     /// Write a simulated fleet's AppLocker logs as real EVTX files, with its inventory.csv.
     Generate(generate::GenerateArgs),
+    /// Read EVTX files into the event store (idempotent; exit status 3 when some input was skipped).
+    Ingest(ingest::IngestArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +42,7 @@ fn main() -> ExitCode {
     init_tracing(args.verbose);
     let result = match args.command {
         Command::Generate(cmd) => generate::run(cmd, args.quiet),
+        Command::Ingest(cmd) => ingest::run(cmd, args.quiet),
     };
     match result {
         Ok(code) => code,
@@ -49,7 +55,7 @@ fn main() -> ExitCode {
 
 fn init_tracing(verbose: u8) {
     let default = match verbose {
-        0 => "lockstep=info,generate=info",
+        0 => "lockstep=info,generate=info,ingest=info",
         1 => "debug",
         _ => "trace",
     };

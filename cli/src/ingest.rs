@@ -1,0 +1,111 @@
+//! `lockstep ingest`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Exit status when some input was skipped or damaged (the rest was stored).
+pub(crate) const EXIT_PARTIAL: u8 = 3;
+
+/// Raw arguments of `lockstep ingest`.
+#[derive(Debug, Args)]
+pub(crate) struct IngestArgs {
+    /// EVTX files, folders (searched recursively) or globs; EVTX is recognised by content.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// The data folder (the event store).
+    #[arg(long, env = "LOCKSTEP_DATA", default_value = "lockstep-data")]
+    data: PathBuf,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Any damaged or unreadable input stops the ingest before anything is stored.
+    #[arg(long)]
+    strict: bool,
+    /// Parser threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+pub(crate) fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let opts = ingest::Options { data_dir: args.data.clone(), paths: args.paths, strict: args.strict, threads: args.threads };
+    let progress = ingest::Progress::default();
+    let bar = progress_bar(quiet);
+    let result = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| ingest::ingest(&opts, &progress));
+        while !worker.is_finished() {
+            let total = progress.bytes_total.load(Ordering::Relaxed);
+            bar.set_length(total.max(1));
+            bar.set_position(progress.bytes_done.load(Ordering::Relaxed));
+            bar.set_message(format!(
+                "{}/{} files, {} events",
+                progress.files_done.load(Ordering::Relaxed),
+                progress.files_total.load(Ordering::Relaxed),
+                progress.records.load(Ordering::Relaxed)
+            ));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        worker.join().expect("ingest thread panicked")
+    });
+    bar.finish_and_clear();
+    let summary = result.with_context(|| format!("ingesting into {}", args.data.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_summary(&summary);
+    }
+    Ok(if summary.is_partial() { ExitCode::from(EXIT_PARTIAL) } else { ExitCode::SUCCESS })
+}
+
+fn print_summary(s: &ingest::Summary) {
+    for skipped in &s.skipped_inputs {
+        eprintln!("skipped {}: {}", skipped.path.display(), skipped.reason);
+    }
+    for damage in &s.damaged {
+        eprintln!("damaged {damage}");
+    }
+    let events: u64 = s.applocker_events_by_id.values().sum();
+    println!(
+        "read {} files ({:.1} MB): {} records, {} AppLocker events, {} other records skipped",
+        s.files_read,
+        s.bytes_read as f64 / 1e6,
+        s.records_read,
+        events,
+        s.other_records
+    );
+    for (id, n) in &s.applocker_events_by_id {
+        println!("  event {id}: {n}");
+    }
+    println!(
+        "stored {} new rows, {} duplicates not stored; the store now holds {} rows ({})",
+        s.rows_new,
+        s.rows_duplicate,
+        s.rows_in_store,
+        s.data_dir.display()
+    );
+    println!("{:.1} s, {:.0} records/s", s.elapsed_seconds, s.records_per_second);
+    if s.is_partial() {
+        println!(
+            "partial: {} input(s) skipped and {} damaged part(s) not read (listed above); everything else was stored",
+            s.skipped_inputs.len(),
+            s.damaged.len()
+        );
+    }
+}
+
+fn progress_bar(quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(1);
+    let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}")
+        .expect("valid template");
+    bar.set_style(style);
+    bar
+}

@@ -1,0 +1,150 @@
+//! Decoded events into Arrow record batches of the event table (`schema::columns`).
+
+use std::sync::Arc;
+
+use arrow_array::builder::{Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+
+use crate::event::{AuditEvent, computer_key, version_key};
+
+/// One event with where it came from.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub(crate) event: AuditEvent,
+    /// Index into the ingest's list of source files.
+    pub(crate) source: u32,
+}
+
+/// Builds a batch in the column order of `schema::event_schema()`.
+pub(crate) fn to_record_batch(rows: &[Row], sources: &[String], ingest_id: &str) -> RecordBatch {
+    let n = rows.len();
+    let mut time = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut event_id = Int32Builder::with_capacity(n);
+    let mut record_id = Int64Builder::with_capacity(n);
+    let mut process_id = Int64Builder::with_capacity(n);
+    let mut logon_id = Int64Builder::with_capacity(n);
+    let strings = || StringBuilder::with_capacity(n, n * 16);
+    let [
+        mut computer,
+        mut key,
+        mut channel,
+        mut provider,
+        mut outcome,
+        mut collection,
+        mut policy_kind,
+        mut user_sid,
+        mut file_path,
+        mut full_file_path,
+        mut file_hash,
+        mut fqbn,
+        mut publisher,
+        mut product,
+        mut binary_name,
+        mut binary_version,
+        mut version_key_col,
+        mut package,
+        mut rule_id,
+        mut rule_name,
+        mut source_file,
+        mut ingest,
+    ] = std::array::from_fn(|_| strings());
+    for row in rows {
+        let e = &row.event;
+        time.append_value(e.time_us);
+        computer.append_value(&e.computer);
+        key.append_value(computer_key(&e.computer));
+        channel.append_value(&e.channel);
+        provider.append_value(&e.provider);
+        event_id.append_value(i32::from(e.event_id));
+        record_id.append_value(e.record_id as i64);
+        outcome.append_value(e.outcome());
+        collection.append_option(e.collection());
+        policy_kind.append_value(e.policy_kind());
+        user_sid.append_option(e.user_sid.as_deref());
+        process_id.append_option(e.process_id);
+        logon_id.append_option(e.logon_id);
+        file_path.append_option(e.file_path.as_deref());
+        full_file_path.append_option(e.full_file_path.as_deref());
+        file_hash.append_option(e.file_hash.as_deref());
+        fqbn.append_option(e.fqbn.as_deref());
+        let parts = e.fqbn_parts();
+        publisher.append_option(parts.as_ref().map(|p| p.publisher));
+        product.append_option(parts.as_ref().map(|p| p.product));
+        binary_name.append_option(parts.as_ref().map(|p| p.binary));
+        binary_version.append_option(parts.as_ref().map(|p| p.version));
+        version_key_col.append_option(parts.as_ref().and_then(|p| version_key(p.version)));
+        package.append_option(e.package.as_deref());
+        rule_id.append_option(e.rule_id.as_deref());
+        rule_name.append_option(e.rule_name.as_deref());
+        source_file.append_value(&sources[row.source as usize]);
+        ingest.append_value(ingest_id);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(time.finish()),
+        Arc::new(computer.finish()),
+        Arc::new(key.finish()),
+        Arc::new(channel.finish()),
+        Arc::new(provider.finish()),
+        Arc::new(event_id.finish()),
+        Arc::new(record_id.finish()),
+        Arc::new(outcome.finish()),
+        Arc::new(collection.finish()),
+        Arc::new(policy_kind.finish()),
+        Arc::new(user_sid.finish()),
+        Arc::new(process_id.finish()),
+        Arc::new(logon_id.finish()),
+        Arc::new(file_path.finish()),
+        Arc::new(full_file_path.finish()),
+        Arc::new(file_hash.finish()),
+        Arc::new(fqbn.finish()),
+        Arc::new(publisher.finish()),
+        Arc::new(product.finish()),
+        Arc::new(binary_name.finish()),
+        Arc::new(binary_version.finish()),
+        Arc::new(version_key_col.finish()),
+        Arc::new(package.finish()),
+        Arc::new(rule_id.finish()),
+        Arc::new(rule_name.finish()),
+        Arc::new(source_file.finish()),
+        Arc::new(ingest.finish()),
+    ];
+    RecordBatch::try_new(schema::event_schema(), columns).expect("columns match schema::event_schema()")
+}
+
+/// The de-duplication key of DESIGN.md, `(computer, channel, record_id, time)`, as a 128-bit
+/// FNV-1a hash. Computer and channel compare case-insensitively.
+pub(crate) fn dedup_key(computer: &str, channel: &str, record_id: u64, time_us: i64) -> u128 {
+    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
+    const PRIME: u128 = 0x0000000001000000000000000000013B;
+    let mut h = OFFSET;
+    let mut eat = |b: u8| {
+        h ^= u128::from(b);
+        h = h.wrapping_mul(PRIME);
+    };
+    for b in computer.bytes() {
+        eat(b.to_ascii_lowercase());
+    }
+    eat(0xFF);
+    for b in channel.bytes() {
+        eat(b.to_ascii_lowercase());
+    }
+    eat(0xFF);
+    for b in record_id.to_le_bytes().into_iter().chain(time_us.to_le_bytes()) {
+        eat(b);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_ignore_case_but_not_content() {
+        let a = dedup_key("FIN-WS01", "Microsoft-Windows-AppLocker/EXE and DLL", 7, 100);
+        assert_eq!(a, dedup_key("fin-ws01", "microsoft-windows-applocker/exe and dll", 7, 100));
+        assert_ne!(a, dedup_key("FIN-WS01", "Microsoft-Windows-AppLocker/EXE and DLL", 8, 100));
+        assert_ne!(a, dedup_key("FIN-WS01", "Microsoft-Windows-AppLocker/EXE and DLL", 7, 101));
+        assert_ne!(a, dedup_key("FIN-WS011", "Microsoft-Windows-AppLocker/EXE and DLL", 7, 100));
+    }
+}

@@ -1,0 +1,151 @@
+//! PATH arguments into the list of files to read: files, folders (recursively) and globs
+//! (`*`, `?`), recognised as EVTX by their magic bytes, not their names.
+
+use std::path::{Path, PathBuf};
+
+use crate::SkippedInput;
+use crate::reader::has_evtx_magic;
+
+/// What the PATH arguments name.
+#[derive(Debug, Default)]
+pub(crate) struct Resolved {
+    /// EVTX files, sorted, without duplicates.
+    pub(crate) files: Vec<PathBuf>,
+    /// Paths that could not be used, with the reason: missing, unreadable, or named
+    /// explicitly but not EVTX.
+    pub(crate) skipped: Vec<SkippedInput>,
+    /// Files found inside folders that are not EVTX (READMEs, CSVs): ignored, not errors.
+    pub(crate) ignored: u64,
+}
+
+/// The EVTX files named by `paths`. Anything under `exclude` (the data folder) is left out.
+pub(crate) fn resolve(paths: &[PathBuf], exclude: &Path) -> Resolved {
+    // (path, named explicitly rather than found in a folder)
+    let mut candidates: Vec<(PathBuf, bool)> = Vec::new();
+    let mut skipped = Vec::new();
+    for path in paths {
+        let text = path.to_string_lossy();
+        if !path.exists() && (text.contains('*') || text.contains('?')) {
+            let matched = glob(path);
+            if matched.is_empty() {
+                skipped.push(SkippedInput { path: path.clone(), reason: "no file matches this pattern".into() });
+            }
+            for m in matched {
+                walk(&m, true, &mut candidates, &mut skipped);
+            }
+        } else {
+            walk(path, true, &mut candidates, &mut skipped);
+        }
+    }
+    let exclude = exclude.canonicalize().unwrap_or_else(|_| exclude.to_owned());
+    candidates.retain(|(p, _)| !p.canonicalize().is_ok_and(|c| c.starts_with(&exclude)));
+    candidates.sort();
+    candidates.dedup_by(|a, b| a.0 == b.0);
+    let mut resolved = Resolved { skipped, ..Resolved::default() };
+    for (file, explicit) in candidates {
+        match has_evtx_magic(&file) {
+            Ok(true) => resolved.files.push(file),
+            Ok(false) if !explicit => resolved.ignored += 1,
+            Ok(false) => resolved.skipped.push(SkippedInput { path: file, reason: "not an EVTX file (no ElfFile signature)".into() }),
+            Err(e) => resolved.skipped.push(SkippedInput { path: file, reason: format!("cannot be read: {e}") }),
+        }
+    }
+    resolved
+}
+
+fn walk(path: &Path, explicit: bool, out: &mut Vec<(PathBuf, bool)>, skipped: &mut Vec<SkippedInput>) {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => match std::fs::read_dir(path) {
+            Ok(entries) => {
+                let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                children.sort();
+                for child in children {
+                    walk(&child, false, out, skipped);
+                }
+            }
+            Err(e) => skipped.push(SkippedInput { path: path.to_owned(), reason: format!("cannot list folder: {e}") }),
+        },
+        Ok(_) => out.push((path.to_owned(), explicit)),
+        Err(e) => skipped.push(SkippedInput { path: path.to_owned(), reason: e.to_string() }),
+    }
+}
+
+/// Expands a pattern whose wildcards may appear in any component.
+fn glob(pattern: &Path) -> Vec<PathBuf> {
+    let mut current = vec![PathBuf::new()];
+    for component in pattern.components() {
+        let part = component.as_os_str().to_string_lossy();
+        let mut next = Vec::new();
+        for base in &current {
+            if part.contains('*') || part.contains('?') {
+                let dir = if base.as_os_str().is_empty() { Path::new(".") } else { base.as_path() };
+                let Ok(entries) = std::fs::read_dir(dir) else { continue };
+                let mut names: Vec<String> = entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+                names.sort();
+                next.extend(names.into_iter().filter(|n| wildcard_match(&part, n)).map(|n| base.join(n)));
+            } else {
+                next.push(base.join(component.as_os_str()));
+            }
+        }
+        current = next;
+    }
+    current.retain(|p| p.exists());
+    current
+}
+
+/// `*` matches any run of characters, `?` one character.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("*.evtx", "a.evtx"));
+        assert!(wildcard_match("Forwarded*-?.evtx", "ForwardedEvents-1.evtx"));
+        assert!(!wildcard_match("*.evtx", "a.evtx.partial"));
+        assert!(wildcard_match("*", ""));
+    }
+
+    #[test]
+    fn folders_globs_and_non_evtx_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("HOST")).unwrap();
+        std::fs::write(dir.path().join("HOST/log.bin"), b"ElfFile\0rest").unwrap();
+        std::fs::write(dir.path().join("notes.evtx"), b"hello").unwrap();
+        std::fs::write(dir.path().join("empty.evtx"), b"").unwrap();
+        let data = dir.path().join("data");
+        let r = resolve(&[dir.path().to_owned()], &data);
+        assert_eq!(r.files, vec![dir.path().join("HOST/log.bin")]);
+        assert!(r.skipped.is_empty(), "non-EVTX files inside a folder are ignored: {:?}", r.skipped);
+        assert_eq!(r.ignored, 2);
+        let r = resolve(&[dir.path().join("notes.evtx")], &data);
+        assert_eq!(r.skipped.len(), 1, "a non-EVTX file named explicitly is an error");
+        let r = resolve(&[dir.path().join("H*").join("*.bin")], &data);
+        assert_eq!(r.files.len(), 1);
+        let r = resolve(&[dir.path().join("nope-*.evtx")], &data);
+        assert!(r.files.is_empty());
+        assert_eq!(r.skipped[0].reason, "no file matches this pattern");
+    }
+}

@@ -1,0 +1,179 @@
+//! New rows on their way into the store: de-duplicated within the ingest, sorted per row
+//! group by (computer, time), and written as zstd Parquet into the ingest's staging folder.
+//! Nothing here is visible to readers until `commit` lists it in the manifest.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use crate::Error;
+use crate::batch::{Row, dedup_key, to_record_batch};
+use crate::event::computer_key;
+
+/// Rows per row group: big enough for good compression and statistics, small enough that a
+/// group being sorted and encoded stays a few tens of MB.
+pub(crate) const ROW_GROUP_ROWS: usize = 65_536;
+/// Row groups per file before starting the next one.
+const FILE_ROW_GROUPS: usize = 16;
+
+/// A finished staging file.
+#[derive(Debug)]
+pub(crate) struct StagedFile {
+    pub(crate) path: PathBuf,
+    pub(crate) rows: u64,
+    pub(crate) min_time: i64,
+    pub(crate) max_time: i64,
+    /// Sorted de-duplication keys of its rows.
+    pub(crate) keys: Vec<u128>,
+}
+
+/// Writes staging files.
+pub(crate) struct StagingWriter {
+    dir: PathBuf,
+    ingest_id: String,
+    pub(crate) sources: Vec<String>,
+    seen: HashSet<u128>,
+    pending: Vec<Row>,
+    current: Option<(PathBuf, ArrowWriter<File>, StagedFile)>,
+    groups_in_current: usize,
+    done: Vec<StagedFile>,
+    pub(crate) duplicates_in_input: u64,
+}
+
+fn properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_created_by(format!("lockstep {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+impl StagingWriter {
+    pub(crate) fn new(dir: PathBuf, ingest_id: String) -> Self {
+        StagingWriter {
+            dir,
+            ingest_id,
+            sources: Vec::new(),
+            seen: HashSet::new(),
+            pending: Vec::new(),
+            current: None,
+            groups_in_current: 0,
+            done: Vec::new(),
+            duplicates_in_input: 0,
+        }
+    }
+
+    /// Adds rows, dropping those already seen in this ingest.
+    pub(crate) fn push(&mut self, rows: impl IntoIterator<Item = Row>) -> Result<(), Error> {
+        for row in rows {
+            let e = &row.event;
+            if !self.seen.insert(dedup_key(&e.computer, &e.channel, e.record_id, e.time_us)) {
+                self.duplicates_in_input += 1;
+                continue;
+            }
+            self.pending.push(row);
+            if self.pending.len() == ROW_GROUP_ROWS {
+                self.flush_group()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_group(&mut self) -> Result<(), Error> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut rows = std::mem::take(&mut self.pending);
+        // Sorted by computer then time inside each row group: min/max statistics then prune
+        // scans for a host or a window.
+        rows.sort_by_cached_key(|r| (computer_key(&r.event.computer), r.event.time_us));
+        if self.current.is_none() {
+            let path = self.dir.join(format!("part-{}-{:04}.parquet", self.ingest_id, self.done.len()));
+            let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+            let writer = ArrowWriter::try_new(file, schema::event_schema(), Some(properties()))
+                .map_err(|e| Error::parquet(&path, e))?;
+            let staged = StagedFile { path: path.clone(), rows: 0, min_time: i64::MAX, max_time: i64::MIN, keys: Vec::new() };
+            self.current = Some((path, writer, staged));
+        }
+        let (path, writer, staged) = self.current.as_mut().expect("opened above");
+        for r in &rows {
+            let e = &r.event;
+            staged.keys.push(dedup_key(&e.computer, &e.channel, e.record_id, e.time_us));
+            staged.min_time = staged.min_time.min(e.time_us);
+            staged.max_time = staged.max_time.max(e.time_us);
+        }
+        staged.rows += rows.len() as u64;
+        let batch = to_record_batch(&rows, &self.sources, &self.ingest_id);
+        writer.write(&batch).map_err(|e| Error::parquet(path, e))?;
+        writer.flush().map_err(|e| Error::parquet(path, e))?;
+        self.groups_in_current += 1;
+        if self.groups_in_current == FILE_ROW_GROUPS {
+            self.close_file()?;
+        }
+        Ok(())
+    }
+
+    fn close_file(&mut self) -> Result<(), Error> {
+        if let Some((path, writer, mut staged)) = self.current.take() {
+            let file = writer.into_inner().map_err(|e| Error::parquet(&path, e))?;
+            file.sync_all().map_err(|e| Error::io(&path, e))?;
+            staged.keys.sort_unstable();
+            self.done.push(staged);
+            self.groups_in_current = 0;
+        }
+        Ok(())
+    }
+
+    /// Writes what is pending and returns every staging file.
+    pub(crate) fn finish(mut self) -> Result<Vec<StagedFile>, Error> {
+        self.flush_group()?;
+        self.close_file()?;
+        Ok(self.done)
+    }
+}
+
+/// Writes sorted keys as little-endian u128s.
+pub(crate) fn write_keys(path: &Path, keys: &[u128]) -> Result<(), Error> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(File::create(path).map_err(|e| Error::io(path, e))?);
+    for k in keys {
+        out.write_all(&k.to_le_bytes()).map_err(|e| Error::io(path, e))?;
+    }
+    let file = out.into_inner().map_err(|e| Error::io(path, e.into_error()))?;
+    file.sync_all().map_err(|e| Error::io(path, e))
+}
+
+/// Streams a keys file and returns those of `wanted` (sorted) that it contains.
+pub(crate) fn intersect_keys(path: &Path, wanted: &[u128]) -> Result<Vec<u128>, Error> {
+    use std::io::Read;
+    let mut found = Vec::new();
+    if wanted.is_empty() {
+        return Ok(found);
+    }
+    let mut input = std::io::BufReader::with_capacity(1 << 20, File::open(path).map_err(|e| Error::io(path, e))?);
+    let mut buf = [0u8; 16];
+    let mut i = 0;
+    loop {
+        match input.read_exact(&mut buf) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(Error::io(path, e)),
+        }
+        let key = u128::from_le_bytes(buf);
+        while i < wanted.len() && wanted[i] < key {
+            i += 1;
+        }
+        if i == wanted.len() {
+            break;
+        }
+        if wanted[i] == key {
+            found.push(key);
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,102 @@
+//! Helpers shared by the ingest tests.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow_array::{Int32Array, RecordBatch, StringArray};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+pub(crate) fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub(crate) fn sample_logs() -> PathBuf {
+    repo().join("sample-logs")
+}
+
+/// `shared/real-evtx/`, beside the repository.
+pub(crate) fn real_evtx(name: &str) -> PathBuf {
+    let path = repo().join("../shared/real-evtx").join(name);
+    assert!(path.exists(), "{} is missing: the tests expect shared/ beside the repository", path.display());
+    path
+}
+
+pub(crate) fn options(data: &Path, paths: &[PathBuf]) -> ingest::Options {
+    ingest::Options { data_dir: data.to_owned(), paths: paths.to_vec(), strict: false, threads: 2 }
+}
+
+pub(crate) fn run(data: &Path, paths: &[PathBuf]) -> ingest::Summary {
+    ingest::ingest(&options(data, paths), &ingest::Progress::default()).unwrap()
+}
+
+/// Every committed row of the store, one batch per file.
+pub(crate) fn read_store(data: &Path) -> Vec<RecordBatch> {
+    let store = schema::Store::new(data);
+    let mut batches = Vec::new();
+    for path in store.committed_files().unwrap() {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap().build().unwrap();
+        batches.extend(reader.map(|b| b.unwrap()));
+    }
+    batches
+}
+
+pub(crate) fn strings<'a>(batch: &'a RecordBatch, column: &str) -> &'a StringArray {
+    batch.column_by_name(column).unwrap().as_any().downcast_ref::<StringArray>().unwrap()
+}
+
+pub(crate) fn ints<'a>(batch: &'a RecordBatch, column: &str) -> &'a Int32Array {
+    batch.column_by_name(column).unwrap().as_any().downcast_ref::<Int32Array>().unwrap()
+}
+
+/// Rows per (computer, event id) in the store.
+pub(crate) fn counts_by_computer_and_id(data: &Path) -> BTreeMap<(String, u16), u64> {
+    let mut out = BTreeMap::new();
+    for batch in read_store(data) {
+        let (computer, id) = (strings(&batch, "computer"), ints(&batch, "event_id"));
+        for i in 0..batch.num_rows() {
+            *out.entry((computer.value(i).to_owned(), id.value(i) as u16)).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// The generator's own count of what sample-logs holds, per (computer, event id).
+pub(crate) fn sample_manifest() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(sample_logs().join("manifest.json")).unwrap()).unwrap()
+}
+
+pub(crate) fn expected_by_computer_and_id(manifest: &serde_json::Value) -> BTreeMap<(String, u16), u64> {
+    let mut out = BTreeMap::new();
+    for host in manifest["hosts"].as_array().unwrap() {
+        for (id, n) in host["events_by_id"].as_object().unwrap() {
+            out.insert((host["computer"].as_str().unwrap().to_owned(), id.parse().unwrap()), n.as_u64().unwrap());
+        }
+    }
+    out
+}
+
+/// A generated fleet in a temp folder.
+pub(crate) fn generated(opts: generate::Options) -> (tempfile::TempDir, generate::Summary) {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = generate::generate(&opts, dir.path(), &std::sync::atomic::AtomicU64::new(0)).unwrap();
+    (dir, summary)
+}
+
+/// Every `.evtx` file under `dir`, sorted.
+pub(crate) fn evtx_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "evtx") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,12 @@
+//! Integration tests of `ingest`: the bundled sample fleet against the generator's
+//! bookkeeping, real Windows files (negatives, near-misses, damage), files damaged on
+//! purpose, idempotency, strict mode, concurrent ingests, and analysts' tools on the store.
+//! Add new test modules here (one test binary per crate).
+
+mod analysts;
+mod concurrency;
+mod damaged_input;
+mod fixtures;
+mod idempotency;
+mod real_evtx;
+mod sample_logs;

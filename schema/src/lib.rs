@@ -1,0 +1,14 @@
+//! The contract between `ingest` (which writes the event store) and `query` (which reads it):
+//! the Arrow schema of the event table and the layout of the data folder.
+//!
+//! It depends on `arrow-schema` only, so `query` never sees `evtx` (README, Architecture).
+//!
+//! - [`columns`] names every column; [`event_schema`] is the table's Arrow schema.
+//! - [`Store`] is the data folder: Parquet files listed by a manifest that is replaced
+//!   atomically, so readers see one committed state or the next, never a half-written one.
+
+pub mod columns;
+pub mod store;
+
+pub use columns::event_schema;
+pub use store::{Manifest, ManifestFile, Store, StoreError, sync_dir};
