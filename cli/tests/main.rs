@@ -2,3 +2,4 @@
 //! codes and the key lines of output. Add new subcommand tests as modules here.
 
 mod generate;
+mod ingest;

@@ -132,7 +132,9 @@ pub(crate) fn read_events(path: &Path, threads: usize, mut on_events: impl FnMut
     let mut stats = FileStats { damage, ..FileStats::default() };
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let settings = ParserSettings::default().num_threads(threads.max(1)).validate_checksums(false);
-    let mut parser = match EvtxParser::from_read_seek(BufReader::with_capacity(1 << 20, file)) {
+    // Unbuffered: the parser seeks to every chunk and reads it whole, so a BufReader would
+    // only re-read (and discard) its buffer at each seek.
+    let mut parser = match EvtxParser::from_read_seek(file) {
         Ok(p) => p.with_configuration(settings),
         Err(e) => {
             stats.damage.push(Damage { file: path.to_owned(), chunk: None, record: None, message: format!("unreadable EVTX header: {e}") });

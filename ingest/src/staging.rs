@@ -31,6 +31,44 @@ pub(crate) struct StagedFile {
     pub(crate) keys: Vec<u128>,
 }
 
+/// A staging file being encoded on its own thread, so Parquet encoding and compression
+/// overlap with decoding and batch building.
+struct OpenFile {
+    staged: StagedFile,
+    batches: std::sync::mpsc::SyncSender<arrow_array::RecordBatch>,
+    encoder: std::thread::JoinHandle<Result<(), Error>>,
+}
+
+impl OpenFile {
+    fn create(path: PathBuf) -> Result<OpenFile, Error> {
+        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        let mut writer =
+            ArrowWriter::try_new(file, schema::event_schema(), Some(properties())).map_err(|e| Error::parquet(&path, e))?;
+        let (batches, rx) = std::sync::mpsc::sync_channel::<arrow_array::RecordBatch>(2);
+        let encoder_path = path.clone();
+        let encoder = std::thread::spawn(move || {
+            let path = encoder_path;
+            for batch in rx {
+                writer.write(&batch).map_err(|e| Error::parquet(&path, e))?;
+                writer.flush().map_err(|e| Error::parquet(&path, e))?;
+            }
+            let file = writer.into_inner().map_err(|e| Error::parquet(&path, e))?;
+            file.sync_all().map_err(|e| Error::io(&path, e))
+        });
+        let staged = StagedFile { path, rows: 0, min_time: i64::MAX, max_time: i64::MIN, keys: Vec::new() };
+        Ok(OpenFile { staged, batches, encoder })
+    }
+
+    /// Finishes the file; the encoder's error, if it failed, comes out here.
+    fn close(self) -> Result<StagedFile, Error> {
+        drop(self.batches);
+        self.encoder.join().expect("parquet encoder panicked")?;
+        let mut staged = self.staged;
+        staged.keys.sort_unstable();
+        Ok(staged)
+    }
+}
+
 /// Writes staging files.
 pub(crate) struct StagingWriter {
     dir: PathBuf,
@@ -38,7 +76,7 @@ pub(crate) struct StagingWriter {
     pub(crate) sources: Vec<String>,
     seen: HashSet<u128>,
     pending: Vec<Row>,
-    current: Option<(PathBuf, ArrowWriter<File>, StagedFile)>,
+    current: Option<OpenFile>,
     groups_in_current: usize,
     done: Vec<StagedFile>,
     pub(crate) duplicates_in_input: u64,
@@ -94,13 +132,10 @@ impl StagingWriter {
         rows.sort_by_cached_key(|r| (computer_key(&r.event.computer), r.event.time_us));
         if self.current.is_none() {
             let path = self.dir.join(format!("part-{}-{:04}.parquet", self.ingest_id, self.done.len()));
-            let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
-            let writer = ArrowWriter::try_new(file, schema::event_schema(), Some(properties()))
-                .map_err(|e| Error::parquet(&path, e))?;
-            let staged = StagedFile { path: path.clone(), rows: 0, min_time: i64::MAX, max_time: i64::MIN, keys: Vec::new() };
-            self.current = Some((path, writer, staged));
+            self.current = Some(OpenFile::create(path)?);
         }
-        let (path, writer, staged) = self.current.as_mut().expect("opened above");
+        let open = self.current.as_mut().expect("opened above");
+        let staged = &mut open.staged;
         for r in &rows {
             let e = &r.event;
             staged.keys.push(dedup_key(&e.computer, &e.channel, e.record_id, e.time_us));
@@ -109,8 +144,12 @@ impl StagingWriter {
         }
         staged.rows += rows.len() as u64;
         let batch = to_record_batch(&rows, &self.sources, &self.ingest_id);
-        writer.write(&batch).map_err(|e| Error::parquet(path, e))?;
-        writer.flush().map_err(|e| Error::parquet(path, e))?;
+        if open.batches.send(batch).is_err() {
+            // The encoder stopped early: closing the file returns its error.
+            let failed = self.current.take().expect("open");
+            failed.close()?;
+            unreachable!("an encoder that hangs up has failed");
+        }
         self.groups_in_current += 1;
         if self.groups_in_current == FILE_ROW_GROUPS {
             self.close_file()?;
@@ -119,11 +158,8 @@ impl StagingWriter {
     }
 
     fn close_file(&mut self) -> Result<(), Error> {
-        if let Some((path, writer, mut staged)) = self.current.take() {
-            let file = writer.into_inner().map_err(|e| Error::parquet(&path, e))?;
-            file.sync_all().map_err(|e| Error::io(&path, e))?;
-            staged.keys.sort_unstable();
-            self.done.push(staged);
+        if let Some(open) = self.current.take() {
+            self.done.push(open.close()?);
             self.groups_in_current = 0;
         }
         Ok(())
