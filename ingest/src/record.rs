@@ -178,8 +178,47 @@ struct Payload<'a> {
     package: Text<'a>,
 }
 
-fn owned(t: &Text<'_>) -> Option<String> {
-    t.get().map(str::to_owned)
+/// The System fields every AppLocker row needs, however they were read.
+pub(crate) struct SystemFields<'a> {
+    pub(crate) provider: &'a str,
+    pub(crate) event_id: u16,
+    pub(crate) time_us: i64,
+    pub(crate) record_id: u64,
+    pub(crate) computer: &'a str,
+    pub(crate) channel: &'a str,
+    pub(crate) security_user: Option<&'a str>,
+}
+
+/// True for AppLocker's provider and event-ID range (applocker-events.md §2).
+pub(crate) fn is_applocker(provider: &str, event_id: u16) -> bool {
+    provider.eq_ignore_ascii_case(APPLOCKER_PROVIDER) && (8000..=8040).contains(&event_id)
+}
+
+/// Builds the row from the System fields and a lookup of payload fields by element name
+/// (`RuleAndFileData` children, or `EventData/Data[@Name]` items).
+pub(crate) fn assemble<'p>(sys: SystemFields<'_>, mut payload: impl FnMut(&str) -> Option<Cow<'p, str>>) -> AuditEvent {
+    let mut text = |name: &str| payload(name).map(Cow::into_owned);
+    let hash_len = text("FileHashLength").and_then(|l| l.trim().parse::<usize>().ok());
+    let hash = text("FileHash").or_else(|| text("Sha256Hash"));
+    AuditEvent {
+        time_us: sys.time_us,
+        computer: sys.computer.to_owned(),
+        channel: sys.channel.to_owned(),
+        provider: sys.provider.to_owned(),
+        event_id: sys.event_id,
+        record_id: sys.record_id,
+        user_sid: text("TargetUser").or_else(|| sys.security_user.map(str::to_owned)),
+        process_id: text("TargetProcessId").and_then(|v| parse_int(&v)),
+        logon_id: text("TargetLogonId").and_then(|v| parse_int(&v)),
+        policy_name: text("PolicyName"),
+        rule_id: text("RuleId").map(|v| crate::event::normalize_guid(&v)),
+        rule_name: text("RuleName"),
+        file_path: text("FilePath"),
+        full_file_path: text("FullFilePath"),
+        file_hash: hash.and_then(|h| crate::event::normalize_hash(&h, hash_len)),
+        fqbn: text("Fqbn"),
+        package: text("Package"),
+    }
 }
 
 /// Decodes one record's JSON. Non-AppLocker records are recognised from the provider name
@@ -193,7 +232,7 @@ pub(crate) fn decode(json: &[u8]) -> Result<Decoded, DecodeError> {
         return Ok(Decoded::Other);
     }
     let event_id: u16 = parse_required(&system.event_id, "System/EventID")?;
-    if !(8000..=8040).contains(&event_id) {
+    if !is_applocker(provider, event_id) {
         return Ok(Decoded::Other);
     }
     let time = system
@@ -206,37 +245,32 @@ pub(crate) fn decode(json: &[u8]) -> Result<Decoded, DecodeError> {
     let record_id: u64 = parse_required(&system.event_record_id, "System/EventRecordID")?;
     let computer = system.computer.get().filter(|c| !c.is_empty()).ok_or_else(|| missing("System/Computer"))?;
     let channel = system.channel.get().ok_or_else(|| missing("System/Channel"))?;
+    let security_user = system.security.as_ref().and_then(|s| s.attr("UserID"));
+    let sys = SystemFields { provider, event_id, time_us, record_id, computer, channel, security_user };
 
-    let payload = record
-        .event
-        .user_data
-        .as_ref()
-        .and_then(|u| u.values().next())
-        .or(record.event.event_data.as_ref());
+    let payload = record.event.user_data.as_ref().and_then(|u| u.values().next()).or(record.event.event_data.as_ref());
     let empty = Payload::default();
     let p = payload.unwrap_or(&empty);
-    let user_sid = owned(&p.target_user).or_else(|| system.security.as_ref().and_then(|s| s.attr("UserID")).map(str::to_owned));
-    let hash = p.file_hash.get().or(p.sha256_hash.get());
-    let hash_len = p.file_hash_length.get().and_then(|l| l.parse::<usize>().ok());
-    Ok(Decoded::AppLocker(Box::new(AuditEvent {
-        time_us,
-        computer: computer.to_owned(),
-        channel: channel.to_owned(),
-        provider: provider.to_owned(),
-        event_id,
-        record_id,
-        user_sid,
-        process_id: p.target_process_id.get().and_then(parse_int),
-        logon_id: p.target_logon_id.get().and_then(parse_int),
-        policy_name: owned(&p.policy_name),
-        rule_id: p.rule_id.get().map(crate::event::normalize_guid),
-        rule_name: owned(&p.rule_name),
-        file_path: owned(&p.file_path),
-        full_file_path: owned(&p.full_file_path),
-        file_hash: hash.and_then(|h| crate::event::normalize_hash(h, hash_len)),
-        fqbn: owned(&p.fqbn),
-        package: owned(&p.package),
-    })))
+    let event = assemble(sys, |name| {
+        let field = match name {
+            "PolicyName" => &p.policy_name,
+            "RuleId" => &p.rule_id,
+            "RuleName" => &p.rule_name,
+            "TargetUser" => &p.target_user,
+            "TargetProcessId" => &p.target_process_id,
+            "FilePath" => &p.file_path,
+            "FileHash" => &p.file_hash,
+            "FileHashLength" => &p.file_hash_length,
+            "Sha256Hash" => &p.sha256_hash,
+            "Fqbn" => &p.fqbn,
+            "TargetLogonId" => &p.target_logon_id,
+            "FullFilePath" => &p.full_file_path,
+            "Package" => &p.package,
+            _ => return None,
+        };
+        field.get().map(|v| Cow::Owned(v.to_owned()))
+    });
+    Ok(Decoded::AppLocker(Box::new(event)))
 }
 
 fn missing(field: &str) -> DecodeError {
@@ -249,7 +283,7 @@ fn parse_required<T: std::str::FromStr>(t: &Text<'_>, field: &str) -> Result<T, 
 }
 
 /// Decimal or `0x`-prefixed hexadecimal (TargetLogonId is HexInt64).
-fn parse_int(text: &str) -> Option<i64> {
+pub(crate) fn parse_int(text: &str) -> Option<i64> {
     let t = text.trim();
     match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16).ok().map(|v| v as i64),

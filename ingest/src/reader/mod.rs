@@ -12,6 +12,9 @@ use std::sync::Arc;
 use evtx::err::EvtxError;
 use evtx::{EvtxParser, ParserSettings};
 
+mod template;
+mod typed;
+
 use crate::event::AuditEvent;
 use crate::record::{Decoded, decode};
 use crate::{Damage, Error};
@@ -145,6 +148,9 @@ pub(crate) fn read_events(path: &Path, threads: usize, mut on_events: impl FnMut
     let mut batch = Vec::with_capacity(BATCH);
     let items = parser.serialized_records(|record| {
         let record = record?;
+        if let Some(decoded) = typed::decode(&record) {
+            return Ok::<Item, EvtxError>(Ok(decoded));
+        }
         let id = record.event_record_id;
         let chunk_first = record.chunk.header.first_event_record_id;
         let json = record.into_json_bytes()?;
@@ -198,4 +204,32 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast path reads every record of the sample fleet, and reads it exactly as the
+    /// full renderer does.
+    #[test]
+    fn the_typed_path_agrees_with_the_full_renderer() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-logs");
+        for name in ["ForwardedEvents-1.evtx", "ForwardedEvents-2.evtx"] {
+            let mut parser = EvtxParser::from_path(root.join(name)).unwrap();
+            let results: Vec<(Option<String>, String)> = parser
+                .serialized_records(|record| {
+                    let record = record?;
+                    let fast = typed::decode(&record).map(|d| format!("{d:?}"));
+                    let json = record.into_json_bytes()?;
+                    Ok((fast, format!("{:?}", decode(&json.data).unwrap())))
+                })
+                .map(|r| r.unwrap())
+                .collect();
+            assert!(results.len() > 300, "{}", results.len());
+            for (i, (fast, full)) in results.iter().enumerate() {
+                assert_eq!(fast.as_ref(), Some(full), "{name} record {i}");
+            }
+        }
+    }
 }
