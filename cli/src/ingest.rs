@@ -34,7 +34,12 @@ pub(crate) struct IngestArgs {
 }
 
 pub(crate) fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {
-    let opts = ingest::Options { data_dir: args.data.clone(), paths: args.paths, strict: args.strict, threads: args.threads };
+    let opts = ingest::Options {
+        data_dir: args.data.clone(),
+        paths: args.paths,
+        strict: args.strict,
+        threads: args.threads,
+    };
     let progress = ingest::Progress::default();
     let bar = progress_bar(quiet);
     let result = std::thread::scope(|scope| {
@@ -60,7 +65,11 @@ pub(crate) fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     } else {
         print_summary(&summary);
     }
-    Ok(if summary.is_partial() { ExitCode::from(EXIT_PARTIAL) } else { ExitCode::SUCCESS })
+    Ok(if summary.is_partial() {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_summary(s: &ingest::Summary) {
@@ -89,7 +98,10 @@ fn print_summary(s: &ingest::Summary) {
         s.rows_in_store,
         s.data_dir.display()
     );
-    println!("{:.1} s, {:.0} records/s", s.elapsed_seconds, s.records_per_second);
+    println!(
+        "{:.1} s, {:.0} records/s",
+        s.elapsed_seconds, s.records_per_second
+    );
     if s.is_partial() {
         println!(
             "partial: {} input(s) skipped and {} damaged part(s) not read (listed above); everything else was stored",
@@ -104,8 +116,10 @@ fn progress_bar(quiet: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(1);
-    let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}")
-        .expect("valid template");
+    let style = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
+    )
+    .expect("valid template");
     bar.set_style(style);
     bar
 }

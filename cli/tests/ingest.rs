@@ -17,7 +17,23 @@ fn sample_logs() -> std::path::PathBuf {
 
 fn generate(out: &Path, events: &str, seed: &str) {
     lockstep()
-        .args(["-q", "generate", "--hosts", "20", "--groups", "4", "--days", "7", "--forwarded", "1", "--seed", seed, "--events", events, "--out"])
+        .args([
+            "-q",
+            "generate",
+            "--hosts",
+            "20",
+            "--groups",
+            "4",
+            "--days",
+            "7",
+            "--forwarded",
+            "1",
+            "--seed",
+            seed,
+            "--events",
+            events,
+            "--out",
+        ])
         .arg(out)
         .assert()
         .success();
@@ -25,22 +41,39 @@ fn generate(out: &Path, events: &str, seed: &str) {
 
 /// (rows, listed files) of the committed store; every listed file must be complete Parquet.
 fn committed(data: &Path) -> (u64, usize) {
-    let Ok(text) = std::fs::read_to_string(data.join("lockstep-store.json")) else { return (0, 0) };
-    let manifest: serde_json::Value = serde_json::from_str(&text).expect("the manifest is always whole JSON");
+    let Ok(text) = std::fs::read_to_string(data.join("lockstep-store.json")) else {
+        return (0, 0);
+    };
+    let manifest: serde_json::Value =
+        serde_json::from_str(&text).expect("the manifest is always whole JSON");
     let files = manifest["files"].as_array().unwrap();
     for f in files {
-        let bytes = std::fs::read(data.join(f["path"].as_str().unwrap())).expect("a listed file exists");
-        assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"), "a listed file is complete Parquet");
-        let keys = std::fs::metadata(data.join(f["keys"].as_str().unwrap())).expect("its keys exist").len();
+        let bytes =
+            std::fs::read(data.join(f["path"].as_str().unwrap())).expect("a listed file exists");
+        assert!(
+            bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"),
+            "a listed file is complete Parquet"
+        );
+        let keys = std::fs::metadata(data.join(f["keys"].as_str().unwrap()))
+            .expect("its keys exist")
+            .len();
         assert_eq!(keys, 16 * f["rows"].as_u64().unwrap());
     }
-    (files.iter().map(|f| f["rows"].as_u64().unwrap()).sum(), files.len())
+    (
+        files.iter().map(|f| f["rows"].as_u64().unwrap()).sum(),
+        files.len(),
+    )
 }
 
 #[test]
 fn ingest_reports_json_and_exit_statuses() {
     let data = tempfile::tempdir().unwrap();
-    let out = lockstep().args(["ingest", "--json", "--data"]).arg(data.path()).arg(sample_logs()).assert().success();
+    let out = lockstep()
+        .args(["ingest", "--json", "--data"])
+        .arg(data.path())
+        .arg(sample_logs())
+        .assert()
+        .success();
     let summary: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(summary["rows_new"].as_u64().unwrap(), 2500);
     assert_eq!(summary["rows_duplicate"].as_u64().unwrap(), 0);
@@ -49,16 +82,34 @@ fn ingest_reports_json_and_exit_statuses() {
     let elsewhere = tempfile::tempdir().unwrap();
     let bad = elsewhere.path().join("not-a-log.evtx");
     std::fs::write(&bad, "hello").unwrap();
-    let out = lockstep().args(["ingest", "--data"]).arg(data.path()).arg(&bad).arg(sample_logs()).assert().code(3);
+    let out = lockstep()
+        .args(["ingest", "--data"])
+        .arg(data.path())
+        .arg(&bad)
+        .arg(sample_logs())
+        .assert()
+        .code(3);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("not-a-log.evtx") && stderr.contains("not an EVTX file"), "{stderr}");
+    assert!(
+        stderr.contains("not-a-log.evtx") && stderr.contains("not an EVTX file"),
+        "{stderr}"
+    );
 
     // --strict: the same input is refused before anything is stored.
-    let out = lockstep().args(["ingest", "--strict", "--data"]).arg(data.path()).arg(&bad).assert().code(1);
+    let out = lockstep()
+        .args(["ingest", "--strict", "--data"])
+        .arg(data.path())
+        .arg(&bad)
+        .assert()
+        .code(1);
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("--strict"));
 
     // LOCKSTEP_DATA picks the store; a path that does not exist is named.
-    let out = lockstep().env("LOCKSTEP_DATA", data.path()).args(["ingest", "/no/such/file.evtx"]).assert().code(3);
+    let out = lockstep()
+        .env("LOCKSTEP_DATA", data.path())
+        .args(["ingest", "/no/such/file.evtx"])
+        .assert()
+        .code(3);
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("/no/such/file.evtx"));
 }
 
@@ -69,11 +120,21 @@ fn kill_9_at_any_moment_leaves_the_store_before_or_after() {
     generate(&first, "2000", "1");
     generate(&second, "60000", "2");
     let reference = work.path().join("reference");
-    lockstep().args(["-q", "ingest", "--data"]).arg(&reference).arg(&second).assert().success();
+    lockstep()
+        .args(["-q", "ingest", "--data"])
+        .arg(&reference)
+        .arg(&second)
+        .assert()
+        .success();
     let second_rows = committed(&reference).0;
 
     let data = work.path().join("data");
-    lockstep().args(["-q", "ingest", "--data"]).arg(&data).arg(&first).assert().success();
+    lockstep()
+        .args(["-q", "ingest", "--data"])
+        .arg(&data)
+        .arg(&first)
+        .assert()
+        .success();
     let before = committed(&data).0;
     let bin = assert_cmd::cargo::cargo_bin("lockstep");
     let mut killed_mid_way = 0;
@@ -90,14 +151,20 @@ fn kill_9_at_any_moment_leaves_the_store_before_or_after() {
         while started.elapsed() < Duration::from_millis(delay_ms) {
             // A reader polling meanwhile sees only whole states.
             let (rows, _) = committed(&data);
-            assert!(rows == before || rows == before + second_rows, "a reader saw {rows} rows");
+            assert!(
+                rows == before || rows == before + second_rows,
+                "a reader saw {rows} rows"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         let finished = child.try_wait().unwrap().is_some();
         child.kill().ok(); // SIGKILL
         child.wait().unwrap();
         let (rows, _) = committed(&data);
-        assert!(rows == before || rows == before + second_rows, "after kill at {delay_ms} ms: {rows} rows");
+        assert!(
+            rows == before || rows == before + second_rows,
+            "after kill at {delay_ms} ms: {rows} rows"
+        );
         if rows == before + second_rows {
             break; // it finished before the kill; later kills have nothing to interrupt
         }
@@ -105,11 +172,20 @@ fn kill_9_at_any_moment_leaves_the_store_before_or_after() {
     }
     assert!(killed_mid_way > 0, "at least one kill must land mid-ingest");
     // A later ingest cleans up what the killed ones left and completes.
-    lockstep().args(["-q", "ingest", "--data"]).arg(&data).arg(&second).assert().success();
+    lockstep()
+        .args(["-q", "ingest", "--data"])
+        .arg(&data)
+        .arg(&second)
+        .assert()
+        .success();
     let (rows, files) = committed(&data);
     assert_eq!(rows, before + second_rows);
     let on_disk = std::fs::read_dir(data.join("events")).unwrap().count();
-    assert_eq!(on_disk, 2 * files, "only listed files (and their keys) remain");
+    assert_eq!(
+        on_disk,
+        2 * files,
+        "only listed files (and their keys) remain"
+    );
     let staging = data.join("staging");
     assert!(!staging.exists() || std::fs::read_dir(&staging).unwrap().next().is_none());
 }

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder};
+use arrow_array::builder::{
+    Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
 use arrow_array::{ArrayRef, RecordBatch};
 
 use crate::event::{AuditEvent, computer_key, version_key};
@@ -108,7 +110,8 @@ pub(crate) fn to_record_batch(rows: &[Row], sources: &[String], ingest_id: &str)
         Arc::new(source_file.finish()),
         Arc::new(ingest.finish()),
     ];
-    RecordBatch::try_new(schema::event_schema(), columns).expect("columns match schema::event_schema()")
+    RecordBatch::try_new(schema::event_schema(), columns)
+        .expect("columns match schema::event_schema()")
 }
 
 /// The de-duplication key of DESIGN.md, `(computer, channel, record_id, time)`, as a 128-bit
@@ -129,7 +132,11 @@ pub(crate) fn dedup_key(computer: &str, channel: &str, record_id: u64, time_us: 
         eat(b.to_ascii_lowercase());
     }
     eat(0xFF);
-    for b in record_id.to_le_bytes().into_iter().chain(time_us.to_le_bytes()) {
+    for b in record_id
+        .to_le_bytes()
+        .into_iter()
+        .chain(time_us.to_le_bytes())
+    {
         eat(b);
     }
     h
@@ -141,10 +148,47 @@ mod tests {
 
     #[test]
     fn keys_ignore_case_but_not_content() {
-        let a = dedup_key("FIN-WS01", "Microsoft-Windows-AppLocker/EXE and DLL", 7, 100);
-        assert_eq!(a, dedup_key("fin-ws01", "microsoft-windows-applocker/exe and dll", 7, 100));
-        assert_ne!(a, dedup_key("FIN-WS01", "Microsoft-Windows-AppLocker/EXE and DLL", 8, 100));
-        assert_ne!(a, dedup_key("FIN-WS01", "Microsoft-Windows-AppLocker/EXE and DLL", 7, 101));
-        assert_ne!(a, dedup_key("FIN-WS011", "Microsoft-Windows-AppLocker/EXE and DLL", 7, 100));
+        let a = dedup_key(
+            "FIN-WS01",
+            "Microsoft-Windows-AppLocker/EXE and DLL",
+            7,
+            100,
+        );
+        assert_eq!(
+            a,
+            dedup_key(
+                "fin-ws01",
+                "microsoft-windows-applocker/exe and dll",
+                7,
+                100
+            )
+        );
+        assert_ne!(
+            a,
+            dedup_key(
+                "FIN-WS01",
+                "Microsoft-Windows-AppLocker/EXE and DLL",
+                8,
+                100
+            )
+        );
+        assert_ne!(
+            a,
+            dedup_key(
+                "FIN-WS01",
+                "Microsoft-Windows-AppLocker/EXE and DLL",
+                7,
+                101
+            )
+        );
+        assert_ne!(
+            a,
+            dedup_key(
+                "FIN-WS011",
+                "Microsoft-Windows-AppLocker/EXE and DLL",
+                7,
+                100
+            )
+        );
     }
 }

@@ -13,7 +13,9 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{Array, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow_array::{
+    Array, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use schema::{Manifest, ManifestFile, Store, columns};
@@ -31,11 +33,19 @@ impl StoreLock {
     pub(crate) fn acquire(store: &Store) -> Result<StoreLock, Error> {
         fs::create_dir_all(store.root()).map_err(|e| Error::io(store.root(), e))?;
         let path = store.lock_path();
-        let file = File::options().create(true).truncate(false).write(true).open(&path).map_err(|e| Error::io(&path, e))?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
-                tracing::info!("waiting for another ingest into {} to finish", store.root().display());
+                tracing::info!(
+                    "waiting for another ingest into {} to finish",
+                    store.root().display()
+                );
                 file.lock().map_err(|e| Error::io(&path, e))?;
             }
             Err(fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
@@ -46,7 +56,9 @@ impl StoreLock {
 
 /// A unique, sortable id for this ingest run.
 pub(crate) fn new_ingest_id() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     format!("{:x}-{:x}", now.as_micros(), std::process::id())
 }
 
@@ -59,12 +71,18 @@ pub(crate) fn prepare(store: &Store, _lock: &StoreLock, ingest_id: &str) -> Resu
     }
     let events = store.events_dir();
     fs::create_dir_all(&events).map_err(|e| Error::io(&events, e))?;
-    let listed: HashSet<PathBuf> =
-        manifest.files.iter().flat_map(|f| [store.resolve(&f.path), store.resolve(&f.keys)]).collect();
+    let listed: HashSet<PathBuf> = manifest
+        .files
+        .iter()
+        .flat_map(|f| [store.resolve(&f.path), store.resolve(&f.keys)])
+        .collect();
     for entry in fs::read_dir(&events).map_err(|e| Error::io(&events, e))? {
         let path = entry.map_err(|e| Error::io(&events, e))?.path();
         if !listed.contains(&path) {
-            tracing::info!("removing {}, left by an ingest that did not finish", path.display());
+            tracing::info!(
+                "removing {}, left by an ingest that did not finish",
+                path.display()
+            );
             fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
         }
     }
@@ -115,14 +133,27 @@ pub(crate) fn commit(
         store.write_manifest(&manifest)?;
     }
     abandon(staging_dir);
-    Ok(Committed { rows_new, rows_already_stored: stored.len() as u64, rows_in_store: manifest.rows() })
+    Ok(Committed {
+        rows_new,
+        rows_already_stored: stored.len() as u64,
+        rows_in_store: manifest.rows(),
+    })
 }
 
 /// Moves a finished staging file (and its keys) into `events/`.
 fn publish(store: &Store, ingest_id: &str, file: StagedFile) -> Result<ManifestFile, Error> {
-    let name = file.path.file_name().expect("staged files have names").to_string_lossy().into_owned();
+    let name = file
+        .path
+        .file_name()
+        .expect("staged files have names")
+        .to_string_lossy()
+        .into_owned();
     let parquet_rel = format!("{}/{name}", Store::EVENTS_DIR);
-    let keys_rel = format!("{}/{}.keys", Store::EVENTS_DIR, name.trim_end_matches(".parquet"));
+    let keys_rel = format!(
+        "{}/{}.keys",
+        Store::EVENTS_DIR,
+        name.trim_end_matches(".parquet")
+    );
     let keys_path = file.path.with_extension("keys");
     write_keys(&keys_path, &file.keys)?;
     let (parquet_dst, keys_dst) = (store.resolve(&parquet_rel), store.resolve(&keys_rel));
@@ -155,21 +186,34 @@ fn drop_stored_rows(file: StagedFile, stored: &HashSet<u128>) -> Result<StagedFi
         .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
         .set_max_row_group_row_count(Some(crate::staging::ROW_GROUP_ROWS))
         .build();
-    let mut writer = ArrowWriter::try_new(out, schema::event_schema(), Some(props)).map_err(|e| Error::parquet(&dst, e))?;
-    let mut kept = StagedFile { path: src.clone(), rows: 0, min_time: i64::MAX, max_time: i64::MIN, keys: Vec::new() };
+    let mut writer = ArrowWriter::try_new(out, schema::event_schema(), Some(props))
+        .map_err(|e| Error::parquet(&dst, e))?;
+    let mut kept = StagedFile {
+        path: src.clone(),
+        rows: 0,
+        min_time: i64::MAX,
+        max_time: i64::MIN,
+        keys: Vec::new(),
+    };
     for batch in reader {
         let batch = batch.map_err(|e| Error::parquet(src, e.into()))?;
         let (mask, keys, times) = keep_mask(&batch, stored);
-        let filtered = arrow_select::filter::filter_record_batch(&batch, &mask).map_err(|e| Error::parquet(src, e.into()))?;
+        let filtered = arrow_select::filter::filter_record_batch(&batch, &mask)
+            .map_err(|e| Error::parquet(src, e.into()))?;
         for (k, t) in keys.into_iter().zip(times) {
             kept.keys.push(k);
             kept.min_time = kept.min_time.min(t);
             kept.max_time = kept.max_time.max(t);
         }
         kept.rows += filtered.num_rows() as u64;
-        writer.write(&filtered).map_err(|e| Error::parquet(&dst, e))?;
+        writer
+            .write(&filtered)
+            .map_err(|e| Error::parquet(&dst, e))?;
     }
-    writer.into_inner().and_then(|f| f.sync_all().map_err(Into::into)).map_err(|e| Error::parquet(&dst, e))?;
+    writer
+        .into_inner()
+        .and_then(|f| f.sync_all().map_err(Into::into))
+        .map_err(|e| Error::parquet(&dst, e))?;
     fs::rename(&dst, src).map_err(|e| Error::io(src, e))?;
     kept.keys.sort_unstable();
     Ok(kept)
@@ -182,14 +226,31 @@ fn keep_mask(batch: &RecordBatch, stored: &HashSet<u128>) -> (BooleanArray, Vec<
     let channel = col(columns::CHANNEL);
     let record_id = col(columns::RECORD_ID);
     let time = col(columns::TIME);
-    let computer = computer.as_any().downcast_ref::<StringArray>().expect("utf8");
-    let channel = channel.as_any().downcast_ref::<StringArray>().expect("utf8");
-    let record_id = record_id.as_any().downcast_ref::<Int64Array>().expect("int64");
-    let time = time.as_any().downcast_ref::<TimestampMicrosecondArray>().expect("timestamp");
+    let computer = computer
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("utf8");
+    let channel = channel
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("utf8");
+    let record_id = record_id
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("int64");
+    let time = time
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .expect("timestamp");
     let (mut keys, mut times) = (Vec::new(), Vec::new());
     let mask = (0..batch.num_rows())
         .map(|i| {
-            let key = dedup_key(computer.value(i), channel.value(i), record_id.value(i) as u64, time.value(i));
+            let key = dedup_key(
+                computer.value(i),
+                channel.value(i),
+                record_id.value(i) as u64,
+                time.value(i),
+            );
             let keep = !stored.contains(&key);
             if keep {
                 keys.push(key);

@@ -47,24 +47,33 @@ impl AuditEvent {
 
     /// `wdac` for App Control script events (8028/8029), `applocker` otherwise.
     pub(crate) fn policy_kind(&self) -> &'static str {
-        if matches!(self.event_id, 8028 | 8029) { "wdac" } else { "applocker" }
+        if matches!(self.event_id, 8028 | 8029) {
+            "wdac"
+        } else {
+            "applocker"
+        }
     }
 
     /// The rule collection: from `PolicyName`, else from the event ID (packaged apps), else
     /// for App Control script events from the file extension.
     pub(crate) fn collection(&self) -> Option<&'static str> {
-        let from_policy = self.policy_name.as_deref().and_then(|p| match p.trim().to_ascii_uppercase().as_str() {
-            "EXE" => Some("EXE"),
-            "DLL" => Some("DLL"),
-            "MSI" => Some("MSI"),
-            "SCRIPT" => Some("SCRIPT"),
-            "APPX" => Some("APPX"),
-            _ => None,
+        let from_policy = self.policy_name.as_deref().and_then(|p| {
+            match p.trim().to_ascii_uppercase().as_str() {
+                "EXE" => Some("EXE"),
+                "DLL" => Some("DLL"),
+                "MSI" => Some("MSI"),
+                "SCRIPT" => Some("SCRIPT"),
+                "APPX" => Some("APPX"),
+                _ => None,
+            }
         });
         from_policy.or(match self.event_id {
             8020..=8025 => Some("APPX"),
             8028 | 8029 => {
-                let msi = self.file_path.as_deref().is_some_and(|p| p.to_ascii_lowercase().ends_with(".msi"));
+                let msi = self
+                    .file_path
+                    .as_deref()
+                    .is_some_and(|p| p.to_ascii_lowercase().ends_with(".msi"));
                 Some(if msi { "MSI" } else { "SCRIPT" })
             }
             _ => None,
@@ -90,7 +99,12 @@ pub(crate) fn split_fqbn(fqbn: &str) -> Option<FqbnParts<'_>> {
     let binary = parts.next()?;
     let product = parts.next()?;
     let publisher = parts.next()?;
-    Some(FqbnParts { publisher, product, binary, version })
+    Some(FqbnParts {
+        publisher,
+        product,
+        binary,
+        version,
+    })
 }
 
 /// A version as four zero-padded 10-digit parts, so text order is numeric order
@@ -103,17 +117,28 @@ pub(crate) fn version_key(version: &str) -> Option<String> {
         }
         parts[i] = part.parse().ok()?;
     }
-    Some(format!("{:010}.{:010}.{:010}.{:010}", parts[0], parts[1], parts[2], parts[3]))
+    Some(format!(
+        "{:010}.{:010}.{:010}.{:010}",
+        parts[0], parts[1], parts[2], parts[3]
+    ))
 }
 
 /// Lower-case short name: `FIN-WS02.corp.example.com` → `fin-ws02`.
 pub(crate) fn computer_key(computer: &str) -> String {
-    computer.trim().split('.').next().unwrap_or("").to_ascii_lowercase()
+    computer
+        .trim()
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 /// A GUID as lower case without braces.
 pub(crate) fn normalize_guid(text: &str) -> String {
-    text.trim().trim_start_matches('{').trim_end_matches('}').to_ascii_lowercase()
+    text.trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .to_ascii_lowercase()
 }
 
 /// A hash as upper-case hex without `0x` or dashes (applocker-events.md §5). When
@@ -121,8 +146,15 @@ pub(crate) fn normalize_guid(text: &str) -> String {
 /// `None` for an empty or non-hex value.
 pub(crate) fn normalize_hash(text: &str, byte_len: Option<usize>) -> Option<String> {
     let t = text.trim();
-    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
-    let mut hex: String = t.chars().filter(|c| *c != '-').map(|c| c.to_ascii_uppercase()).collect();
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    let mut hex: String = t
+        .chars()
+        .filter(|c| *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
     if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
@@ -145,7 +177,12 @@ pub(crate) fn parse_system_time(text: &str) -> Option<i64> {
     let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let mut micros = 0;
@@ -178,9 +215,21 @@ mod tests {
 
     #[test]
     fn fqbn_splits_from_the_right() {
-        let p = split_fqbn(r"O=JOHANNES SCHINDELIN, S=NORDRHEIN-WESTFALEN, C=DE\GIT\GIT.EXE\2.35.5.01").unwrap();
-        assert_eq!((p.publisher, p.product, p.binary, p.version), ("O=JOHANNES SCHINDELIN, S=NORDRHEIN-WESTFALEN, C=DE", "GIT", "GIT.EXE", "2.35.5.01"));
-        let signed_script = split_fqbn(r"O=MICROSOFT CORPORATION, L=REDMOND, S=WASHINGTON, C=US\\\0.0.0.00").unwrap();
+        let p =
+            split_fqbn(r"O=JOHANNES SCHINDELIN, S=NORDRHEIN-WESTFALEN, C=DE\GIT\GIT.EXE\2.35.5.01")
+                .unwrap();
+        assert_eq!(
+            (p.publisher, p.product, p.binary, p.version),
+            (
+                "O=JOHANNES SCHINDELIN, S=NORDRHEIN-WESTFALEN, C=DE",
+                "GIT",
+                "GIT.EXE",
+                "2.35.5.01"
+            )
+        );
+        let signed_script =
+            split_fqbn(r"O=MICROSOFT CORPORATION, L=REDMOND, S=WASHINGTON, C=US\\\0.0.0.00")
+                .unwrap();
         assert_eq!((signed_script.product, signed_script.binary), ("", ""));
         assert_eq!(split_fqbn("-"), None);
         assert_eq!(split_fqbn(r"NO\VERSION"), None);
@@ -191,16 +240,26 @@ mod tests {
         let a = version_key("3.9.13.150").unwrap();
         let b = version_key("3.10.11.1013").unwrap();
         assert!(a < b);
-        assert_eq!(version_key("4.28.0.00").unwrap(), version_key("4.28").unwrap());
+        assert_eq!(
+            version_key("4.28.0.00").unwrap(),
+            version_key("4.28").unwrap()
+        );
         assert_eq!(version_key("1.x"), None);
     }
 
     #[test]
     fn hashes_normalise() {
         let h = "11D3940DE41D28E044CE45AB76A6D824E617D99B62C5FB44E37BE5CD7B0545F5";
-        assert_eq!(normalize_hash(&format!("0x{}", h.to_lowercase()), Some(32)).unwrap(), h);
+        assert_eq!(
+            normalize_hash(&format!("0x{}", h.to_lowercase()), Some(32)).unwrap(),
+            h
+        );
         assert_eq!(normalize_hash("10-67-8D-A8", None).unwrap(), "10678DA8");
-        assert_eq!(normalize_hash(&format!("{h}4100"), Some(32)).unwrap(), h, "over-read is cut");
+        assert_eq!(
+            normalize_hash(&format!("{h}4100"), Some(32)).unwrap(),
+            h,
+            "over-read is cut"
+        );
         assert_eq!(normalize_hash("", None), None);
         assert_eq!(normalize_hash("(not reported)", None), None);
     }
@@ -208,9 +267,18 @@ mod tests {
     #[test]
     fn system_times_in_both_forms() {
         assert_eq!(parse_system_time("1970-01-01T00:00:01.5Z"), Some(1_500_000));
-        assert_eq!(parse_system_time("2023-07-20T15:05:03.8826518Z"), Some(1_689_865_503_882_651));
-        assert_eq!(parse_system_time("2023-07-20 15:05:03.8826518"), Some(1_689_865_503_882_651));
-        assert_eq!(parse_system_time("2023-07-20T15:05:03Z"), Some(1_689_865_503_000_000));
+        assert_eq!(
+            parse_system_time("2023-07-20T15:05:03.8826518Z"),
+            Some(1_689_865_503_882_651)
+        );
+        assert_eq!(
+            parse_system_time("2023-07-20 15:05:03.8826518"),
+            Some(1_689_865_503_882_651)
+        );
+        assert_eq!(
+            parse_system_time("2023-07-20T15:05:03Z"),
+            Some(1_689_865_503_000_000)
+        );
         assert_eq!(parse_system_time("yesterday"), None);
         assert_eq!(parse_system_time("2023-13-20T15:05:03Z"), None);
     }

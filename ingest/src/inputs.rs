@@ -28,7 +28,10 @@ pub(crate) fn resolve(paths: &[PathBuf], exclude: &Path) -> Resolved {
         if !path.exists() && (text.contains('*') || text.contains('?')) {
             let matched = glob(path);
             if matched.is_empty() {
-                skipped.push(SkippedInput { path: path.clone(), reason: "no file matches this pattern".into() });
+                skipped.push(SkippedInput {
+                    path: path.clone(),
+                    reason: "no file matches this pattern".into(),
+                });
             }
             for m in matched {
                 walk(&m, true, &mut candidates, &mut skipped);
@@ -37,36 +40,59 @@ pub(crate) fn resolve(paths: &[PathBuf], exclude: &Path) -> Resolved {
             walk(path, true, &mut candidates, &mut skipped);
         }
     }
-    let exclude = exclude.canonicalize().unwrap_or_else(|_| exclude.to_owned());
+    let exclude = exclude
+        .canonicalize()
+        .unwrap_or_else(|_| exclude.to_owned());
     candidates.retain(|(p, _)| !p.canonicalize().is_ok_and(|c| c.starts_with(&exclude)));
     candidates.sort();
     candidates.dedup_by(|a, b| a.0 == b.0);
-    let mut resolved = Resolved { skipped, ..Resolved::default() };
+    let mut resolved = Resolved {
+        skipped,
+        ..Resolved::default()
+    };
     for (file, explicit) in candidates {
         match has_evtx_magic(&file) {
             Ok(true) => resolved.files.push(file),
             Ok(false) if !explicit => resolved.ignored += 1,
-            Ok(false) => resolved.skipped.push(SkippedInput { path: file, reason: "not an EVTX file (no ElfFile signature)".into() }),
-            Err(e) => resolved.skipped.push(SkippedInput { path: file, reason: format!("cannot be read: {e}") }),
+            Ok(false) => resolved.skipped.push(SkippedInput {
+                path: file,
+                reason: "not an EVTX file (no ElfFile signature)".into(),
+            }),
+            Err(e) => resolved.skipped.push(SkippedInput {
+                path: file,
+                reason: format!("cannot be read: {e}"),
+            }),
         }
     }
     resolved
 }
 
-fn walk(path: &Path, explicit: bool, out: &mut Vec<(PathBuf, bool)>, skipped: &mut Vec<SkippedInput>) {
+fn walk(
+    path: &Path,
+    explicit: bool,
+    out: &mut Vec<(PathBuf, bool)>,
+    skipped: &mut Vec<SkippedInput>,
+) {
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => match std::fs::read_dir(path) {
             Ok(entries) => {
-                let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                let mut children: Vec<PathBuf> =
+                    entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
                 children.sort();
                 for child in children {
                     walk(&child, false, out, skipped);
                 }
             }
-            Err(e) => skipped.push(SkippedInput { path: path.to_owned(), reason: format!("cannot list folder: {e}") }),
+            Err(e) => skipped.push(SkippedInput {
+                path: path.to_owned(),
+                reason: format!("cannot list folder: {e}"),
+            }),
         },
         Ok(_) => out.push((path.to_owned(), explicit)),
-        Err(e) => skipped.push(SkippedInput { path: path.to_owned(), reason: e.to_string() }),
+        Err(e) => skipped.push(SkippedInput {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        }),
     }
 }
 
@@ -78,11 +104,25 @@ fn glob(pattern: &Path) -> Vec<PathBuf> {
         let mut next = Vec::new();
         for base in &current {
             if part.contains('*') || part.contains('?') {
-                let dir = if base.as_os_str().is_empty() { Path::new(".") } else { base.as_path() };
-                let Ok(entries) = std::fs::read_dir(dir) else { continue };
-                let mut names: Vec<String> = entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+                let dir = if base.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    base.as_path()
+                };
+                let Ok(entries) = std::fs::read_dir(dir) else {
+                    continue;
+                };
+                let mut names: Vec<String> = entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
                 names.sort();
-                next.extend(names.into_iter().filter(|n| wildcard_match(&part, n)).map(|n| base.join(n)));
+                next.extend(
+                    names
+                        .into_iter()
+                        .filter(|n| wildcard_match(&part, n))
+                        .map(|n| base.join(n)),
+                );
             } else {
                 next.push(base.join(component.as_os_str()));
             }
@@ -123,7 +163,10 @@ mod tests {
     #[test]
     fn wildcards() {
         assert!(wildcard_match("*.evtx", "a.evtx"));
-        assert!(wildcard_match("Forwarded*-?.evtx", "ForwardedEvents-1.evtx"));
+        assert!(wildcard_match(
+            "Forwarded*-?.evtx",
+            "ForwardedEvents-1.evtx"
+        ));
         assert!(!wildcard_match("*.evtx", "a.evtx.partial"));
         assert!(wildcard_match("*", ""));
     }
@@ -138,10 +181,18 @@ mod tests {
         let data = dir.path().join("data");
         let r = resolve(&[dir.path().to_owned()], &data);
         assert_eq!(r.files, vec![dir.path().join("HOST/log.bin")]);
-        assert!(r.skipped.is_empty(), "non-EVTX files inside a folder are ignored: {:?}", r.skipped);
+        assert!(
+            r.skipped.is_empty(),
+            "non-EVTX files inside a folder are ignored: {:?}",
+            r.skipped
+        );
         assert_eq!(r.ignored, 2);
         let r = resolve(&[dir.path().join("notes.evtx")], &data);
-        assert_eq!(r.skipped.len(), 1, "a non-EVTX file named explicitly is an error");
+        assert_eq!(
+            r.skipped.len(),
+            1,
+            "a non-EVTX file named explicitly is an error"
+        );
         let r = resolve(&[dir.path().join("H*").join("*.bin")], &data);
         assert_eq!(r.files.len(), 1);
         let r = resolve(&[dir.path().join("nope-*.evtx")], &data);

@@ -34,13 +34,21 @@ use crate::staging::StagingWriter;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: writing Parquet", path.display())]
-    Parquet { path: PathBuf, source: parquet::errors::ParquetError },
+    Parquet {
+        path: PathBuf,
+        source: parquet::errors::ParquetError,
+    },
     #[error(transparent)]
     Store(#[from] schema::StoreError),
     /// `--strict` and some input was damaged or unreadable: nothing was stored.
-    #[error("{count} damaged or unreadable input(s) with --strict; nothing was stored (first: {first})")]
+    #[error(
+        "{count} damaged or unreadable input(s) with --strict; nothing was stored (first: {first})"
+    )]
     Strict { count: usize, first: String },
     #[error("no EVTX files found in the given paths")]
     NoInput,
@@ -48,11 +56,17 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Error {
-        Error::Io { path: path.to_owned(), source }
+        Error::Io {
+            path: path.to_owned(),
+            source,
+        }
     }
 
     pub(crate) fn parquet(path: &Path, source: parquet::errors::ParquetError) -> Error {
-        Error::Parquet { path: path.to_owned(), source }
+        Error::Parquet {
+            path: path.to_owned(),
+            source,
+        }
     }
 }
 
@@ -147,17 +161,35 @@ const BIG_FILE: u64 = 16 << 20;
 pub fn ingest(opts: &Options, progress: &Progress) -> Result<Summary, Error> {
     let started = Instant::now();
     let store = schema::Store::new(&opts.data_dir);
-    let inputs::Resolved { files, skipped: skipped_inputs, ignored } = inputs::resolve(&opts.paths, store.root());
+    let inputs::Resolved {
+        files,
+        skipped: skipped_inputs,
+        ignored,
+    } = inputs::resolve(&opts.paths, store.root());
     if files.is_empty() && skipped_inputs.is_empty() {
         return Err(Error::NoInput);
     }
     if opts.strict && !skipped_inputs.is_empty() {
-        let first = format!("{}: {}", skipped_inputs[0].path.display(), skipped_inputs[0].reason);
-        return Err(Error::Strict { count: skipped_inputs.len(), first });
+        let first = format!(
+            "{}: {}",
+            skipped_inputs[0].path.display(),
+            skipped_inputs[0].reason
+        );
+        return Err(Error::Strict {
+            count: skipped_inputs.len(),
+            first,
+        });
     }
-    let sizes: Vec<u64> = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).collect();
-    progress.files_total.store(files.len() as u64, Ordering::Relaxed);
-    progress.bytes_total.store(sizes.iter().sum(), Ordering::Relaxed);
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .collect();
+    progress
+        .files_total
+        .store(files.len() as u64, Ordering::Relaxed);
+    progress
+        .bytes_total
+        .store(sizes.iter().sum(), Ordering::Relaxed);
 
     let lock = commit::StoreLock::acquire(&store)?;
     let ingest_id = commit::new_ingest_id();
@@ -165,7 +197,11 @@ pub fn ingest(opts: &Options, progress: &Progress) -> Result<Summary, Error> {
     let mut writer = StagingWriter::new(staging_dir.clone(), ingest_id.clone());
     writer.sources = files.iter().map(|f| f.display().to_string()).collect();
 
-    let threads = if opts.threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { opts.threads };
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        opts.threads
+    };
     let read = read_all(&files, &sizes, threads, progress, &mut writer);
     let (stats, by_id) = match read {
         Ok(done) => done,
@@ -174,10 +210,16 @@ pub fn ingest(opts: &Options, progress: &Progress) -> Result<Summary, Error> {
             return Err(e);
         }
     };
-    let damaged: Vec<Damage> = stats.iter().flat_map(|s| s.damage.iter().cloned()).collect();
+    let damaged: Vec<Damage> = stats
+        .iter()
+        .flat_map(|s| s.damage.iter().cloned())
+        .collect();
     if opts.strict && !damaged.is_empty() {
         commit::abandon(&staging_dir);
-        return Err(Error::Strict { count: damaged.len(), first: damaged[0].to_string() });
+        return Err(Error::Strict {
+            count: damaged.len(),
+            first: damaged[0].to_string(),
+        });
     }
     let in_input = writer.duplicates_in_input;
     let staged = match writer.finish() {
@@ -227,20 +269,34 @@ fn read_all(
             let read_one = |i: usize, threads: usize| {
                 let tx = tx.clone();
                 let result = reader::read_events(&files[i], threads, |events| {
-                    progress.records.fetch_add(events.len() as u64, Ordering::Relaxed);
+                    progress
+                        .records
+                        .fetch_add(events.len() as u64, Ordering::Relaxed);
                     let _ = tx.send((i as u32, events));
                 });
                 progress.files_done.fetch_add(1, Ordering::Relaxed);
                 progress.bytes_done.fetch_add(sizes[i], Ordering::Relaxed);
                 result
             };
-            let (big, small): (Vec<usize>, Vec<usize>) = (0..files.len()).partition(|&i| sizes[i] >= BIG_FILE);
+            let (big, small): (Vec<usize>, Vec<usize>) =
+                (0..files.len()).partition(|&i| sizes[i] >= BIG_FILE);
             let mut stats: Vec<(usize, Result<reader::FileStats, Error>)> =
                 big.into_iter().map(|i| (i, read_one(i, threads))).collect();
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
-            stats.extend(pool.install(|| small.into_par_iter().map(|i| (i, read_one(i, 1))).collect::<Vec<_>>()));
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("thread pool");
+            stats.extend(pool.install(|| {
+                small
+                    .into_par_iter()
+                    .map(|i| (i, read_one(i, 1)))
+                    .collect::<Vec<_>>()
+            }));
             stats.sort_by_key(|(i, _)| *i);
-            stats.into_iter().map(|(_, s)| s).collect::<Result<Vec<_>, Error>>()
+            stats
+                .into_iter()
+                .map(|(_, s)| s)
+                .collect::<Result<Vec<_>, Error>>()
         });
         for (source, events) in rx {
             for e in &events {

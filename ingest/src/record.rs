@@ -196,7 +196,10 @@ pub(crate) fn is_applocker(provider: &str, event_id: u16) -> bool {
 
 /// Builds the row from the System fields and a lookup of payload fields by element name
 /// (`RuleAndFileData` children, or `EventData/Data[@Name]` items).
-pub(crate) fn assemble<'p>(sys: SystemFields<'_>, mut payload: impl FnMut(&str) -> Option<Cow<'p, str>>) -> AuditEvent {
+pub(crate) fn assemble<'p>(
+    sys: SystemFields<'_>,
+    mut payload: impl FnMut(&str) -> Option<Cow<'p, str>>,
+) -> AuditEvent {
     let mut text = |name: &str| payload(name).map(Cow::into_owned);
     let hash_len = text("FileHashLength").and_then(|l| l.trim().parse::<usize>().ok());
     let hash = text("FileHash").or_else(|| text("Sha256Hash"));
@@ -224,10 +227,15 @@ pub(crate) fn assemble<'p>(sys: SystemFields<'_>, mut payload: impl FnMut(&str) 
 /// Decodes one record's JSON. Non-AppLocker records are recognised from the provider name
 /// and event ID only, before anything else is decoded into owned values.
 pub(crate) fn decode(json: &[u8]) -> Result<Decoded, DecodeError> {
-    let record: Record<'_> = serde_json::from_slice(json).map_err(|e| DecodeError(format!("not an event: {e}")))?;
+    let record: Record<'_> =
+        serde_json::from_slice(json).map_err(|e| DecodeError(format!("not an event: {e}")))?;
     let system = &record.event.system;
     // A record with null System fields (real-evtx damaged_bad-chunk-magic) is not AppLocker.
-    let provider = system.provider.as_ref().and_then(|p| p.attr("Name")).unwrap_or("");
+    let provider = system
+        .provider
+        .as_ref()
+        .and_then(|p| p.attr("Name"))
+        .unwrap_or("");
     if !provider.eq_ignore_ascii_case(APPLOCKER_PROVIDER) {
         return Ok(Decoded::Other);
     }
@@ -240,15 +248,38 @@ pub(crate) fn decode(json: &[u8]) -> Result<Decoded, DecodeError> {
         .as_ref()
         .and_then(|t| t.attr("SystemTime"))
         .ok_or_else(|| missing("System/TimeCreated/@SystemTime"))?;
-    let time_us = crate::event::parse_system_time(time)
-        .ok_or_else(|| DecodeError(format!("System/TimeCreated/@SystemTime: not a time: {time:?}")))?;
+    let time_us = crate::event::parse_system_time(time).ok_or_else(|| {
+        DecodeError(format!(
+            "System/TimeCreated/@SystemTime: not a time: {time:?}"
+        ))
+    })?;
     let record_id: u64 = parse_required(&system.event_record_id, "System/EventRecordID")?;
-    let computer = system.computer.get().filter(|c| !c.is_empty()).ok_or_else(|| missing("System/Computer"))?;
-    let channel = system.channel.get().ok_or_else(|| missing("System/Channel"))?;
+    let computer = system
+        .computer
+        .get()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| missing("System/Computer"))?;
+    let channel = system
+        .channel
+        .get()
+        .ok_or_else(|| missing("System/Channel"))?;
     let security_user = system.security.as_ref().and_then(|s| s.attr("UserID"));
-    let sys = SystemFields { provider, event_id, time_us, record_id, computer, channel, security_user };
+    let sys = SystemFields {
+        provider,
+        event_id,
+        time_us,
+        record_id,
+        computer,
+        channel,
+        security_user,
+    };
 
-    let payload = record.event.user_data.as_ref().and_then(|u| u.values().next()).or(record.event.event_data.as_ref());
+    let payload = record
+        .event
+        .user_data
+        .as_ref()
+        .and_then(|u| u.values().next())
+        .or(record.event.event_data.as_ref());
     let empty = Payload::default();
     let p = payload.unwrap_or(&empty);
     let event = assemble(sys, |name| {
@@ -279,7 +310,9 @@ fn missing(field: &str) -> DecodeError {
 
 fn parse_required<T: std::str::FromStr>(t: &Text<'_>, field: &str) -> Result<T, DecodeError> {
     let text = t.get().ok_or_else(|| missing(field))?;
-    text.trim().parse().map_err(|_| DecodeError(format!("{field}: not a number: {text:?}")))
+    text.trim()
+        .parse()
+        .map_err(|_| DecodeError(format!("{field}: not a number: {text:?}")))
 }
 
 /// Decimal or `0x`-prefixed hexadecimal (TargetLogonId is HexInt64).
@@ -313,8 +346,14 @@ mod tests {
         assert_eq!(e.time_us, 1_689_865_503_882_651);
         assert_eq!(e.logon_id, Some(0x14fcb7));
         assert_eq!(e.process_id, Some(27116));
-        assert_eq!(e.rule_id.as_deref(), Some("00000000-0000-0000-0000-000000000000"));
-        assert_eq!(e.file_path.as_deref(), Some(r"%OSDRIVE%\USERS\TOPSY\GIT.EXE"));
+        assert_eq!(
+            e.rule_id.as_deref(),
+            Some("00000000-0000-0000-0000-000000000000")
+        );
+        assert_eq!(
+            e.file_path.as_deref(),
+            Some(r"%OSDRIVE%\USERS\TOPSY\GIT.EXE")
+        );
         assert_eq!(e.full_file_path.as_deref(), Some(r"C:\Users\TOPSY\git.exe"));
         assert_eq!(e.user_sid.as_deref(), Some("S-1-5-21-1-2-3-200319"));
     }
@@ -322,19 +361,34 @@ mod tests {
     #[test]
     fn other_providers_and_near_misses_are_not_applocker() {
         let near_miss = r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Eventlog"}},"EventID":104,"Channel":"System","Computer":"FS03"},"UserData":{"LogFileCleared":{"Channel":"Microsoft-Windows-AppLocker/EXE and DLL"}}}}"##;
-        assert!(matches!(decode(near_miss.as_bytes()).unwrap(), Decoded::Other));
+        assert!(matches!(
+            decode(near_miss.as_bytes()).unwrap(),
+            Decoded::Other
+        ));
     }
 
     #[test]
     fn qualifiers_and_text_variants_are_accepted() {
         let json = SAMPLE_8003
-            .replace(r##""EventID":8003"##, r##""EventID":{"#attributes":{"Qualifiers":0},"#text":8003}"##)
+            .replace(
+                r##""EventID":8003"##,
+                r##""EventID":{"#attributes":{"Qualifiers":0},"#text":8003}"##,
+            )
             .replace(r##""FileHash":"11D3"##, r##""FileHash":"0x11d3"##)
-            .replace("{00000000-0000-0000-0000-000000000000}", "{A9E18C21-FF8F-43CF-B9FC-DB40EED693BA}");
+            .replace(
+                "{00000000-0000-0000-0000-000000000000}",
+                "{A9E18C21-FF8F-43CF-B9FC-DB40EED693BA}",
+            );
         let e = event(&json);
         assert_eq!(e.event_id, 8003);
-        assert_eq!(e.file_hash.as_deref(), Some("11D3940DE41D28E044CE45AB76A6D824E617D99B62C5FB44E37BE5CD7B0545F5"));
-        assert_eq!(e.rule_id.as_deref(), Some("a9e18c21-ff8f-43cf-b9fc-db40eed693ba"));
+        assert_eq!(
+            e.file_hash.as_deref(),
+            Some("11D3940DE41D28E044CE45AB76A6D824E617D99B62C5FB44E37BE5CD7B0545F5")
+        );
+        assert_eq!(
+            e.rule_id.as_deref(),
+            Some("a9e18c21-ff8f-43cf-b9fc-db40eed693ba")
+        );
     }
 
     #[test]
@@ -346,7 +400,10 @@ mod tests {
     #[test]
     fn a_record_without_computer_is_an_error_naming_the_field() {
         let json = SAMPLE_8003.replace(r##""Computer":"TOPSYLL.local","##, "");
-        assert_eq!(decode(json.as_bytes()).unwrap_err(), DecodeError("missing field System/Computer".into()));
+        assert_eq!(
+            decode(json.as_bytes()).unwrap_err(),
+            DecodeError("missing field System/Computer".into())
+        );
     }
 
     #[test]

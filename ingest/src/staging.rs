@@ -73,8 +73,8 @@ struct OpenFile {
 impl OpenFile {
     fn create(path: PathBuf) -> Result<OpenFile, Error> {
         let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
-        let mut writer =
-            ArrowWriter::try_new(file, schema::event_schema(), Some(properties())).map_err(|e| Error::parquet(&path, e))?;
+        let mut writer = ArrowWriter::try_new(file, schema::event_schema(), Some(properties()))
+            .map_err(|e| Error::parquet(&path, e))?;
         let (batches, rx) = std::sync::mpsc::sync_channel::<arrow_array::RecordBatch>(2);
         let encoder_path = path.clone();
         let encoder = std::thread::spawn(move || {
@@ -86,8 +86,18 @@ impl OpenFile {
             let file = writer.into_inner().map_err(|e| Error::parquet(&path, e))?;
             file.sync_all().map_err(|e| Error::io(&path, e))
         });
-        let staged = StagedFile { path, rows: 0, min_time: i64::MAX, max_time: i64::MIN, keys: Vec::new() };
-        Ok(OpenFile { staged, batches, encoder })
+        let staged = StagedFile {
+            path,
+            rows: 0,
+            min_time: i64::MAX,
+            max_time: i64::MIN,
+            keys: Vec::new(),
+        };
+        Ok(OpenFile {
+            staged,
+            batches,
+            encoder,
+        })
     }
 
     /// Finishes the file; the encoder's error, if it failed, comes out here.
@@ -115,7 +125,9 @@ pub(crate) struct StagingWriter {
 
 fn properties() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid zstd level"),
+        ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by(format!("lockstep {}", env!("CARGO_PKG_VERSION")))
@@ -141,7 +153,10 @@ impl StagingWriter {
     pub(crate) fn push(&mut self, rows: impl IntoIterator<Item = Row>) -> Result<(), Error> {
         for row in rows {
             let e = &row.event;
-            if !self.seen.insert(dedup_key(&e.computer, &e.channel, e.record_id, e.time_us)) {
+            if !self
+                .seen
+                .insert(dedup_key(&e.computer, &e.channel, e.record_id, e.time_us))
+            {
                 self.duplicates_in_input += 1;
                 continue;
             }
@@ -162,14 +177,20 @@ impl StagingWriter {
         // scans for a host or a window.
         rows.sort_by_cached_key(|r| (computer_key(&r.event.computer), r.event.time_us));
         if self.current.is_none() {
-            let path = self.dir.join(format!("part-{}-{:04}.parquet", self.ingest_id, self.done.len()));
+            let path = self.dir.join(format!(
+                "part-{}-{:04}.parquet",
+                self.ingest_id,
+                self.done.len()
+            ));
             self.current = Some(OpenFile::create(path)?);
         }
         let open = self.current.as_mut().expect("opened above");
         let staged = &mut open.staged;
         for r in &rows {
             let e = &r.event;
-            staged.keys.push(dedup_key(&e.computer, &e.channel, e.record_id, e.time_us));
+            staged
+                .keys
+                .push(dedup_key(&e.computer, &e.channel, e.record_id, e.time_us));
             staged.min_time = staged.min_time.min(e.time_us);
             staged.max_time = staged.max_time.max(e.time_us);
         }
@@ -209,9 +230,12 @@ pub(crate) fn write_keys(path: &Path, keys: &[u128]) -> Result<(), Error> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(File::create(path).map_err(|e| Error::io(path, e))?);
     for k in keys {
-        out.write_all(&k.to_le_bytes()).map_err(|e| Error::io(path, e))?;
+        out.write_all(&k.to_le_bytes())
+            .map_err(|e| Error::io(path, e))?;
     }
-    let file = out.into_inner().map_err(|e| Error::io(path, e.into_error()))?;
+    let file = out
+        .into_inner()
+        .map_err(|e| Error::io(path, e.into_error()))?;
     file.sync_all().map_err(|e| Error::io(path, e))
 }
 
@@ -222,7 +246,10 @@ pub(crate) fn intersect_keys(path: &Path, wanted: &[u128]) -> Result<Vec<u128>, 
     if wanted.is_empty() {
         return Ok(found);
     }
-    let mut input = std::io::BufReader::with_capacity(1 << 20, File::open(path).map_err(|e| Error::io(path, e))?);
+    let mut input = std::io::BufReader::with_capacity(
+        1 << 20,
+        File::open(path).map_err(|e| Error::io(path, e))?,
+    );
     let mut buf = [0u8; 16];
     let mut i = 0;
     loop {

@@ -13,5 +13,8 @@ fn two_ingests_at_once_store_the_union() {
         first.join().unwrap();
         second.join().unwrap();
     });
-    assert_eq!(counts_by_computer_and_id(data.path()), expected_by_computer_and_id(&sample_manifest()));
+    assert_eq!(
+        counts_by_computer_and_id(data.path()),
+        expected_by_computer_and_id(&sample_manifest())
+    );
 }

@@ -18,7 +18,12 @@ fn collector_file() -> (tempfile::TempDir, PathBuf, u64) {
         ..Default::default()
     });
     let path = dir.path().join("ForwardedEvents-1.evtx");
-    let records = summary.files.iter().find(|f| f.path == "ForwardedEvents-1.evtx").unwrap().records;
+    let records = summary
+        .files
+        .iter()
+        .find(|f| f.path == "ForwardedEvents-1.evtx")
+        .unwrap()
+        .records;
     (dir, path, records)
 }
 
@@ -33,7 +38,11 @@ fn records_per_chunk(bytes: &[u8]) -> Vec<u64> {
     bytes[4096..]
         .chunks(65536)
         .filter(|c| c.len() == 65536)
-        .map(|c| u64::from_le_bytes(c[16..24].try_into().unwrap()) - u64::from_le_bytes(c[8..16].try_into().unwrap()) + 1)
+        .map(|c| {
+            u64::from_le_bytes(c[16..24].try_into().unwrap())
+                - u64::from_le_bytes(c[8..16].try_into().unwrap())
+                + 1
+        })
         .collect()
 }
 
@@ -55,7 +64,12 @@ fn truncation_at_every_chunk_boundary_keeps_the_complete_chunks() {
             let complete: u64 = per_chunk[..k].iter().sum();
             assert_eq!(s.records_read, complete, "cut {label} chunk {k}");
             let flagged = s.damaged.iter().any(|d| d.message.contains("truncated"));
-            assert_eq!(flagged, label == "inside" && len < bytes.len(), "cut {label} chunk {k}: {:?}", s.damaged);
+            assert_eq!(
+                flagged,
+                label == "inside" && len < bytes.len(),
+                "cut {label} chunk {k}: {:?}",
+                s.damaged
+            );
         }
     }
 }
@@ -73,17 +87,30 @@ fn flipped_bytes_are_reported_and_never_panic() {
             state ^= state >> 7;
             state ^= state << 17;
             let at = 4096 + (state as usize % (bytes.len() - 4096));
-            bytes[at] ^= 1 << (state >> 60) as u8 % 8;
+            bytes[at] ^= 1 << ((state >> 60) as u8 % 8);
         }
         let file = write(work.path(), &format!("flipped-{round}.evtx"), &bytes);
-        let s = run(tempfile::tempdir().unwrap().path(), &[file, sample_logs().join("ForwardedEvents-2.evtx")]);
+        let s = run(
+            tempfile::tempdir().unwrap().path(),
+            &[file, sample_logs().join("ForwardedEvents-2.evtx")],
+        );
         // A flip in a checksummed range is reported; one in the unused tail of a chunk
         // changes nothing that is read.
         let file_records = s.records_read - 1_000.min(s.records_read);
-        assert!(s.is_partial() || s.rows_new >= records, "round {round}: a flip went unnoticed ({file_records})");
-        assert!(s.damaged.iter().all(|d| d.file.to_string_lossy().contains("flipped")));
+        assert!(
+            s.is_partial() || s.rows_new >= records,
+            "round {round}: a flip went unnoticed ({file_records})"
+        );
+        assert!(
+            s.damaged
+                .iter()
+                .all(|d| d.file.to_string_lossy().contains("flipped"))
+        );
         assert!(s.records_read <= records + 2_000, "round {round}");
-        assert!(s.rows_new > 0, "round {round}: the other file is still stored");
+        assert!(
+            s.rows_new > 0,
+            "round {round}: the other file is still stored"
+        );
     }
 }
 
@@ -94,7 +121,9 @@ fn empty_random_and_sparse_files() {
     let mut state = 7u64;
     let random: Vec<u8> = (0..300_000)
         .map(|_| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (state >> 56) as u8
         })
         .collect();
@@ -105,10 +134,25 @@ fn empty_random_and_sparse_files() {
     let fake_file = write(work.path(), "fake-header.evtx", &fake);
 
     let data = tempfile::tempdir().unwrap();
-    let s = run(data.path(), &[empty.clone(), random_file.clone(), fake_file.clone(), sample_logs().join("FIN-LT001")]);
+    let s = run(
+        data.path(),
+        &[
+            empty.clone(),
+            random_file.clone(),
+            fake_file.clone(),
+            sample_logs().join("FIN-LT001"),
+        ],
+    );
     let skipped: Vec<&Path> = s.skipped_inputs.iter().map(|x| x.path.as_path()).collect();
-    assert!(skipped.contains(&empty.as_path()) && skipped.contains(&random_file.as_path()), "{skipped:?}");
-    assert!(s.damaged.iter().any(|d| d.file == fake_file), "{:?}", s.damaged);
+    assert!(
+        skipped.contains(&empty.as_path()) && skipped.contains(&random_file.as_path()),
+        "{skipped:?}"
+    );
+    assert!(
+        s.damaged.iter().any(|d| d.file == fake_file),
+        "{:?}",
+        s.damaged
+    );
     assert!(s.rows_new > 0, "the good file is stored");
 
     // 2 GB sparse: a real header, then zeros (as a preallocated log that was never filled),
@@ -119,8 +163,14 @@ fn empty_random_and_sparse_files() {
     f.write_all(&header[..4096 + 65536]).unwrap();
     f.set_len(2 << 30).unwrap();
     let zeros = work.path().join("zeros.evtx");
-    std::fs::File::create(&zeros).unwrap().set_len(2 << 30).unwrap();
-    let s = run(tempfile::tempdir().unwrap().path(), &[sparse, zeros.clone()]);
+    std::fs::File::create(&zeros)
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    let s = run(
+        tempfile::tempdir().unwrap().path(),
+        &[sparse, zeros.clone()],
+    );
     assert!(s.records_read > 0, "the one real chunk is read");
     assert_eq!(s.skipped_inputs.len(), 1);
     assert_eq!(s.skipped_inputs[0].path, zeros);
@@ -131,12 +181,32 @@ fn strict_mode_stores_nothing_when_anything_is_damaged() {
     let data = tempfile::tempdir().unwrap();
     let before = run(data.path(), &[sample_logs().join("FIN-LT001")]);
     let manifest_before = std::fs::read(data.path().join("lockstep-store.json")).unwrap();
-    let mut opts = options(data.path(), &[sample_logs(), real_evtx("damaged_system_truncated-200000-bytes.evtx")]);
+    let mut opts = options(
+        data.path(),
+        &[
+            sample_logs(),
+            real_evtx("damaged_system_truncated-200000-bytes.evtx"),
+        ],
+    );
     opts.strict = true;
     let err = ingest::ingest(&opts, &ingest::Progress::default()).unwrap_err();
     assert!(err.to_string().contains("truncated"), "{err}");
-    assert_eq!(std::fs::read(data.path().join("lockstep-store.json")).unwrap(), manifest_before);
-    let listed = std::fs::read_dir(data.path().join("events")).unwrap().count();
-    assert_eq!(listed, 2, "one parquet file and its keys, nothing staged left behind");
-    assert_eq!(before.rows_in_store, read_store(data.path()).iter().map(|b| b.num_rows() as u64).sum::<u64>());
+    assert_eq!(
+        std::fs::read(data.path().join("lockstep-store.json")).unwrap(),
+        manifest_before
+    );
+    let listed = std::fs::read_dir(data.path().join("events"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        listed, 2,
+        "one parquet file and its keys, nothing staged left behind"
+    );
+    assert_eq!(
+        before.rows_in_store,
+        read_store(data.path())
+            .iter()
+            .map(|b| b.num_rows() as u64)
+            .sum::<u64>()
+    );
 }

@@ -18,12 +18,21 @@ pub(crate) fn sample_logs() -> PathBuf {
 /// `shared/real-evtx/`, beside the repository.
 pub(crate) fn real_evtx(name: &str) -> PathBuf {
     let path = repo().join("../shared/real-evtx").join(name);
-    assert!(path.exists(), "{} is missing: the tests expect shared/ beside the repository", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: the tests expect shared/ beside the repository",
+        path.display()
+    );
     path
 }
 
 pub(crate) fn options(data: &Path, paths: &[PathBuf]) -> ingest::Options {
-    ingest::Options { data_dir: data.to_owned(), paths: paths.to_vec(), strict: false, threads: 2 }
+    ingest::Options {
+        data_dir: data.to_owned(),
+        paths: paths.to_vec(),
+        strict: false,
+        threads: 2,
+    }
 }
 
 pub(crate) fn run(data: &Path, paths: &[PathBuf]) -> ingest::Summary {
@@ -35,18 +44,31 @@ pub(crate) fn read_store(data: &Path) -> Vec<RecordBatch> {
     let store = schema::Store::new(data);
     let mut batches = Vec::new();
     for path in store.committed_files().unwrap() {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap().build().unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
         batches.extend(reader.map(|b| b.unwrap()));
     }
     batches
 }
 
 pub(crate) fn strings<'a>(batch: &'a RecordBatch, column: &str) -> &'a StringArray {
-    batch.column_by_name(column).unwrap().as_any().downcast_ref::<StringArray>().unwrap()
+    batch
+        .column_by_name(column)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap()
 }
 
 pub(crate) fn ints<'a>(batch: &'a RecordBatch, column: &str) -> &'a Int32Array {
-    batch.column_by_name(column).unwrap().as_any().downcast_ref::<Int32Array>().unwrap()
+    batch
+        .column_by_name(column)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Int32Array>()
+        .unwrap()
 }
 
 /// Rows per (computer, event id) in the store.
@@ -55,7 +77,8 @@ pub(crate) fn counts_by_computer_and_id(data: &Path) -> BTreeMap<(String, u16), 
     for batch in read_store(data) {
         let (computer, id) = (strings(&batch, "computer"), ints(&batch, "event_id"));
         for i in 0..batch.num_rows() {
-            *out.entry((computer.value(i).to_owned(), id.value(i) as u16)).or_default() += 1;
+            *out.entry((computer.value(i).to_owned(), id.value(i) as u16))
+                .or_default() += 1;
         }
     }
     out
@@ -66,11 +89,19 @@ pub(crate) fn sample_manifest() -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(sample_logs().join("manifest.json")).unwrap()).unwrap()
 }
 
-pub(crate) fn expected_by_computer_and_id(manifest: &serde_json::Value) -> BTreeMap<(String, u16), u64> {
+pub(crate) fn expected_by_computer_and_id(
+    manifest: &serde_json::Value,
+) -> BTreeMap<(String, u16), u64> {
     let mut out = BTreeMap::new();
     for host in manifest["hosts"].as_array().unwrap() {
         for (id, n) in host["events_by_id"].as_object().unwrap() {
-            out.insert((host["computer"].as_str().unwrap().to_owned(), id.parse().unwrap()), n.as_u64().unwrap());
+            out.insert(
+                (
+                    host["computer"].as_str().unwrap().to_owned(),
+                    id.parse().unwrap(),
+                ),
+                n.as_u64().unwrap(),
+            );
         }
     }
     out
@@ -79,7 +110,8 @@ pub(crate) fn expected_by_computer_and_id(manifest: &serde_json::Value) -> BTree
 /// A generated fleet in a temp folder.
 pub(crate) fn generated(opts: generate::Options) -> (tempfile::TempDir, generate::Summary) {
     let dir = tempfile::tempdir().unwrap();
-    let summary = generate::generate(&opts, dir.path(), &std::sync::atomic::AtomicU64::new(0)).unwrap();
+    let summary =
+        generate::generate(&opts, dir.path(), &std::sync::atomic::AtomicU64::new(0)).unwrap();
     (dir, summary)
 }
 

@@ -10,7 +10,13 @@ fn ingesting_the_same_files_twice_stores_nothing_new() {
     assert_eq!(second.rows_new, 0);
     assert_eq!(second.rows_duplicate, first.rows_new);
     assert_eq!(second.rows_in_store, first.rows_in_store);
-    assert_eq!(read_store(data.path()).iter().map(|b| b.num_rows()).sum::<usize>() as u64, first.rows_new);
+    assert_eq!(
+        read_store(data.path())
+            .iter()
+            .map(|b| b.num_rows())
+            .sum::<usize>() as u64,
+        first.rows_new
+    );
 }
 
 #[test]
@@ -31,5 +37,8 @@ fn overlapping_exports_and_renamed_copies_are_stored_once() {
     let all = run(tempfile::tempdir().unwrap().path(), &[sample_logs()]);
     assert_eq!(a.rows_new + b.rows_new, all.rows_new);
     assert!(b.rows_duplicate > 0);
-    assert_eq!(counts_by_computer_and_id(data.path()), expected_by_computer_and_id(&sample_manifest()));
+    assert_eq!(
+        counts_by_computer_and_id(data.path()),
+        expected_by_computer_and_id(&sample_manifest())
+    );
 }

@@ -6,7 +6,10 @@ use crate::fixtures::*;
 fn negatives_and_near_misses_store_no_rows() {
     // Record counts from SOURCES.md (evtx_dump), and none of them AppLocker.
     for (name, records) in [
-        ("negative_nearmiss_eventlog-cleared-104-naming-applocker-channels.evtx", 91),
+        (
+            "negative_nearmiss_eventlog-cleared-104-naming-applocker-channels.evtx",
+            91,
+        ),
         ("negative_system_1881-records.evtx", 1881),
         ("negative_security_7-records.evtx", 7),
     ] {
@@ -22,23 +25,48 @@ fn negatives_and_near_misses_store_no_rows() {
 
 #[test]
 fn a_log_without_checksums_is_read_without_complaint() {
-    let s = run(tempfile::tempdir().unwrap().path(), &[real_evtx("damaged_application_no-crc32.evtx")]);
+    let s = run(
+        tempfile::tempdir().unwrap().path(),
+        &[real_evtx("damaged_application_no-crc32.evtx")],
+    );
     assert_eq!(s.records_read, 17);
     assert!(s.damaged.is_empty(), "{:?}", s.damaged);
 }
 
 #[test]
 fn a_bad_chunk_is_reported_with_its_number_and_the_rest_is_read() {
-    let s = run(tempfile::tempdir().unwrap().path(), &[real_evtx("damaged_bad-chunk-magic.evtx")]);
+    let s = run(
+        tempfile::tempdir().unwrap().path(),
+        &[real_evtx("damaged_bad-chunk-magic.evtx")],
+    );
     assert!(s.records_read >= 300, "{}", s.records_read);
-    assert!(s.damaged.iter().any(|d| d.chunk == Some(10) && d.message.contains("magic")), "{:?}", s.damaged);
-    assert!(s.damaged.iter().all(|d| d.file.ends_with("damaged_bad-chunk-magic.evtx")));
+    assert!(
+        s.damaged
+            .iter()
+            .any(|d| d.chunk == Some(10) && d.message.contains("magic")),
+        "{:?}",
+        s.damaged
+    );
+    assert!(
+        s.damaged
+            .iter()
+            .all(|d| d.file.ends_with("damaged_bad-chunk-magic.evtx"))
+    );
     assert!(s.is_partial());
 }
 
 #[test]
 fn a_truncated_copy_is_flagged_not_silently_accepted() {
-    let s = run(tempfile::tempdir().unwrap().path(), &[real_evtx("damaged_system_truncated-200000-bytes.evtx")]);
+    let s = run(
+        tempfile::tempdir().unwrap().path(),
+        &[real_evtx("damaged_system_truncated-200000-bytes.evtx")],
+    );
     assert_eq!(s.records_read, 210);
-    assert!(s.damaged.iter().any(|d| d.chunk == Some(2) && d.message.contains("truncated")), "{:?}", s.damaged);
+    assert!(
+        s.damaged
+            .iter()
+            .any(|d| d.chunk == Some(2) && d.message.contains("truncated")),
+        "{:?}",
+        s.damaged
+    );
 }

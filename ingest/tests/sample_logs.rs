@@ -18,12 +18,29 @@ fn counts_per_event_id_and_computer_match_the_generator() {
         .map(|(k, v)| (k.parse().unwrap(), v.as_u64().unwrap()))
         .collect();
     assert_eq!(summary.applocker_events_by_id, expected_ids);
-    assert_eq!(summary.rows_new, manifest["applocker_events"].as_u64().unwrap());
-    assert_eq!(summary.other_records, manifest["noise_records"].as_u64().unwrap());
+    assert_eq!(
+        summary.rows_new,
+        manifest["applocker_events"].as_u64().unwrap()
+    );
+    assert_eq!(
+        summary.other_records,
+        manifest["noise_records"].as_u64().unwrap()
+    );
     assert_eq!(summary.rows_duplicate, 0);
-    assert!(!summary.is_partial(), "{:?} {:?}", summary.skipped_inputs, summary.damaged);
-    assert_eq!(summary.ignored_non_evtx, 3, "README, inventory and manifest are ignored");
-    assert_eq!(counts_by_computer_and_id(data.path()), expected_by_computer_and_id(&manifest));
+    assert!(
+        !summary.is_partial(),
+        "{:?} {:?}",
+        summary.skipped_inputs,
+        summary.damaged
+    );
+    assert_eq!(
+        summary.ignored_non_evtx, 3,
+        "README, inventory and manifest are ignored"
+    );
+    assert_eq!(
+        counts_by_computer_and_id(data.path()),
+        expected_by_computer_and_id(&manifest)
+    );
 }
 
 #[test]
@@ -51,11 +68,26 @@ fn columns_are_normalised_as_designed() {
                 _ => "other",
             };
             assert_eq!(outcome.value(i), expected_outcome);
-            assert_eq!(kind.value(i), if matches!(id.value(i), 8028 | 8029) { "wdac" } else { "applocker" });
-            assert_eq!(key.value(i), computer.value(i).split('.').next().unwrap().to_lowercase());
+            assert_eq!(
+                kind.value(i),
+                if matches!(id.value(i), 8028 | 8029) {
+                    "wdac"
+                } else {
+                    "applocker"
+                }
+            );
+            assert_eq!(
+                key.value(i),
+                computer.value(i).split('.').next().unwrap().to_lowercase()
+            );
             if hash.is_valid(i) {
                 let h = hash.value(i);
-                assert!(h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)), "{h}");
+                assert!(
+                    h.len() == 64
+                        && h.bytes()
+                            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)),
+                    "{h}"
+                );
                 hashes += 1;
             }
             if rule.is_valid(i) {

@@ -52,7 +52,11 @@ pub const INGEST_ID: &str = "ingest_id";
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     let utf8 = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
     Arc::new(Schema::new(vec![
-        Field::new(TIME, DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new(
+            TIME,
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
         utf8(COMPUTER, false),
         utf8(COMPUTER_KEY, false),
         utf8(CHANNEL, false),

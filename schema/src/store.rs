@@ -20,11 +20,21 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: not a lockstep store manifest", path.display())]
-    BadManifest { path: PathBuf, source: serde_json::Error },
+    BadManifest {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("{}: store format {found} is newer than this lockstep understands ({supported})", path.display())]
-    UnsupportedVersion { path: PathBuf, found: u32, supported: u32 },
+    UnsupportedVersion {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
 }
 
 /// One committed Parquet file.
@@ -106,21 +116,36 @@ impl Store {
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Manifest { version: Manifest::VERSION, files: Vec::new() });
+                return Ok(Manifest {
+                    version: Manifest::VERSION,
+                    files: Vec::new(),
+                });
             }
             Err(source) => return Err(StoreError::Io { path, source }),
         };
         let manifest: Manifest =
-            serde_json::from_slice(&bytes).map_err(|source| StoreError::BadManifest { path: path.clone(), source })?;
+            serde_json::from_slice(&bytes).map_err(|source| StoreError::BadManifest {
+                path: path.clone(),
+                source,
+            })?;
         if manifest.version > Manifest::VERSION {
-            return Err(StoreError::UnsupportedVersion { path, found: manifest.version, supported: Manifest::VERSION });
+            return Err(StoreError::UnsupportedVersion {
+                path,
+                found: manifest.version,
+                supported: Manifest::VERSION,
+            });
         }
         Ok(manifest)
     }
 
     /// The Parquet files of the committed state, as absolute paths.
     pub fn committed_files(&self) -> Result<Vec<PathBuf>, StoreError> {
-        Ok(self.read_manifest()?.files.iter().map(|f| self.resolve(&f.path)).collect())
+        Ok(self
+            .read_manifest()?
+            .files
+            .iter()
+            .map(|f| self.resolve(&f.path))
+            .collect())
     }
 
     /// Replaces the manifest atomically: write a temp file, flush it to disk, rename it over
@@ -134,7 +159,9 @@ impl Store {
         let temp = self.root.join(format!("{}.tmp", Self::MANIFEST));
         let json = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
         let mut file = fs::File::create(&temp).map_err(io(&temp))?;
-        file.write_all(&json).and_then(|_| file.sync_all()).map_err(io(&temp))?;
+        file.write_all(&json)
+            .and_then(|_| file.sync_all())
+            .map_err(io(&temp))?;
         fs::rename(&temp, &target).map_err(io(&target))?;
         sync_dir(&self.root).map_err(io(&self.root))
     }
@@ -176,7 +203,10 @@ mod tests {
             max_time: 2,
             ingest_id: "x".into(),
         };
-        let manifest = Manifest { version: Manifest::VERSION, files: vec![file] };
+        let manifest = Manifest {
+            version: Manifest::VERSION,
+            files: vec![file],
+        };
         store.write_manifest(&manifest).unwrap();
         assert_eq!(store.read_manifest().unwrap(), manifest);
         assert!(!dir.path().join("lockstep-store.json.tmp").exists());

@@ -60,10 +60,20 @@ fn scan(path: &Path) -> Result<Scan, Error> {
     let file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     let mut damage = Vec::new();
-    let file_damage = |message: String| Damage { file: path.to_owned(), chunk: None, record: None, message };
+    let file_damage = |message: String| Damage {
+        file: path.to_owned(),
+        chunk: None,
+        record: None,
+        message,
+    };
     if len < HEADER_SIZE {
-        damage.push(file_damage(format!("file is {len} bytes, shorter than the 4096-byte EVTX header")));
-        return Ok(Scan { chunk_by_first_id: HashMap::new(), damage });
+        damage.push(file_damage(format!(
+            "file is {len} bytes, shorter than the 4096-byte EVTX header"
+        )));
+        return Ok(Scan {
+            chunk_by_first_id: HashMap::new(),
+            damage,
+        });
     }
     let mut reader = BufReader::with_capacity(CHUNK_SIZE as usize, file);
     let mut header = vec![0u8; HEADER_SIZE as usize];
@@ -72,7 +82,9 @@ fn scan(path: &Path) -> Result<Scan, Error> {
     let no_crc = u32::from_le_bytes(header[120..124].try_into().expect("4 bytes")) & 0x4 != 0;
     let stored = u32::from_le_bytes(header[124..128].try_into().expect("4 bytes"));
     if !no_crc && stored != crc32fast::hash(&header[..120]) {
-        damage.push(file_damage("file header CRC32 mismatch; the chunks were read anyway".into()));
+        damage.push(file_damage(
+            "file header CRC32 mismatch; the chunks were read anyway".into(),
+        ));
     }
     let full_chunks = (len - HEADER_SIZE) / CHUNK_SIZE;
     let tail = (len - HEADER_SIZE) % CHUNK_SIZE;
@@ -106,7 +118,10 @@ fn scan(path: &Path) -> Result<Scan, Error> {
             message: format!("file is truncated: chunk {full_chunks} has {tail} of {CHUNK_SIZE} bytes and was skipped"),
         });
     }
-    Ok(Scan { chunk_by_first_id, damage })
+    Ok(Scan {
+        chunk_by_first_id,
+        damage,
+    })
 }
 
 /// Checks a chunk's header and records CRC32s (evtx-format.md §2.1).
@@ -120,9 +135,12 @@ fn chunk_checksum_problem(chunk: &[u8]) -> Option<String> {
     }
     let free = u32_at(48) as usize;
     if !(512..=chunk.len()).contains(&free) {
-        return Some(format!("chunk free space offset {free} is outside the chunk"));
+        return Some(format!(
+            "chunk free space offset {free} is outside the chunk"
+        ));
     }
-    (crc32fast::hash(&chunk[512..free]) != u32_at(52)).then(|| "chunk records CRC32 mismatch".into())
+    (crc32fast::hash(&chunk[512..free]) != u32_at(52))
+        .then(|| "chunk records CRC32 mismatch".into())
 }
 
 /// One decoded record, or why it could not be decoded (record id, chunk first id, reason).
@@ -130,17 +148,34 @@ type Item = Result<Decoded, (u64, u64, String)>;
 
 /// Reads every record of `path`, handing AppLocker events to `on_events` in batches.
 /// Damaged chunks and records are skipped and listed in the returned stats.
-pub(crate) fn read_events(path: &Path, threads: usize, mut on_events: impl FnMut(Vec<AuditEvent>)) -> Result<FileStats, Error> {
-    let Scan { chunk_by_first_id, damage } = scan(path)?;
-    let mut stats = FileStats { damage, ..FileStats::default() };
+pub(crate) fn read_events(
+    path: &Path,
+    threads: usize,
+    mut on_events: impl FnMut(Vec<AuditEvent>),
+) -> Result<FileStats, Error> {
+    let Scan {
+        chunk_by_first_id,
+        damage,
+    } = scan(path)?;
+    let mut stats = FileStats {
+        damage,
+        ..FileStats::default()
+    };
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let settings = ParserSettings::default().num_threads(threads.max(1)).validate_checksums(false);
+    let settings = ParserSettings::default()
+        .num_threads(threads.max(1))
+        .validate_checksums(false);
     // Unbuffered: the parser seeks to every chunk and reads it whole, so a BufReader would
     // only re-read (and discard) its buffer at each seek.
     let mut parser = match EvtxParser::from_read_seek(file) {
         Ok(p) => p.with_configuration(settings),
         Err(e) => {
-            stats.damage.push(Damage { file: path.to_owned(), chunk: None, record: None, message: format!("unreadable EVTX header: {e}") });
+            stats.damage.push(Damage {
+                file: path.to_owned(),
+                chunk: None,
+                record: None,
+                message: format!("unreadable EVTX header: {e}"),
+            });
             return Ok(stats);
         }
     };
@@ -192,7 +227,12 @@ fn evtx_damage(path: &Path, err: &EvtxError) -> Damage {
         EvtxError::FailedToReadRecordAt { chunk, .. } => (*chunk, None),
         _ => (None, None),
     };
-    Damage { file: path.to_owned(), chunk, record, message: error_chain(err) }
+    Damage {
+        file: path.to_owned(),
+        chunk,
+        record,
+        message: error_chain(err),
+    }
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {

@@ -67,23 +67,36 @@ impl<'a> Cursor<'a> {
 /// A name structure: next link, hash, length in UTF-16 units, characters, NUL.
 fn read_name(chunk: &[u8], offset: usize) -> Option<(String, usize)> {
     let len = u16::from_le_bytes(chunk.get(offset + 6..offset + 8)?.try_into().ok()?) as usize;
-    Some((utf16_to_string(chunk.get(offset + 8..offset + 8 + 2 * len)?)?, len))
+    Some((
+        utf16_to_string(chunk.get(offset + 8..offset + 8 + 2 * len)?)?,
+        len,
+    ))
 }
 
 pub(crate) fn utf16_to_string(bytes: &[u8]) -> Option<String> {
-    let units = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
+    let units = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]));
     let text: String = char::decode_utf16(units).collect::<Result<_, _>>().ok()?;
     Some(text.trim_end_matches('\0').to_owned())
 }
 
 /// Reads the definition at chunk offset `def_offset` (header: next, GUID, size; then body).
 pub(crate) fn shape_at(chunk: &[u8], def_offset: usize) -> Option<Shape> {
-    let size = u32::from_le_bytes(chunk.get(def_offset + 20..def_offset + 24)?.try_into().ok()?) as usize;
+    let size = u32::from_le_bytes(
+        chunk
+            .get(def_offset + 20..def_offset + 24)?
+            .try_into()
+            .ok()?,
+    ) as usize;
     let end = def_offset.checked_add(24)?.checked_add(size)?;
     if end > chunk.len() {
         return None;
     }
-    let mut c = Cursor { data: &chunk[..end], pos: def_offset + 24 };
+    let mut c = Cursor {
+        data: &chunk[..end],
+        pos: def_offset + 24,
+    };
     let mut shape = Shape::default();
     // Open elements: (name, literal Name attribute of a <Data> item).
     let mut stack: Vec<(String, Option<String>)> = Vec::new();
@@ -116,7 +129,9 @@ pub(crate) fn shape_at(chunk: &[u8], def_offset: usize) -> Option<Shape> {
                 match attribute.as_deref() {
                     Some("Name") if element == "Data" => *data_name = Some(text),
                     Some(attr) => {
-                        shape.fields.insert(format!("{element}@{attr}"), Source::Literal(text));
+                        shape
+                            .fields
+                            .insert(format!("{element}@{attr}"), Source::Literal(text));
                     }
                     None => {
                         let key = data_name.clone().unwrap_or_else(|| element.clone());
@@ -154,7 +169,10 @@ pub(crate) struct NestedInstance {
 /// Reads the instance at chunk offset `start` (evtx-format.md §4.11).
 pub(crate) fn nested_instance(chunk: &[u8], start: usize, len: usize) -> Option<NestedInstance> {
     let end = start.checked_add(len)?;
-    let mut c = Cursor { data: chunk.get(..end)?, pos: start };
+    let mut c = Cursor {
+        data: chunk.get(..end)?,
+        pos: start,
+    };
     if c.data.get(c.pos) == Some(&0x0F) {
         c.pos += 4;
     }
@@ -165,7 +183,12 @@ pub(crate) fn nested_instance(chunk: &[u8], start: usize, len: usize) -> Option<
     c.u32()?; // template id
     let def_offset = c.u32()? as usize;
     if def_offset == c.pos {
-        let size = u32::from_le_bytes(chunk.get(def_offset + 20..def_offset + 24)?.try_into().ok()?) as usize;
+        let size = u32::from_le_bytes(
+            chunk
+                .get(def_offset + 20..def_offset + 24)?
+                .try_into()
+                .ok()?,
+        ) as usize;
         c.pos = def_offset + 24 + size;
     }
     let count = c.u32()? as usize;
@@ -211,7 +234,15 @@ fn value_text(ty: u8, b: &[u8]) -> Option<Option<String>> {
             u32::from_le_bytes(b[0..4].try_into().ok()?),
             u16::from_le_bytes(b[4..6].try_into().ok()?),
             u16::from_le_bytes(b[6..8].try_into().ok()?),
-            b[8..].iter().enumerate().map(|(i, x)| if i == 2 { format!("-{x:02x}") } else { format!("{x:02x}") }).collect::<String>()
+            b[8..]
+                .iter()
+                .enumerate()
+                .map(|(i, x)| if i == 2 {
+                    format!("-{x:02x}")
+                } else {
+                    format!("{x:02x}")
+                })
+                .collect::<String>()
         ),
         0x13 => sid_text(b)?,
         _ => return None,
@@ -239,15 +270,36 @@ mod tests {
 
     #[test]
     fn values_render_like_the_evtx_crate() {
-        let guid = [0xbf, 0x4d, 0xda, 0xcb, 0x5d, 0x8d, 0x69, 0x4f, 0x95, 0x78, 0xbe, 0x14, 0xaa, 0x54, 0x0d, 0x22];
-        assert_eq!(value_text(0x0F, &guid).unwrap().unwrap(), "{cbda4dbf-8d5d-4f69-9578-be14aa540d22}");
-        let sid = [1, 3, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 7, 0, 0, 0, 0xE9, 3, 0, 0];
+        let guid = [
+            0xbf, 0x4d, 0xda, 0xcb, 0x5d, 0x8d, 0x69, 0x4f, 0x95, 0x78, 0xbe, 0x14, 0xaa, 0x54,
+            0x0d, 0x22,
+        ];
+        assert_eq!(
+            value_text(0x0F, &guid).unwrap().unwrap(),
+            "{cbda4dbf-8d5d-4f69-9578-be14aa540d22}"
+        );
+        let sid = [
+            1, 3, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 7, 0, 0, 0, 0xE9, 3, 0, 0,
+        ];
         assert_eq!(value_text(0x13, &sid).unwrap().unwrap(), "S-1-5-21-7-1001");
-        assert_eq!(value_text(0x15, &0x14fcb7u64.to_le_bytes()).unwrap().unwrap(), "0x14fcb7");
+        assert_eq!(
+            value_text(0x15, &0x14fcb7u64.to_le_bytes())
+                .unwrap()
+                .unwrap(),
+            "0x14fcb7"
+        );
         assert_eq!(value_text(0x0E, &[1, 0xAB]).unwrap().unwrap(), "01AB");
-        assert_eq!(value_text(0x01, &[b'E', 0, b'X', 0, b'E', 0]).unwrap().unwrap(), "EXE");
+        assert_eq!(
+            value_text(0x01, &[b'E', 0, b'X', 0, b'E', 0])
+                .unwrap()
+                .unwrap(),
+            "EXE"
+        );
         assert_eq!(value_text(0x00, &[]).unwrap(), None);
-        assert!(value_text(0x12, &[0; 16]).is_none(), "SysTime: left to the full renderer");
+        assert!(
+            value_text(0x12, &[0; 16]).is_none(),
+            "SysTime: left to the full renderer"
+        );
         assert!(value_text(0x06, &[1]).is_none(), "wrong size");
     }
 

@@ -18,15 +18,23 @@ use evtx::binxml::value_variant::BinXmlValue;
 use super::template::{NestedInstance, Shape, Source, nested_instance, shape_at};
 use crate::record::{Decoded, SystemFields, assemble, is_applocker};
 
+/// A cached shape with the definition bytes it was read from.
+type CachedShape = (Vec<u8>, Option<Arc<Shape>>);
+
 thread_local! {
     /// Template shapes by GUID, with the definition bytes they were read from: a hit needs
     /// the same bytes, so a reused GUID with another body (a damaged file) is read afresh.
     /// Shared across chunks and files, where the same templates repeat.
-    static SHAPES: RefCell<HashMap<[u8; 16], (Vec<u8>, Option<Arc<Shape>>)>> = RefCell::new(HashMap::new());
+    static SHAPES: RefCell<HashMap<[u8; 16], CachedShape>> = RefCell::new(HashMap::new());
 }
 
 fn shape(chunk: &[u8], def_offset: usize) -> Option<Arc<Shape>> {
-    let size = u32::from_le_bytes(chunk.get(def_offset + 20..def_offset + 24)?.try_into().ok()?) as usize;
+    let size = u32::from_le_bytes(
+        chunk
+            .get(def_offset + 20..def_offset + 24)?
+            .try_into()
+            .ok()?,
+    ) as usize;
     let definition = chunk.get(def_offset + 4..def_offset.checked_add(24)?.checked_add(size)?)?;
     let guid: [u8; 16] = definition[..16].try_into().ok()?;
     SHAPES.with(|cache| {
@@ -79,7 +87,9 @@ fn filetime_us(ticks: u64) -> i64 {
 /// Decodes `record` without rendering it, or `None` to ask for the full renderer.
 pub(super) fn decode(record: &EvtxRecord<'_>) -> Option<Decoded> {
     let instances = record.template_instances().ok()?;
-    let [outer] = instances.as_slice() else { return None };
+    let [outer] = instances.as_slice() else {
+        return None;
+    };
     let chunk = record.chunk.data;
     let shape = shape(chunk, outer.template_def_offset as usize)?;
     let values = &outer.values;
@@ -133,7 +143,12 @@ pub(super) fn decode(record: &EvtxRecord<'_>) -> Option<Decoded> {
         match shape.fields.get(name)? {
             Source::Literal(text) => Some(Cow::Owned(text.clone())),
             // Each field is asked for once: move the value out rather than copy it.
-            Source::Slot(slot) => instance.borrow_mut().values.get_mut(*slot as usize)?.take().map(Cow::Owned),
+            Source::Slot(slot) => instance
+                .borrow_mut()
+                .values
+                .get_mut(*slot as usize)?
+                .take()
+                .map(Cow::Owned),
         }
     });
     Some(Decoded::AppLocker(Box::new(event)))
