@@ -11,8 +11,10 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod engine;
 mod generate;
 mod ingest;
+mod report;
 
 #[derive(Debug, Parser)]
 #[command(name = "lockstep", version, about, after_help = EXAMPLES)]
@@ -28,6 +30,8 @@ struct Args {
 }
 
 const EXAMPLES: &str = "Examples:
+  lockstep report sample-logs/
+  lockstep report --inventory inventory.csv --since 2026-10-01 --group finance --format json
   lockstep ingest sample-logs/
   lockstep ingest --data /srv/lockstep 'D:\\exports\\*.evtx' --json
   lockstep generate --out fleet --hosts 200 --groups 6 --days 30 --events 1000000
@@ -39,6 +43,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Read EVTX files into the event store (idempotent; exit status 3 when some input was skipped).
     Ingest(ingest::IngestArgs),
+    /// Which apps would be blocked, per business group (`report sample-logs/` ingests first).
+    Report(report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +53,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         Command::Generate(cmd) => generate::run(cmd, args.quiet),
         Command::Ingest(cmd) => ingest::run(cmd, args.quiet),
+        Command::Report(cmd) => report::run(cmd, args.quiet),
     };
     match result {
         Ok(code) => code,
@@ -59,7 +66,7 @@ fn main() -> ExitCode {
 
 fn init_tracing(verbose: u8) {
     let default = match verbose {
-        0 => "lockstep=info,generate=info,ingest=info",
+        0 => "lockstep=info,generate=info,ingest=info,query=info",
         1 => "debug",
         _ => "trace",
     };

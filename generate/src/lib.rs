@@ -169,6 +169,28 @@ impl Plan {
     }
 }
 
+/// The events a set of options generates, host by host, without writing anything: the
+/// generator's own bookkeeping, for tests that check what lockstep reports.
+pub struct Simulation {
+    pub fleet: Fleet,
+    plan: Plan,
+}
+
+impl Simulation {
+    /// The fleet and timelines that `generate` would write for `opts`.
+    pub fn new(opts: &Options) -> Result<Simulation, Error> {
+        opts.validate()?;
+        let fleet = Fleet::new(opts)?;
+        let plan = Plan::new(opts, &fleet);
+        Ok(Simulation { fleet, plan })
+    }
+
+    /// Host `host`'s AppLocker events, in time order (the same events `generate` writes).
+    pub fn host_events(&self, host: usize) -> HostTimeline<'_> {
+        self.plan.timeline(&self.fleet, host)
+    }
+}
+
 /// Per-host bookkeeping in the manifest.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HostManifest {

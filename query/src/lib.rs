@@ -1,1 +1,48 @@
-//! DataFusion queries over the event store. Not built yet: see the report issue (#4).
+//! lockstep's questions as DataFusion SQL over the Parquet event store.
+//!
+//! Every function takes a `&SessionContext` and never builds one, so the same code runs on
+//! an in-process context (the default) or a distributed one. The caller registers the store
+//! with [`register_store`] first.
+//!
+//! - [`Inventory`]: business groups from `inventory.csv`, as a SQL expression.
+//! - [`report::blocked_apps_by_group`]: which apps would be blocked, per group.
+
+mod error;
+pub mod inventory;
+pub mod report;
+mod time;
+
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+
+pub use error::{Error, Result};
+pub use inventory::Inventory;
+pub use schema::Store;
+pub use time::{Window, parse_time_bound};
+
+/// The table name the queries read.
+pub const EVENTS: &str = "events";
+
+/// Registers the committed files of `store` as the `events` table (an empty table when the
+/// store has none yet). Returns the number of committed rows.
+pub async fn register_store(ctx: &SessionContext, store: &Store) -> Result<u64> {
+    let manifest = store.read_manifest()?;
+    let schema = schema::event_schema();
+    if ctx.table_exist(EVENTS)? {
+        ctx.deregister_table(EVENTS)?;
+    }
+    if manifest.files.is_empty() {
+        let empty = MemTable::try_new(schema, vec![vec![]])?;
+        ctx.register_table(EVENTS, std::sync::Arc::new(empty))?;
+        return Ok(0);
+    }
+    let paths: Vec<String> = manifest
+        .files
+        .iter()
+        .map(|f| store.resolve(&f.path).display().to_string())
+        .collect();
+    let options = ParquetReadOptions::default().schema(&schema);
+    let frame = ctx.read_parquet(paths, options).await?;
+    ctx.register_table(EVENTS, frame.into_view())?;
+    Ok(manifest.rows())
+}

@@ -1,0 +1,304 @@
+//! Business groups: `inventory.csv` (`computer,group`, more columns allowed and ignored).
+//!
+//! Rules (DESIGN.md "Business groups"): `computer` is a short name, an FQDN or a glob
+//! (`FIN-*`); matching is case-insensitive; a short name matches the computer logged with
+//! that short name, with or without a domain; first match wins; computers that match no line
+//! are in `unassigned`. The rules become one SQL `CASE` expression, so the grouping runs
+//! inside the query engine (locally or on a cluster) rather than row by row in Rust.
+
+use std::path::Path;
+
+use crate::Error;
+
+/// The group of computers the inventory does not name.
+pub const UNASSIGNED: &str = "unassigned";
+
+/// One inventory line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Lower-cased `computer` text.
+    pub pattern: String,
+    pub group: String,
+    /// 1-based line number in the file.
+    pub line: usize,
+}
+
+impl Entry {
+    /// True for `*`/`?` patterns.
+    pub fn is_glob(&self) -> bool {
+        self.pattern.contains(['*', '?'])
+    }
+}
+
+/// A parsed inventory; empty means every computer is `unassigned`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub entries: Vec<Entry>,
+}
+
+impl Inventory {
+    /// Reads an inventory file.
+    pub fn from_path(path: &Path) -> Result<Inventory, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Inventory::parse(&text).map_err(|e| match e {
+            Error::Inventory { line, message, .. } => Error::Inventory {
+                path: path.display().to_string(),
+                line,
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses inventory CSV text (header required).
+    pub fn parse(text: &str) -> Result<Inventory, Error> {
+        let bad = |line: usize, message: String| Error::Inventory {
+            path: "inventory".into(),
+            line,
+            message,
+        };
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.trim_start_matches('\u{feff}').trim()));
+        let (_, header) = lines
+            .find(|(_, l)| !l.is_empty())
+            .ok_or_else(|| bad(1, "empty file: expected a `computer,group` header".into()))?;
+        let columns: Vec<String> = split_csv(header)
+            .into_iter()
+            .map(|c| c.trim().to_ascii_lowercase())
+            .collect();
+        let computer_col = columns.iter().position(|c| c == "computer");
+        let group_col = columns.iter().position(|c| c == "group");
+        let (Some(computer_col), Some(group_col)) = (computer_col, group_col) else {
+            return Err(bad(
+                1,
+                format!("the header must name `computer` and `group` columns, found {header:?}"),
+            ));
+        };
+        let mut entries = Vec::new();
+        for (line, text) in lines {
+            if text.is_empty() || text.starts_with('#') {
+                continue;
+            }
+            let fields = split_csv(text);
+            let get = |i: usize| fields.get(i).map(|f| f.trim()).unwrap_or("");
+            let (computer, group) = (get(computer_col), get(group_col));
+            if computer.is_empty() {
+                return Err(bad(line, "empty `computer`".into()));
+            }
+            if group.is_empty() {
+                return Err(bad(line, format!("empty `group` for {computer:?}")));
+            }
+            if computer.contains(['\'', '\\', '%']) {
+                return Err(bad(
+                    line,
+                    format!("{computer:?} is not a computer name or glob"),
+                ));
+            }
+            entries.push(Entry {
+                pattern: computer.to_ascii_lowercase(),
+                group: group.to_owned(),
+                line,
+            });
+        }
+        Ok(Inventory { entries })
+    }
+
+    /// The group names, sorted, without duplicates.
+    pub fn groups(&self) -> Vec<String> {
+        let mut groups: Vec<String> = self.entries.iter().map(|e| e.group.clone()).collect();
+        groups.sort();
+        groups.dedup();
+        groups
+    }
+
+    /// Which group a computer is in (the same rules as [`Inventory::group_sql`], for callers
+    /// outside the engine and for tests).
+    pub fn group_of(&self, computer: &str) -> &str {
+        let computer = computer.to_ascii_lowercase();
+        let key = computer.split('.').next().unwrap_or("");
+        self.entries
+            .iter()
+            .find(|e| {
+                if e.is_glob() {
+                    wildcard(&e.pattern, &computer) || wildcard(&e.pattern, key)
+                } else if e.pattern.contains('.') {
+                    e.pattern == computer
+                        || (!computer.contains('.') && e.pattern.split('.').next() == Some(key))
+                } else {
+                    e.pattern == key
+                }
+            })
+            .map_or(UNASSIGNED, |e| e.group.as_str())
+    }
+
+    /// A SQL expression giving the group of the row (columns `computer`, `computer_key`).
+    pub fn group_sql(&self) -> String {
+        self.case_sql(|e| sql_string(&e.group), &sql_string(UNASSIGNED))
+    }
+
+    /// A SQL expression that is true when the matching line is a glob (for counting the
+    /// computers a glob line stands for).
+    pub fn matched_by_glob_sql(&self) -> String {
+        self.case_sql(|e| e.is_glob().to_string(), "false")
+    }
+
+    fn case_sql(&self, then: impl Fn(&Entry) -> String, otherwise: &str) -> String {
+        if self.entries.is_empty() {
+            return otherwise.to_owned();
+        }
+        let mut sql = String::from("CASE");
+        for e in &self.entries {
+            let cond = if e.is_glob() {
+                let like = glob_to_like(&e.pattern);
+                format!(
+                    "lower(computer) LIKE {like} ESCAPE '\\' OR computer_key LIKE {like} ESCAPE '\\'"
+                )
+            } else if e.pattern.contains('.') {
+                let short = e.pattern.split('.').next().unwrap_or("");
+                format!(
+                    "lower(computer) = {} OR (strpos(computer, '.') = 0 AND computer_key = {})",
+                    sql_string(&e.pattern),
+                    sql_string(short)
+                )
+            } else {
+                format!("computer_key = {}", sql_string(&e.pattern))
+            };
+            sql.push_str(&format!(" WHEN {cond} THEN {}", then(e)));
+        }
+        sql.push_str(&format!(" ELSE {otherwise} END"));
+        sql
+    }
+
+    /// Computers the inventory names one by one, per group (globs are counted from the store).
+    pub fn named_computers(&self, group: &str) -> usize {
+        let mut names: Vec<&str> = self
+            .entries
+            .iter()
+            .filter(|e| e.group == group && !e.is_glob())
+            .map(|e| e.pattern.split('.').next().unwrap_or(""))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names.len()
+    }
+}
+
+/// Splits one CSV line; quoted fields may contain commas and doubled quotes.
+fn split_csv(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                fields.last_mut().expect("one field").push('"');
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(String::new()),
+            c => fields.last_mut().expect("one field").push(c),
+        }
+    }
+    fields
+}
+
+/// A SQL string literal.
+pub(crate) fn sql_string(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn glob_to_like(glob: &str) -> String {
+    let mut like = String::new();
+    for c in glob.chars() {
+        match c {
+            '*' => like.push('%'),
+            '?' => like.push('_'),
+            '_' | '%' | '\\' => {
+                like.push('\\');
+                like.push(c);
+            }
+            c => like.push(c),
+        }
+    }
+    sql_string(&like)
+}
+
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CSV: &str = "computer,group,owner\nFIN-*,finance,x\nENG-WS01,engineering\nsal-ws02.corp.example.com,sales\nfin-ws09,audit-team\n";
+
+    #[test]
+    fn rules_of_the_design() {
+        let inv = Inventory::parse(CSV).unwrap();
+        assert_eq!(inv.group_of("fin-ws01.corp.example.com"), "finance");
+        assert_eq!(inv.group_of("FIN-WS09"), "finance", "first match wins");
+        assert_eq!(
+            inv.group_of("eng-ws01.corp.example.com"),
+            "engineering",
+            "a short name matches its FQDN"
+        );
+        assert_eq!(inv.group_of("ENG-WS011"), UNASSIGNED);
+        assert_eq!(inv.group_of("SAL-WS02.corp.example.com"), "sales");
+        assert_eq!(
+            inv.group_of("SAL-WS02"),
+            "sales",
+            "an FQDN line matches the short name logged"
+        );
+        assert_eq!(inv.group_of("sal-ws02.other.example.com"), UNASSIGNED);
+        assert_eq!(
+            inv.groups(),
+            ["audit-team", "engineering", "finance", "sales"]
+        );
+        assert_eq!(inv.named_computers("finance"), 0);
+    }
+
+    #[test]
+    fn bad_rows_name_their_line() {
+        let err = Inventory::parse("computer,group\nA,x\n,y\n").unwrap_err();
+        assert!(err.to_string().contains("line 3"), "{err}");
+        let err = Inventory::parse("host,team\nA,x\n").unwrap_err();
+        assert!(err.to_string().contains("line 1"), "{err}");
+        let err = Inventory::parse("computer,group\nA,\n").unwrap_err();
+        assert!(
+            err.to_string().contains("line 2") && err.to_string().contains("group"),
+            "{err}"
+        );
+        assert!(Inventory::parse("computer,group\nA'B,x\n").is_err());
+        assert_eq!(
+            Inventory::parse("\u{feff}computer,group\n\"A\",\"x, y\"\n")
+                .unwrap()
+                .entries[0]
+                .group,
+            "x, y"
+        );
+    }
+}

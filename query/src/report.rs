@@ -1,0 +1,405 @@
+//! "What would stop working?": apps that would be blocked, per business group.
+//!
+//! App identity (DESIGN.md "App identity"): signed files by (collection, publisher, product,
+//! binary); unsigned files by (collection, hash); files with neither by (collection, path),
+//! with per-user profile paths generalised (`%OSDRIVE%\USERS\*\…`) so an app installed once
+//! per user is one app.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMicrosecondType};
+use datafusion::prelude::SessionContext;
+
+use crate::inventory::{Inventory, sql_string};
+use crate::{Error, Result, Window};
+
+/// Which outcomes to report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeFilter {
+    /// Would be blocked under *Enforce rules* (8003, 8006, 8021, 8024).
+    #[default]
+    Audit,
+    /// Already blocked where a collection is enforced (8004, 8007, 8022, 8025).
+    Blocked,
+    /// Both, with the outcome as a column.
+    All,
+}
+
+/// PowerShell probes AppLocker with random `__PSSCRIPTPOLICYTEST_*` scripts at every start:
+/// never a real app, so they are counted as noise and left out unless asked for.
+const NOISE_SQL: &str =
+    r"upper(coalesce(file_path, '')) LIKE '%\_\_PSSCRIPTPOLICYTEST\_%' ESCAPE '\'";
+
+/// What to report.
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    pub window: Window,
+    /// Only these groups (all when empty).
+    pub groups: Vec<String>,
+    /// Only these collections (`EXE`, `DLL`, `MSI`, `SCRIPT`, `APPX`; all when empty).
+    pub collections: Vec<String>,
+    pub outcome: OutcomeFilter,
+    pub include_noise: bool,
+    /// At most this many apps per group.
+    pub top: Option<usize>,
+}
+
+/// One app that would be blocked in a group.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AppRow {
+    /// `audit` or `blocked`; only with `--outcome all`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    pub collection: Option<String>,
+    pub publisher: Option<String>,
+    pub product: Option<String>,
+    pub binary: Option<String>,
+    /// For unsigned apps (signed apps have one hash per version).
+    pub file_hash: Option<String>,
+    pub version_min: Option<String>,
+    pub version_max: Option<String>,
+    /// Up to five paths seen (per-user profiles generalised), and how many there were.
+    pub paths: Vec<String>,
+    pub path_count: u64,
+    pub events: u64,
+    pub hosts: u64,
+    pub users: u64,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// One business group.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GroupReport {
+    pub group: String,
+    /// Computers the inventory names, plus those its glob lines match in the store.
+    pub hosts_in_inventory: u64,
+    /// Computers with any AppLocker event in the window.
+    pub hosts_reporting: u64,
+    /// Computers whose only AppLocker events in the window are 8001 (policy applied).
+    pub hosts_policy_only: u64,
+    /// AppLocker audit events (8003/8006/8021/8024), noise excluded.
+    pub audit_events: u64,
+    /// Events left out as noise (`__PSSCRIPTPOLICYTEST_*`), in the reported outcomes.
+    pub noise_events: u64,
+    pub apps: Vec<AppRow>,
+}
+
+/// The report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Report {
+    pub window: Window,
+    pub outcome: OutcomeFilter,
+    pub groups: Vec<GroupReport>,
+}
+
+impl Report {
+    /// True when no group has any app row.
+    pub fn is_empty(&self) -> bool {
+        self.groups.iter().all(|g| g.apps.is_empty())
+    }
+}
+
+/// The per-event view every report query starts from.
+fn events_sql(inventory: &Inventory, window: &Window) -> String {
+    format!(
+        r"SELECT *,
+            {group} AS grp,
+            {by_glob} AS by_glob,
+            regexp_replace(file_path, '^%OSDRIVE%\\USERS\\[^\\]+\\', '%OSDRIVE%\USERS\*\') AS generic_path,
+            {NOISE_SQL} AS noise
+          FROM events WHERE true {window}",
+        group = inventory.group_sql(),
+        by_glob = inventory.matched_by_glob_sql(),
+        window = window.sql(),
+    )
+}
+
+fn outcomes(filter: OutcomeFilter) -> &'static str {
+    match filter {
+        OutcomeFilter::Audit => "('audit')",
+        OutcomeFilter::Blocked => "('blocked')",
+        OutcomeFilter::All => "('audit', 'blocked')",
+    }
+}
+
+fn in_list(column: &str, values: &[String]) -> String {
+    if values.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = values.iter().map(|v| sql_string(v)).collect();
+    format!(" AND {column} IN ({})", list.join(", "))
+}
+
+/// Apps that would be blocked, per group, with per-group context.
+pub async fn blocked_apps_by_group(
+    ctx: &SessionContext,
+    inventory: &Inventory,
+    opts: &ReportOptions,
+) -> Result<Report> {
+    for c in &opts.collections {
+        if !["EXE", "DLL", "MSI", "SCRIPT", "APPX"].contains(&c.as_str()) {
+            return Err(Error::BadParameter {
+                name: "--collection",
+                message: format!("{c:?} is not EXE, DLL, MSI, SCRIPT or APPX"),
+            });
+        }
+    }
+    let events = events_sql(inventory, &opts.window);
+    let with_outcome = opts.outcome == OutcomeFilter::All;
+    let outcome_col = if with_outcome { "outcome," } else { "" };
+    let apps_sql = format!(
+        r"WITH ev AS ({events}),
+          apps AS (
+            SELECT *,
+              CASE WHEN publisher IS NULL THEN file_hash END AS app_hash,
+              CASE WHEN publisher IS NULL AND file_hash IS NULL THEN generic_path END AS app_path
+            FROM ev
+            WHERE policy_kind = 'applocker' AND outcome IN {outcomes} {noise} {collections} {groups})
+          SELECT grp, {outcome_col} collection, publisher, product, binary_name, app_hash, app_path,
+            first_value(binary_version ORDER BY binary_version_key ASC NULLS LAST) AS version_min,
+            first_value(binary_version ORDER BY binary_version_key DESC NULLS LAST) AS version_max,
+            SUM(1) AS events,
+            COUNT(DISTINCT computer_key) AS hosts,
+            COUNT(DISTINCT user_sid) AS users,
+            MIN(time) AS first_seen,
+            MAX(time) AS last_seen,
+            COUNT(DISTINCT generic_path) AS path_count,
+            array_agg(DISTINCT generic_path) AS paths
+          FROM apps
+          GROUP BY grp, {outcome_col} collection, publisher, product, binary_name, app_hash, app_path
+          ORDER BY grp, events DESC, collection, publisher, product, binary_name, app_hash, app_path",
+        outcomes = outcomes(opts.outcome),
+        noise = if opts.include_noise {
+            String::new()
+        } else {
+            " AND NOT noise".into()
+        },
+        collections = in_list("collection", &opts.collections),
+        groups = in_list("grp", &opts.groups),
+    );
+    let stats_sql = format!(
+        r"WITH ev AS ({events}),
+          per_host AS (
+            SELECT grp, computer_key,
+              MAX(CASE WHEN event_id <> 8001 THEN 1 ELSE 0 END) AS more_than_policy,
+              SUM(CASE WHEN outcome = 'audit' AND policy_kind = 'applocker' AND NOT noise THEN 1 ELSE 0 END) AS audit_events,
+              SUM(CASE WHEN noise AND policy_kind = 'applocker' AND outcome IN {outcomes} THEN 1 ELSE 0 END) AS noise_events
+            FROM ev GROUP BY grp, computer_key)
+          SELECT grp, SUM(1) AS hosts_reporting,
+            SUM(CASE WHEN more_than_policy = 0 THEN 1 ELSE 0 END) AS hosts_policy_only,
+            SUM(audit_events) AS audit_events, SUM(noise_events) AS noise_events
+          FROM per_host GROUP BY grp",
+        outcomes = outcomes(opts.outcome),
+    );
+    let globbed_sql = format!(
+        "WITH ev AS ({}) SELECT grp, COUNT(DISTINCT computer_key) AS hosts FROM ev WHERE by_glob GROUP BY grp",
+        events_sql(inventory, &Window::default())
+    );
+
+    let apps = collect(ctx, &apps_sql).await?;
+    let stats = collect(ctx, &stats_sql).await?;
+    let globbed = collect(ctx, &globbed_sql).await?;
+
+    let mut groups: BTreeMap<String, GroupReport> = BTreeMap::new();
+    for name in inventory.groups() {
+        group_entry(&mut groups, inventory, &name);
+    }
+    for batch in &globbed {
+        let (grp, hosts) = (strings(batch, "grp")?, ints(batch, "hosts")?);
+        for i in 0..batch.num_rows() {
+            group_entry(
+                &mut groups,
+                inventory,
+                grp[i].as_deref().unwrap_or_default(),
+            )
+            .hosts_in_inventory += hosts[i] as u64;
+        }
+    }
+    for batch in &stats {
+        let grp = strings(batch, "grp")?;
+        let [reporting, policy_only, audit, noise] = [
+            "hosts_reporting",
+            "hosts_policy_only",
+            "audit_events",
+            "noise_events",
+        ]
+        .map(|c| ints(batch, c));
+        let (reporting, policy_only, audit, noise) = (reporting?, policy_only?, audit?, noise?);
+        for i in 0..batch.num_rows() {
+            let g = group_entry(
+                &mut groups,
+                inventory,
+                grp[i].as_deref().unwrap_or_default(),
+            );
+            g.hosts_reporting = reporting[i] as u64;
+            g.hosts_policy_only = policy_only[i] as u64;
+            g.audit_events = audit[i] as u64;
+            g.noise_events = noise[i] as u64;
+        }
+    }
+    for batch in &apps {
+        let grp = strings(batch, "grp")?;
+        let outcome = if with_outcome {
+            Some(strings(batch, "outcome")?)
+        } else {
+            None
+        };
+        let [collection, publisher, product, binary, hash, vmin, vmax] = [
+            "collection",
+            "publisher",
+            "product",
+            "binary_name",
+            "app_hash",
+            "version_min",
+            "version_max",
+        ]
+        .map(|c| strings(batch, c));
+        let (collection, publisher, product, binary, hash, vmin, vmax) = (
+            collection?,
+            publisher?,
+            product?,
+            binary?,
+            hash?,
+            vmin?,
+            vmax?,
+        );
+        let [events, hosts, users, path_count] =
+            ["events", "hosts", "users", "path_count"].map(|c| ints(batch, c));
+        let (events, hosts, users, path_count) = (events?, hosts?, users?, path_count?);
+        let (first, last) = (times(batch, "first_seen")?, times(batch, "last_seen")?);
+        let paths = lists(batch, "paths")?;
+        for i in 0..batch.num_rows() {
+            let g = group_entry(
+                &mut groups,
+                inventory,
+                grp[i].as_deref().unwrap_or_default(),
+            );
+            if opts.top.is_some_and(|top| g.apps.len() >= top) {
+                continue;
+            }
+            let mut shown = paths[i].clone();
+            shown.sort();
+            shown.truncate(5);
+            g.apps.push(AppRow {
+                outcome: outcome.as_ref().and_then(|o| o[i].clone()),
+                collection: collection[i].clone(),
+                publisher: publisher[i].clone(),
+                product: product[i].clone(),
+                binary: binary[i].clone(),
+                file_hash: hash[i].clone(),
+                version_min: vmin[i].clone(),
+                version_max: vmax[i].clone(),
+                paths: shown,
+                path_count: path_count[i] as u64,
+                events: events[i] as u64,
+                hosts: hosts[i] as u64,
+                users: users[i] as u64,
+                first_seen: first[i],
+                last_seen: last[i],
+            });
+        }
+    }
+    let mut groups: Vec<GroupReport> = groups.into_values().collect();
+    if !opts.groups.is_empty() {
+        groups.retain(|g| opts.groups.contains(&g.group));
+    }
+    Ok(Report {
+        window: opts.window,
+        outcome: opts.outcome,
+        groups,
+    })
+}
+
+/// The report of group `name`, created with its inventory count on first use.
+fn group_entry<'a>(
+    groups: &'a mut BTreeMap<String, GroupReport>,
+    inventory: &Inventory,
+    name: &str,
+) -> &'a mut GroupReport {
+    groups
+        .entry(name.to_owned())
+        .or_insert_with(|| GroupReport {
+            group: name.to_owned(),
+            hosts_in_inventory: inventory.named_computers(name) as u64,
+            hosts_reporting: 0,
+            hosts_policy_only: 0,
+            audit_events: 0,
+            noise_events: 0,
+            apps: Vec::new(),
+        })
+}
+
+async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    tracing::debug!(sql, "report query");
+    Ok(ctx.sql(sql).await?.collect().await?)
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
+    batch.column_by_name(name).ok_or_else(|| {
+        Error::Engine(datafusion::error::DataFusionError::Internal(format!(
+            "no column {name}"
+        )))
+    })
+}
+
+fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
+    let utf8 = cast(column(batch, name)?, &DataType::Utf8)
+        .map_err(datafusion::error::DataFusionError::from)?;
+    let array = utf8.as_string::<i32>();
+    Ok((0..array.len())
+        .map(|i| array.is_valid(i).then(|| array.value(i).to_owned()))
+        .collect())
+}
+
+fn ints(batch: &RecordBatch, name: &str) -> Result<Vec<i64>> {
+    let ints = cast(column(batch, name)?, &DataType::Int64)
+        .map_err(datafusion::error::DataFusionError::from)?;
+    let array = ints.as_primitive::<Int64Type>();
+    Ok((0..array.len())
+        .map(|i| if array.is_valid(i) { array.value(i) } else { 0 })
+        .collect())
+}
+
+fn times(batch: &RecordBatch, name: &str) -> Result<Vec<Option<DateTime<Utc>>>> {
+    let ts = cast(
+        column(batch, name)?,
+        &DataType::Timestamp(TimeUnit::Microsecond, None),
+    )
+    .map_err(datafusion::error::DataFusionError::from)?;
+    let array = ts.as_primitive::<TimestampMicrosecondType>();
+    Ok((0..array.len())
+        .map(|i| {
+            array
+                .is_valid(i)
+                .then(|| DateTime::from_timestamp_micros(array.value(i)))
+                .flatten()
+        })
+        .collect())
+}
+
+fn lists(batch: &RecordBatch, name: &str) -> Result<Vec<Vec<String>>> {
+    let col = column(batch, name)?;
+    let list = col.as_list::<i32>();
+    let mut out = Vec::with_capacity(list.len());
+    for i in 0..list.len() {
+        if list.is_null(i) {
+            out.push(Vec::new());
+            continue;
+        }
+        let values = cast(&list.value(i), &DataType::Utf8)
+            .map_err(datafusion::error::DataFusionError::from)?;
+        let values = values.as_string::<i32>();
+        out.push(
+            (0..values.len())
+                .filter(|&j| values.is_valid(j))
+                .map(|j| values.value(j).to_owned())
+                .collect(),
+        );
+    }
+    Ok(out)
+}

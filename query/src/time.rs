@@ -1,0 +1,76 @@
+//! Report windows: `--since` / `--until` as dates or RFC 3339 timestamps.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::Error;
+
+/// A half-open window `[since, until)`; either end may be open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Window {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Window {
+    /// SQL conditions on `time` for this window (empty when unbounded).
+    pub(crate) fn sql(&self) -> String {
+        let mut conds = String::new();
+        if let Some(since) = self.since {
+            conds.push_str(&format!(
+                " AND time >= arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))')",
+                since.timestamp_micros()
+            ));
+        }
+        if let Some(until) = self.until {
+            conds.push_str(&format!(
+                " AND time < arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))')",
+                until.timestamp_micros()
+            ));
+        }
+        conds
+    }
+}
+
+/// Parses a window bound. A date means the start of that day for `since` and the end of that
+/// day for `until` (so `--until 2026-10-10` includes the 10th); a timestamp is exact.
+pub fn parse_time_bound(text: &str, is_until: bool) -> Result<DateTime<Utc>, Error> {
+    let name = if is_until { "--until" } else { "--since" };
+    if let Ok(t) = DateTime::parse_from_rfc3339(text.trim()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| Error::BadParameter {
+        name,
+        message: format!("{text:?} is neither a date (2026-10-05) nor an RFC 3339 time (2026-10-05T08:00:00Z)"),
+    })?;
+    let day = if is_until {
+        date.succ_opt().unwrap_or(date)
+    } else {
+        date
+    };
+    Ok(day.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_timestamps() {
+        assert_eq!(
+            parse_time_bound("2026-10-05", false).unwrap().to_rfc3339(),
+            "2026-10-05T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time_bound("2026-10-05", true).unwrap().to_rfc3339(),
+            "2026-10-06T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time_bound("2026-10-05T08:00:00+02:00", true)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-10-05T06:00:00+00:00"
+        );
+        let err = parse_time_bound("last week", false).unwrap_err();
+        assert!(err.to_string().contains("--since"), "{err}");
+    }
+}
