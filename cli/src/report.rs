@@ -197,10 +197,9 @@ fn short_publisher(dn: &str) -> &str {
     for key in ["O=", "CN="] {
         if let Some(start) = dn.find(key) {
             let rest = &dn[start + key.len()..];
-            let end = if rest.starts_with('"') {
-                rest[1..].find('"').map(|i| i + 2)
-            } else {
-                rest.find(',')
+            let end = match rest.strip_prefix('"') {
+                Some(quoted) => quoted.find('"').map(|i| i + 2),
+                None => rest.find(','),
             };
             return rest[..end.unwrap_or(rest.len())].trim_matches('"');
         }

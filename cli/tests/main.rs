@@ -3,3 +3,4 @@
 
 mod generate;
 mod ingest;
+mod report;

@@ -122,7 +122,7 @@ pub(crate) fn context_with(rows: &[Row]) -> SessionContext {
                         .map_or("-".to_owned(), |p| format!("{p}\\x\\y\\z")),
                 )
             }),
-            name if field.is_nullable() => text(&|_| None::<String>).clone(),
+            _ if field.is_nullable() => text(&|_| None::<String>),
             name => text(&|_| Some(name.to_owned())),
         };
         columns.push(column);
