@@ -66,7 +66,7 @@ impl Error {
 }
 
 /// What to generate. `Options::default()` is the bundled sample fleet's shape.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Options {
     pub seed: u64,
     pub hosts: usize,
@@ -102,6 +102,23 @@ impl Default for Options {
 }
 
 impl Options {
+    /// The options recorded in a `manifest.json` that `generate` wrote (to regenerate a fleet,
+    /// or to replay its events with [`Simulation`]).
+    pub fn from_manifest(path: &Path) -> Result<Options, Error> {
+        #[derive(serde::Deserialize)]
+        struct Manifest {
+            options: Options,
+        }
+        let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        })?;
+        Ok(manifest.options)
+    }
+
     /// Checks every option, naming the bad one.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |msg: String| Err(Error::InvalidOption(msg));

@@ -6,21 +6,7 @@ use std::sync::atomic::AtomicU64;
 use crate::fixtures::{assert_parsers_agree, evtx_files, sample_logs};
 
 fn sample_options() -> generate::Options {
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(sample_logs().join("manifest.json")).unwrap())
-            .unwrap();
-    let o = &manifest["options"];
-    generate::Options {
-        seed: o["seed"].as_u64().unwrap(),
-        hosts: o["hosts"].as_u64().unwrap() as usize,
-        groups: o["groups"].as_u64().unwrap() as usize,
-        days: o["days"].as_u64().unwrap() as usize,
-        events: o["events"].as_u64().unwrap(),
-        forwarded: o["forwarded"].as_u64().unwrap() as usize,
-        wef_coverage: o["wef_coverage"].as_u64().unwrap() as u8,
-        start: o["start"].as_str().unwrap().parse().unwrap(),
-        force: false,
-    }
+    generate::Options::from_manifest(&sample_logs().join("manifest.json")).unwrap()
 }
 
 #[test]

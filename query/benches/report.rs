@@ -10,20 +10,44 @@ use query::report::{ReportOptions, blocked_apps_by_group};
 fn report(c: &mut Criterion) {
     let work = tempfile::tempdir().unwrap();
     let logs = work.path().join("logs");
-    let opts = generate::Options { hosts: 400, groups: 8, days: 30, events: 200_000, ..Default::default() };
+    let opts = generate::Options {
+        hosts: 400,
+        groups: 8,
+        days: 30,
+        events: 200_000,
+        ..Default::default()
+    };
     generate::generate(&opts, &logs, &AtomicU64::new(0)).unwrap();
     let data = work.path().join("data");
-    let ingest_opts = ingest::Options { data_dir: data.clone(), paths: vec![logs.clone()], strict: false, threads: 2 };
+    let ingest_opts = ingest::Options {
+        data_dir: data.clone(),
+        paths: vec![logs.clone()],
+        strict: false,
+        threads: 2,
+    };
     ingest::ingest(&ingest_opts, &ingest::Progress::default()).unwrap();
     let inventory = query::Inventory::from_path(&logs.join("inventory.csv")).unwrap();
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let ctx = SessionContext::new();
-    runtime.block_on(query::register_store(&ctx, &query::Store::new(&data))).unwrap();
+    runtime
+        .block_on(query::register_store(&ctx, &query::Store::new(&data)))
+        .unwrap();
     let mut group = c.benchmark_group("report");
     group.sample_size(10);
     group.bench_function("blocked_apps_by_group_200k", |b| {
-        b.iter(|| runtime.block_on(blocked_apps_by_group(&ctx, &inventory, &ReportOptions::default())).unwrap())
+        b.iter(|| {
+            runtime
+                .block_on(blocked_apps_by_group(
+                    &ctx,
+                    &inventory,
+                    &ReportOptions::default(),
+                ))
+                .unwrap()
+        })
     });
     group.finish();
 }

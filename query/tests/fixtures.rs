@@ -44,21 +44,7 @@ pub(crate) fn sample_inventory() -> query::Inventory {
 
 /// The options the sample fleet was generated with (from its manifest).
 pub(crate) fn sample_options() -> generate::Options {
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(sample_logs().join("manifest.json")).unwrap())
-            .unwrap();
-    let o = &manifest["options"];
-    generate::Options {
-        seed: o["seed"].as_u64().unwrap(),
-        hosts: o["hosts"].as_u64().unwrap() as usize,
-        groups: o["groups"].as_u64().unwrap() as usize,
-        days: o["days"].as_u64().unwrap() as usize,
-        events: o["events"].as_u64().unwrap(),
-        forwarded: o["forwarded"].as_u64().unwrap() as usize,
-        wef_coverage: o["wef_coverage"].as_u64().unwrap() as u8,
-        start: o["start"].as_str().unwrap().parse().unwrap(),
-        force: false,
-    }
+    generate::Options::from_manifest(&sample_logs().join("manifest.json")).unwrap()
 }
 
 /// A hand-made event row; unset columns are null (or empty for required text).
