@@ -112,11 +112,15 @@ pub(crate) fn commit(
 ) -> Result<Committed, Error> {
     let mut manifest = store.read_manifest()?;
     manifest.version = Manifest::VERSION;
-    let mut new_keys: Vec<u128> = staged.iter().flat_map(|f| f.keys.iter().copied()).collect();
-    new_keys.sort_unstable();
+    // Each staged file's keys are sorted; merging them lazily avoids a second copy of every
+    // key of the ingest in memory.
+    let staged_keys: Vec<&[u128]> = staged.iter().map(|f| f.keys.as_slice()).collect();
     let mut stored: HashSet<u128> = HashSet::new();
     for file in &manifest.files {
-        stored.extend(intersect_keys(&store.resolve(&file.keys), &new_keys)?);
+        stored.extend(intersect_keys(
+            &store.resolve(&file.keys),
+            merge_sorted(&staged_keys),
+        )?);
     }
     let mut rows_new = 0;
     for mut file in staged {
@@ -137,6 +141,24 @@ pub(crate) fn commit(
         rows_new,
         rows_already_stored: stored.len() as u64,
         rows_in_store: manifest.rows(),
+    })
+}
+
+/// The union of sorted slices, in order (duplicates kept).
+fn merge_sorted<'a>(lists: &'a [&'a [u128]]) -> impl Iterator<Item = u128> + 'a {
+    use std::cmp::Reverse;
+    let mut heap: std::collections::BinaryHeap<Reverse<(u128, usize, usize)>> = lists
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(i, l)| Reverse((l[0], i, 0)))
+        .collect();
+    std::iter::from_fn(move || {
+        let Reverse((key, list, at)) = heap.pop()?;
+        if let Some(&next) = lists[list].get(at + 1) {
+            heap.push(Reverse((next, list, at + 1)));
+        }
+        Some(key)
     })
 }
 

@@ -239,11 +239,15 @@ pub(crate) fn write_keys(path: &Path, keys: &[u128]) -> Result<(), Error> {
     file.sync_all().map_err(|e| Error::io(path, e))
 }
 
-/// Streams a keys file and returns those of `wanted` (sorted) that it contains.
-pub(crate) fn intersect_keys(path: &Path, wanted: &[u128]) -> Result<Vec<u128>, Error> {
+/// Streams a keys file and returns the keys of `wanted` (ascending) that it contains.
+pub(crate) fn intersect_keys(
+    path: &Path,
+    wanted: impl Iterator<Item = u128>,
+) -> Result<Vec<u128>, Error> {
     use std::io::Read;
     let mut found = Vec::new();
-    if wanted.is_empty() {
+    let mut wanted = wanted.peekable();
+    if wanted.peek().is_none() {
         return Ok(found);
     }
     let mut input = std::io::BufReader::with_capacity(
@@ -251,7 +255,6 @@ pub(crate) fn intersect_keys(path: &Path, wanted: &[u128]) -> Result<Vec<u128>, 
         File::open(path).map_err(|e| Error::io(path, e))?,
     );
     let mut buf = [0u8; 16];
-    let mut i = 0;
     loop {
         match input.read_exact(&mut buf) {
             Ok(()) => {}
@@ -259,14 +262,11 @@ pub(crate) fn intersect_keys(path: &Path, wanted: &[u128]) -> Result<Vec<u128>, 
             Err(e) => return Err(Error::io(path, e)),
         }
         let key = u128::from_le_bytes(buf);
-        while i < wanted.len() && wanted[i] < key {
-            i += 1;
-        }
-        if i == wanted.len() {
-            break;
-        }
-        if wanted[i] == key {
-            found.push(key);
+        while wanted.next_if(|w| *w < key).is_some() {}
+        match wanted.peek() {
+            None => break,
+            Some(w) if *w == key => found.push(key),
+            Some(_) => {}
         }
     }
     Ok(found)
