@@ -119,6 +119,7 @@ pub struct Progress {
     pub files_done: AtomicU64,
     pub bytes_total: AtomicU64,
     pub bytes_done: AtomicU64,
+    /// AppLocker events decoded so far.
     pub records: AtomicU64,
 }
 

@@ -199,8 +199,13 @@ impl StagingWriter {
         if open.batches.send(batch).is_err() {
             // The encoder stopped early: closing the file returns its error.
             let failed = self.current.take().expect("open");
-            failed.close()?;
-            unreachable!("an encoder that hangs up has failed");
+            let stopped = || {
+                Error::io(
+                    &self.dir,
+                    std::io::Error::other("the Parquet encoder stopped"),
+                )
+            };
+            return Err(failed.close().err().unwrap_or_else(stopped));
         }
         self.groups_in_current += 1;
         if self.groups_in_current == FILE_ROW_GROUPS {
