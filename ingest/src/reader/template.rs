@@ -81,18 +81,22 @@ pub(crate) fn utf16_to_string(bytes: &[u8]) -> Option<String> {
     Some(text.trim_end_matches('\0').to_owned())
 }
 
-/// Reads the definition at chunk offset `def_offset` (header: next, GUID, size; then body).
-pub(crate) fn shape_at(chunk: &[u8], def_offset: usize) -> Option<Shape> {
+/// Where the definition at chunk offset `def_offset` ends: its 24-byte header (next link,
+/// GUID, body size) plus the body (evtx-format.md §4.8). `None` if it overruns the chunk.
+pub(crate) fn definition_end(chunk: &[u8], def_offset: usize) -> Option<usize> {
     let size = u32::from_le_bytes(
         chunk
             .get(def_offset + 20..def_offset + 24)?
             .try_into()
             .ok()?,
-    ) as usize;
-    let end = def_offset.checked_add(24)?.checked_add(size)?;
-    if end > chunk.len() {
-        return None;
-    }
+    );
+    let end = def_offset.checked_add(24)?.checked_add(size as usize)?;
+    (end <= chunk.len()).then_some(end)
+}
+
+/// Reads the definition at chunk offset `def_offset` (header: next, GUID, size; then body).
+pub(crate) fn shape_at(chunk: &[u8], def_offset: usize) -> Option<Shape> {
+    let end = definition_end(chunk, def_offset)?;
     let mut c = Cursor {
         data: &chunk[..end],
         pos: def_offset + 24,
@@ -183,13 +187,7 @@ pub(crate) fn nested_instance(chunk: &[u8], start: usize, len: usize) -> Option<
     c.u32()?; // template id
     let def_offset = c.u32()? as usize;
     if def_offset == c.pos {
-        let size = u32::from_le_bytes(
-            chunk
-                .get(def_offset + 20..def_offset + 24)?
-                .try_into()
-                .ok()?,
-        ) as usize;
-        c.pos = def_offset + 24 + size;
+        c.pos = definition_end(chunk, def_offset)?;
     }
     let count = c.u32()? as usize;
     let mut descriptors = Vec::with_capacity(count.min(64));

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use evtx::EvtxRecord;
 use evtx::binxml::value_variant::BinXmlValue;
 
-use super::template::{NestedInstance, Shape, Source, nested_instance, shape_at};
+use super::template::{NestedInstance, Shape, Source, definition_end, nested_instance, shape_at};
 use crate::record::{Decoded, SystemFields, assemble, is_applocker};
 
 /// A cached shape with the definition bytes it was read from.
@@ -29,13 +29,7 @@ thread_local! {
 }
 
 fn shape(chunk: &[u8], def_offset: usize) -> Option<Arc<Shape>> {
-    let size = u32::from_le_bytes(
-        chunk
-            .get(def_offset + 20..def_offset + 24)?
-            .try_into()
-            .ok()?,
-    ) as usize;
-    let definition = chunk.get(def_offset + 4..def_offset.checked_add(24)?.checked_add(size)?)?;
+    let definition = chunk.get(def_offset + 4..definition_end(chunk, def_offset)?)?;
     let guid: [u8; 16] = definition[..16].try_into().ok()?;
     SHAPES.with(|cache| {
         let mut cache = cache.borrow_mut();
