@@ -1,7 +1,8 @@
 """The per-group report's queries in DuckDB, over the same Parquet files, for bench/report.sh.
 
-Runs the same two queries lockstep's report runs (apps per group, group context), with the
-inventory turned into the same CASE expression, and prints the wall time of both in seconds.
+Runs the same queries lockstep's report runs (host groups, apps per group, group context),
+in the same shape, with the inventory as a CASE expression over the distinct computers, and
+prints the wall time of all of them in seconds and the number of app rows.
 
 usage: python3 bench/report_duckdb.py DATA_DIR INVENTORY_CSV
 """
@@ -39,30 +40,46 @@ def main(data, inventory):
     with open(os.path.join(data, "lockstep-store.json")) as f:
         files = [os.path.join(data, e["path"]) for e in json.load(f)["files"]]
     con = duckdb.connect()
-    ev = f"""SELECT *, {group_case(inventory)} AS grp,
-        regexp_replace(file_path, '^%OSDRIVE%\\\\USERS\\\\[^\\\\]+\\\\', '%OSDRIVE%\\\\USERS\\\\*\\\\') AS generic_path,
-        upper(coalesce(file_path, '')) LIKE '%\\_\\_PSSCRIPTPOLICYTEST\\_%' ESCAPE '\\' AS noise
-        FROM read_parquet({files!r})"""
-    apps = f"""WITH ev AS ({ev}), apps AS (
-        SELECT *, CASE WHEN publisher IS NULL THEN file_hash END AS app_hash,
-          CASE WHEN publisher IS NULL AND file_hash IS NULL THEN generic_path END AS app_path
-        FROM ev WHERE policy_kind = 'applocker' AND outcome IN ('audit') AND NOT noise)
+    started = time.perf_counter()
+    # The shape lockstep runs: the inventory applied once per distinct computer, the events
+    # aggregated per (app, path, computer, user, version) before the join with the groups.
+    con.execute(f"CREATE TEMP VIEW events AS SELECT * FROM read_parquet({files!r})")
+    con.execute(f"""CREATE TEMP TABLE host_groups AS
+        SELECT computer, computer_key, {group_case(inventory)} AS grp
+        FROM (SELECT DISTINCT computer, computer_key FROM events)""")
+    noise = "CASE WHEN collection = 'SCRIPT' THEN upper(coalesce(file_path, '')) LIKE '%\\_\\_PSSCRIPTPOLICYTEST\\_%' ESCAPE '\\' ELSE false END"
+    generic = "regexp_replace(file_path, '^%OSDRIVE%\\\\USERS\\\\[^\\\\]+\\\\', '%OSDRIVE%\\\\USERS\\\\*\\\\')"
+    apps = f"""WITH fine AS (
+          SELECT computer, computer_key, collection, publisher, product, binary_name,
+            CASE WHEN publisher IS NULL THEN file_hash END AS app_hash,
+            file_path, user_sid, binary_version, binary_version_key,
+            count(*) AS events, min(time) AS first_seen, max(time) AS last_seen
+          FROM events WHERE policy_kind = 'applocker' AND outcome IN ('audit')
+          GROUP BY ALL),
+        apps AS (
+          SELECT f.*, h.grp, {generic} AS generic_path,
+            CASE WHEN publisher IS NULL AND app_hash IS NULL THEN {generic} END AS app_path
+          FROM fine f JOIN host_groups h ON f.computer = h.computer WHERE NOT ({noise}))
       SELECT grp, collection, publisher, product, binary_name, app_hash, app_path,
         arg_min(binary_version, binary_version_key) AS version_min,
         arg_max(binary_version, binary_version_key) AS version_max,
-        count(*) AS events, count(DISTINCT computer_key) AS hosts, count(DISTINCT user_sid) AS users,
-        min(time) AS first_seen, max(time) AS last_seen,
+        sum(events) AS events, count(DISTINCT computer_key) AS hosts, count(DISTINCT user_sid) AS users,
+        min(first_seen) AS first_seen, max(last_seen) AS last_seen,
         count(DISTINCT generic_path) AS path_count, list(DISTINCT generic_path) AS paths
-      FROM apps GROUP BY ALL ORDER BY grp, events DESC"""
-    stats = f"""WITH ev AS ({ev}), per_host AS (
-        SELECT grp, computer_key,
-          max(CASE WHEN event_id <> 8001 THEN 1 ELSE 0 END) AS more_than_policy,
-          sum(CASE WHEN outcome = 'audit' AND policy_kind = 'applocker' AND NOT noise THEN 1 ELSE 0 END) AS audit_events,
-          sum(CASE WHEN noise AND policy_kind = 'applocker' AND outcome IN ('audit') THEN 1 ELSE 0 END) AS noise_events
-        FROM ev GROUP BY grp, computer_key)
+      FROM apps GROUP BY grp, collection, publisher, product, binary_name, app_hash, app_path
+      ORDER BY grp, events DESC"""
+    stats = f"""WITH per_host AS (
+          SELECT computer, computer_key,
+            max(CASE WHEN event_id <> 8001 THEN 1 ELSE 0 END) AS more_than_policy,
+            sum(CASE WHEN outcome = 'audit' AND policy_kind = 'applocker' AND NOT ({noise}) THEN 1 ELSE 0 END) AS audit_events,
+            sum(CASE WHEN policy_kind = 'applocker' AND outcome IN ('audit') AND ({noise}) THEN 1 ELSE 0 END) AS noise_events
+          FROM events GROUP BY computer, computer_key),
+        per_key AS (
+          SELECT h.grp, p.computer_key, max(more_than_policy) AS more_than_policy,
+            sum(audit_events) AS audit_events, sum(noise_events) AS noise_events
+          FROM per_host p JOIN host_groups h ON p.computer = h.computer GROUP BY h.grp, p.computer_key)
       SELECT grp, count(*) AS hosts_reporting, sum(CASE WHEN more_than_policy = 0 THEN 1 ELSE 0 END),
-        sum(audit_events), sum(noise_events) FROM per_host GROUP BY grp"""
-    started = time.perf_counter()
+        sum(audit_events), sum(noise_events) FROM per_key GROUP BY grp"""
     rows = con.execute(apps).fetchall()
     con.execute(stats).fetchall()
     elapsed = time.perf_counter() - started

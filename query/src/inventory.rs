@@ -3,10 +3,16 @@
 //! Rules (DESIGN.md "Business groups"): `computer` is a short name, an FQDN or a glob
 //! (`FIN-*`); matching is case-insensitive; a short name matches the computer logged with
 //! that short name, with or without a domain; first match wins; computers that match no line
-//! are in `unassigned`. The rules become one SQL `CASE` expression, so the grouping runs
-//! inside the query engine (locally or on a cluster) rather than row by row in Rust.
+//! are in `unassigned`. The rules are applied once per distinct computer of the store
+//! ([`HostGroups`]); queries join that small table instead of evaluating an inventory of
+//! thousands of lines on every event.
 
 use std::path::Path;
+
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::prelude::SessionContext;
 
 use crate::Error;
 
@@ -116,62 +122,26 @@ impl Inventory {
         groups
     }
 
-    /// Which group a computer is in (the same rules as [`Inventory::group_sql`], for callers
-    /// outside the engine and for tests).
+    /// Which group a computer is in.
     pub fn group_of(&self, computer: &str) -> &str {
-        let computer = computer.to_ascii_lowercase();
-        let key = computer.split('.').next().unwrap_or("");
-        self.entries
-            .iter()
-            .find(|e| {
-                if e.is_glob() {
-                    wildcard(&e.pattern, &computer) || wildcard(&e.pattern, key)
-                } else if e.pattern.contains('.') {
-                    e.pattern == computer
-                        || (!computer.contains('.') && e.pattern.split('.').next() == Some(key))
-                } else {
-                    e.pattern == key
-                }
-            })
+        self.matching_entry(computer)
             .map_or(UNASSIGNED, |e| e.group.as_str())
     }
 
-    /// A SQL expression giving the group of the row (columns `computer`, `computer_key`).
-    pub fn group_sql(&self) -> String {
-        self.case_sql(|e| sql_string(&e.group), &sql_string(UNASSIGNED))
-    }
-
-    /// A SQL expression that is true when the matching line is a glob (for counting the
-    /// computers a glob line stands for).
-    pub fn matched_by_glob_sql(&self) -> String {
-        self.case_sql(|e| e.is_glob().to_string(), "false")
-    }
-
-    fn case_sql(&self, then: impl Fn(&Entry) -> String, otherwise: &str) -> String {
-        if self.entries.is_empty() {
-            return otherwise.to_owned();
-        }
-        let mut sql = String::from("CASE");
-        for e in &self.entries {
-            let cond = if e.is_glob() {
-                let like = glob_to_like(&e.pattern);
-                format!(
-                    "lower(computer) LIKE {like} ESCAPE '\\' OR computer_key LIKE {like} ESCAPE '\\'"
-                )
+    /// The first line that matches `computer`, if any.
+    pub fn matching_entry(&self, computer: &str) -> Option<&Entry> {
+        let computer = computer.to_ascii_lowercase();
+        let key = computer.split('.').next().unwrap_or("");
+        self.entries.iter().find(|e| {
+            if e.is_glob() {
+                wildcard(&e.pattern, &computer) || wildcard(&e.pattern, key)
             } else if e.pattern.contains('.') {
-                let short = e.pattern.split('.').next().unwrap_or("");
-                format!(
-                    "lower(computer) = {} OR (strpos(computer, '.') = 0 AND computer_key = {})",
-                    sql_string(&e.pattern),
-                    sql_string(short)
-                )
+                e.pattern == computer
+                    || (!computer.contains('.') && e.pattern.split('.').next() == Some(key))
             } else {
-                format!("computer_key = {}", sql_string(&e.pattern))
-            };
-            sql.push_str(&format!(" WHEN {cond} THEN {}", then(e)));
-        }
-        sql.push_str(&format!(" ELSE {otherwise} END"));
-        sql
+                e.pattern == key
+            }
+        })
     }
 
     /// Computers the inventory names one by one, per group (globs are counted from the store).
@@ -185,6 +155,100 @@ impl Inventory {
         names.sort_unstable();
         names.dedup();
         names.len()
+    }
+}
+
+/// Every computer of the store with its group: the inventory applied once per computer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostGroups {
+    pub hosts: Vec<HostGroup>,
+}
+
+/// One computer (as logged) and its group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostGroup {
+    pub computer: String,
+    pub computer_key: String,
+    pub group: String,
+    /// The matching inventory line is a glob.
+    pub by_glob: bool,
+}
+
+impl HostGroups {
+    /// Reads the distinct computers of the `events` table and applies the inventory.
+    pub async fn resolve(ctx: &SessionContext, inventory: &Inventory) -> crate::Result<HostGroups> {
+        let batches = ctx
+            .sql("SELECT DISTINCT computer, computer_key FROM events ORDER BY computer")
+            .await?
+            .collect()
+            .await?;
+        let mut hosts = Vec::new();
+        for batch in &batches {
+            let text = |i: usize| cast(batch.column(i), &DataType::Utf8);
+            let (computers, keys) = (text(0), text(1));
+            let (computers, keys) = (
+                computers.map_err(datafusion::error::DataFusionError::from)?,
+                keys.map_err(datafusion::error::DataFusionError::from)?,
+            );
+            let (computers, keys) = (computers.as_string::<i32>(), keys.as_string::<i32>());
+            for row in 0..batch.num_rows() {
+                let computer = computers.value(row);
+                let entry = inventory.matching_entry(computer);
+                hosts.push(HostGroup {
+                    computer: computer.to_owned(),
+                    computer_key: keys.value(row).to_owned(),
+                    group: entry.map_or(UNASSIGNED, |e| e.group.as_str()).to_owned(),
+                    by_glob: entry.is_some_and(Entry::is_glob),
+                });
+            }
+        }
+        Ok(HostGroups { hosts })
+    }
+
+    /// A SQL table `(computer, computer_key, grp, by_glob)` with one row per computer, to
+    /// join with `events` on `computer`.
+    pub fn table_sql(&self) -> String {
+        if self.hosts.is_empty() {
+            return "SELECT CAST(NULL AS VARCHAR) AS computer, CAST(NULL AS VARCHAR) AS computer_key, \
+                    CAST(NULL AS VARCHAR) AS grp, false AS by_glob WHERE false"
+                .into();
+        }
+        let rows: Vec<String> = self
+            .hosts
+            .iter()
+            .map(|h| {
+                format!(
+                    "({}, {}, {}, {})",
+                    sql_string(&h.computer),
+                    sql_string(&h.computer_key),
+                    sql_string(&h.group),
+                    h.by_glob
+                )
+            })
+            .collect();
+        format!(
+            "SELECT column1 AS computer, column2 AS computer_key, column3 AS grp, column4 AS by_glob \
+             FROM (VALUES {})",
+            rows.join(", ")
+        )
+    }
+
+    /// Distinct computers (by `computer_key`) that a glob line put in `group`.
+    pub fn globbed_in(&self, group: &str) -> usize {
+        let mut keys: Vec<&str> = self
+            .hosts
+            .iter()
+            .filter(|h| h.by_glob && h.group == group)
+            .map(|h| h.computer_key.as_str())
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.len()
+    }
+
+    /// The group names with at least one computer.
+    pub fn groups(&self) -> impl Iterator<Item = &str> {
+        self.hosts.iter().map(|h| h.group.as_str())
     }
 }
 
@@ -210,22 +274,6 @@ fn split_csv(line: &str) -> Vec<String> {
 /// A SQL string literal.
 pub(crate) fn sql_string(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
-}
-
-fn glob_to_like(glob: &str) -> String {
-    let mut like = String::new();
-    for c in glob.chars() {
-        match c {
-            '*' => like.push('%'),
-            '?' => like.push('_'),
-            '_' | '%' | '\\' => {
-                like.push('\\');
-                like.push(c);
-            }
-            c => like.push(c),
-        }
-    }
-    sql_string(&like)
 }
 
 fn wildcard(pattern: &str, text: &str) -> bool {

@@ -13,7 +13,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMicrosecondType};
 use datafusion::prelude::SessionContext;
 
-use crate::inventory::{Inventory, sql_string};
+use crate::inventory::{HostGroups, Inventory, sql_string};
 use crate::{Error, Result, Window};
 
 /// Which outcomes to report.
@@ -28,11 +28,6 @@ pub enum OutcomeFilter {
     /// Both, with the outcome as a column.
     All,
 }
-
-/// PowerShell probes AppLocker with random `__PSSCRIPTPOLICYTEST_*` scripts at every start:
-/// never a real app, so they are counted as noise and left out unless asked for.
-const NOISE_SQL: &str =
-    r"upper(coalesce(file_path, '')) LIKE '%\_\_PSSCRIPTPOLICYTEST\_%' ESCAPE '\'";
 
 /// What to report.
 #[derive(Debug, Clone, Default)]
@@ -104,20 +99,14 @@ impl Report {
     }
 }
 
-/// The per-event view every report query starts from.
-fn events_sql(inventory: &Inventory, window: &Window) -> String {
-    format!(
-        r"SELECT *,
-            {group} AS grp,
-            {by_glob} AS by_glob,
-            regexp_replace(file_path, '^%OSDRIVE%\\USERS\\[^\\]+\\', '%OSDRIVE%\USERS\*\') AS generic_path,
-            {NOISE_SQL} AS noise
-          FROM events WHERE true {window}",
-        group = inventory.group_sql(),
-        by_glob = inventory.matched_by_glob_sql(),
-        window = window.sql(),
-    )
-}
+/// Whether a row is noise: PowerShell probes AppLocker with random `__PSSCRIPTPOLICYTEST_*`
+/// scripts at every start, never a real app, so they are counted as noise and left out unless
+/// asked for. Only scripts can be such probes, and CASE runs the string test on those only.
+const NOISE_ROW_SQL: &str = r"CASE WHEN collection = 'SCRIPT' THEN upper(coalesce(file_path, '')) LIKE '%\_\_PSSCRIPTPOLICYTEST\_%' ESCAPE '\' ELSE false END";
+
+/// Per-user profile paths generalised (`%OSDRIVE%\USERS\*\…`).
+const GENERIC_PATH_SQL: &str =
+    r"regexp_replace(file_path, '^%OSDRIVE%\\USERS\\[^\\]+\\', '%OSDRIVE%\USERS\*\')";
 
 fn outcomes(filter: OutcomeFilter) -> &'static str {
     match filter {
@@ -149,76 +138,85 @@ pub async fn blocked_apps_by_group(
             });
         }
     }
-    let events = events_sql(inventory, &opts.window);
     let with_outcome = opts.outcome == OutcomeFilter::All;
     let outcome_col = if with_outcome { "outcome," } else { "" };
+    // Aggregate first, join later: one row per (app, path, computer, user, version) is
+    // computed straight from the scan, and only those rows meet the inventory's groups
+    // (resolved once per distinct computer: the CASE has one branch per inventory line) and
+    // the path regex. Distinct counts then run over that small table (DESIGN.md "Known
+    // traps").
+    let hosts = HostGroups::resolve(ctx, inventory).await?;
     let apps_sql = format!(
-        r"WITH ev AS ({events}),
-          apps AS (
-            SELECT *,
+        r"WITH fine AS (
+            SELECT computer, computer_key, {outcome_col} collection, publisher, product, binary_name,
               CASE WHEN publisher IS NULL THEN file_hash END AS app_hash,
-              CASE WHEN publisher IS NULL AND file_hash IS NULL THEN generic_path END AS app_path
-            FROM ev
-            WHERE policy_kind = 'applocker' AND outcome IN {outcomes} {noise} {collections} {groups})
+              file_path, user_sid, binary_version, binary_version_key,
+              SUM(1) AS events, MIN(time) AS first_seen, MAX(time) AS last_seen
+            FROM events
+            WHERE policy_kind = 'applocker' AND outcome IN {outcomes} {window} {collections}
+            GROUP BY computer, computer_key, {outcome_col} collection, publisher, product,
+              binary_name, app_hash, file_path, user_sid, binary_version, binary_version_key),
+          apps AS (
+            SELECT f.*, h.grp, {GENERIC_PATH_SQL} AS generic_path,
+              CASE WHEN publisher IS NULL AND app_hash IS NULL THEN {GENERIC_PATH_SQL} END AS app_path
+            FROM fine f JOIN ({host_groups}) h ON f.computer = h.computer
+            WHERE true {noise} {groups})
           SELECT grp, {outcome_col} collection, publisher, product, binary_name, app_hash, app_path,
             first_value(binary_version ORDER BY binary_version_key ASC NULLS LAST) AS version_min,
             first_value(binary_version ORDER BY binary_version_key DESC NULLS LAST) AS version_max,
-            SUM(1) AS events,
+            SUM(events) AS events,
             COUNT(DISTINCT computer_key) AS hosts,
             COUNT(DISTINCT user_sid) AS users,
-            MIN(time) AS first_seen,
-            MAX(time) AS last_seen,
+            MIN(first_seen) AS first_seen,
+            MAX(last_seen) AS last_seen,
             COUNT(DISTINCT generic_path) AS path_count,
             array_agg(DISTINCT generic_path) AS paths
           FROM apps
           GROUP BY grp, {outcome_col} collection, publisher, product, binary_name, app_hash, app_path
           ORDER BY grp, events DESC, collection, publisher, product, binary_name, app_hash, app_path",
         outcomes = outcomes(opts.outcome),
+        window = opts.window.sql(),
+        host_groups = hosts.table_sql(),
         noise = if opts.include_noise {
             String::new()
         } else {
-            " AND NOT noise".into()
+            format!(" AND NOT ({NOISE_ROW_SQL})")
         },
         collections = in_list("collection", &opts.collections),
         groups = in_list("grp", &opts.groups),
     );
     let stats_sql = format!(
-        r"WITH ev AS ({events}),
-          per_host AS (
-            SELECT grp, computer_key,
+        r"WITH per_host AS (
+            SELECT computer, computer_key,
               MAX(CASE WHEN event_id <> 8001 THEN 1 ELSE 0 END) AS more_than_policy,
-              SUM(CASE WHEN outcome = 'audit' AND policy_kind = 'applocker' AND NOT noise THEN 1 ELSE 0 END) AS audit_events,
-              SUM(CASE WHEN noise AND policy_kind = 'applocker' AND outcome IN {outcomes} THEN 1 ELSE 0 END) AS noise_events
-            FROM ev GROUP BY grp, computer_key)
+              SUM(CASE WHEN outcome = 'audit' AND policy_kind = 'applocker' AND NOT ({NOISE_ROW_SQL}) THEN 1 ELSE 0 END) AS audit_events,
+              SUM(CASE WHEN policy_kind = 'applocker' AND outcome IN {outcomes} AND ({NOISE_ROW_SQL}) THEN 1 ELSE 0 END) AS noise_events
+            FROM events WHERE true {window}
+            GROUP BY computer, computer_key),
+          per_key AS (
+            SELECT h.grp, p.computer_key, MAX(more_than_policy) AS more_than_policy,
+              SUM(audit_events) AS audit_events, SUM(noise_events) AS noise_events
+            FROM per_host p JOIN ({host_groups}) h ON p.computer = h.computer
+            GROUP BY h.grp, p.computer_key)
           SELECT grp, SUM(1) AS hosts_reporting,
             SUM(CASE WHEN more_than_policy = 0 THEN 1 ELSE 0 END) AS hosts_policy_only,
             SUM(audit_events) AS audit_events, SUM(noise_events) AS noise_events
-          FROM per_host GROUP BY grp",
+          FROM per_key GROUP BY grp",
         outcomes = outcomes(opts.outcome),
+        window = opts.window.sql(),
+        host_groups = hosts.table_sql(),
     );
-    let globbed_sql = format!(
-        "WITH ev AS ({}) SELECT grp, COUNT(DISTINCT computer_key) AS hosts FROM ev WHERE by_glob GROUP BY grp",
-        events_sql(inventory, &Window::default())
-    );
-
     let apps = collect(ctx, &apps_sql).await?;
     let stats = collect(ctx, &stats_sql).await?;
-    let globbed = collect(ctx, &globbed_sql).await?;
 
     let mut groups: BTreeMap<String, GroupReport> = BTreeMap::new();
     for name in inventory.groups() {
         group_entry(&mut groups, inventory, &name);
     }
-    for batch in &globbed {
-        let (grp, hosts) = (strings(batch, "grp")?, ints(batch, "hosts")?);
-        for i in 0..batch.num_rows() {
-            group_entry(
-                &mut groups,
-                inventory,
-                grp[i].as_deref().unwrap_or_default(),
-            )
-            .hosts_in_inventory += hosts[i] as u64;
-        }
+    let with_hosts: std::collections::BTreeSet<&str> = hosts.groups().collect();
+    for name in with_hosts {
+        group_entry(&mut groups, inventory, name).hosts_in_inventory =
+            (inventory.named_computers(name) + hosts.globbed_in(name)) as u64;
     }
     for batch in &stats {
         let grp = strings(batch, "grp")?;
