@@ -1,14 +1,25 @@
-use datafusion::prelude::*;
+//! Runs one SQL file against a store and prints the result, for looking at query plans:
+//!
+//!     cargo run -p query --example explain -- DATA_DIR query.sql
+//!
+//! Start the file with `EXPLAIN ANALYZE` to see each operator's rows and time (check every
+//! new query this way at 10 M rows; DESIGN.md "Known traps").
+
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::prelude::SessionContext;
+
 #[tokio::main]
-async fn main() {
-    let args: Vec<String> = std::env::args().collect();
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let (Some(data), Some(sql_file)) = (args.next(), args.next()) else {
+        return Err("usage: explain DATA_DIR SQL_FILE".into());
+    };
     let ctx = SessionContext::new();
-    let store = query::Store::new(std::path::PathBuf::from(&args[1]));
-    query::register_store(&ctx, &store).await.unwrap();
-    let sql = std::fs::read_to_string(&args[2]).unwrap();
-    let t = std::time::Instant::now();
-    let df = ctx.sql(&sql).await.unwrap();
-    let batches = df.collect().await.unwrap();
-    println!("{}", datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap());
-    eprintln!("{:?}", t.elapsed());
+    query::register_store(&ctx, &query::Store::new(data)).await?;
+    let sql = std::fs::read_to_string(sql_file)?;
+    let started = std::time::Instant::now();
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    println!("{}", pretty_format_batches(&batches)?);
+    eprintln!("{:.3} s", started.elapsed().as_secs_f64());
+    Ok(())
 }
