@@ -1,0 +1,36 @@
+use std::path::Path;
+
+/// What can go wrong reading a policy.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the policy is {size} bytes, more than the {limit} bytes lockstep reads")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("{0}")]
+    Encoding(String),
+    #[error("not well-formed XML at line {line}, column {column}: {message}")]
+    Xml {
+        line: u32,
+        column: u32,
+        message: String,
+    },
+    #[error("line {line}: {message}")]
+    Invalid { line: u32, message: String },
+    #[error("{file}: {inner}")]
+    InFile { file: String, inner: Box<Error> },
+}
+
+impl Error {
+    /// The same error, naming the file it came from.
+    pub fn in_file(self, path: &Path) -> Error {
+        Error::InFile {
+            file: path.display().to_string(),
+            inner: Box::new(self),
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! The evaluator: what AppLocker decides for one file and user under a policy, if the
+//! policy's collections were enforced (spec §3).
+//!
+//! 1. The file's collection is the only one consulted; a collection without rules allows
+//!    everything, except that packaged apps are blocked when Exe has rules and Appx has none.
+//! 2. Only rules whose `UserOrGroupSid` applies to the user count: Everyone always, the
+//!    user's own SID, and groups a [`SidGroups`] table says the user is in. Without such a
+//!    table, membership of other groups is unknown: those rules are left out and named in
+//!    the verdict, so the reader knows what was not evaluated.
+//! 3. A matching Deny rule (condition true, no exception true) blocks, whatever allows.
+//! 4. Else a matching Allow rule allows. 5. Else the file is blocked (implicit deny).
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::model::{Action, CollectionKind, Condition, Policy, PublisherCondition};
+use crate::path::{PathPattern, canonical};
+use crate::version::Version;
+
+/// The SID every user's token holds.
+pub const EVERYONE: &str = "S-1-1-0";
+
+/// What is known about one execution: the fields of an AppLocker event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct FileFacts {
+    pub collection: Option<CollectionKind>,
+    /// `FilePath` as logged (`%OSDRIVE%\…`); packaged apps have none.
+    pub path: Option<String>,
+    /// From the FQBN; `None` for unsigned files. For packaged apps the product is the
+    /// package name.
+    pub publisher: Option<String>,
+    pub product: Option<String>,
+    pub binary: Option<String>,
+    pub version: Option<Version>,
+    /// Upper-case hex.
+    pub hash: Option<String>,
+    pub user_sid: Option<String>,
+}
+
+/// Which groups each user is in (`--sid-groups`, CSV `user_sid,group_sid`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SidGroups {
+    members: HashMap<String, HashSet<String>>,
+}
+
+impl SidGroups {
+    /// Parses `user_sid,group_sid` lines (header optional); errors name the line.
+    pub fn parse(text: &str) -> Result<SidGroups, String> {
+        let mut members: HashMap<String, HashSet<String>> = HashMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim().trim_start_matches('\u{feff}');
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut fields = line.split(',').map(str::trim);
+            let (Some(user), Some(group), None) = (fields.next(), fields.next(), fields.next())
+            else {
+                return Err(format!("line {}: expected `user_sid,group_sid`", i + 1));
+            };
+            if i == 0 && user.eq_ignore_ascii_case("user_sid") {
+                continue;
+            }
+            for sid in [user, group] {
+                if !is_sid(sid) {
+                    return Err(format!("line {}: {sid:?} is not a SID (S-1-…)", i + 1));
+                }
+            }
+            members
+                .entry(user.to_ascii_uppercase())
+                .or_default()
+                .insert(group.to_ascii_uppercase());
+        }
+        Ok(SidGroups { members })
+    }
+
+    fn is_member(&self, user: &str, group: &str) -> bool {
+        self.members
+            .get(&user.to_ascii_uppercase())
+            .is_some_and(|groups| groups.contains(&group.to_ascii_uppercase()))
+    }
+}
+
+fn is_sid(text: &str) -> bool {
+    text.len() >= 7
+        && text[..4].eq_ignore_ascii_case("S-1-")
+        && text[4..]
+            .split('-')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// An Allow rule matched.
+    Allowed,
+    /// The collection has no rules, so everything in it runs.
+    NotCovered,
+    /// A Deny rule matched.
+    Denied,
+    /// No Allow rule matched (or packaged apps without Appx rules).
+    ImplicitDeny,
+}
+
+impl Decision {
+    /// Whether the file would be blocked under enforcement.
+    pub fn is_blocked(self) -> bool {
+        matches!(self, Decision::Denied | Decision::ImplicitDeny)
+    }
+}
+
+/// A decision with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub decision: Decision,
+    /// The deciding rule (`Allowed`, `Denied`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_name: Option<String>,
+    pub reason: String,
+    /// Rules whose condition matched but whose group membership is unknown (no
+    /// `--sid-groups`): they were not applied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_evaluated: Vec<String>,
+}
+
+struct CompiledRule {
+    id: String,
+    name: String,
+    sid: String,
+    action: Action,
+    condition: Matcher,
+    exceptions: Vec<Matcher>,
+}
+
+enum Matcher {
+    Publisher(PublisherCondition),
+    Path(PathPattern),
+    Hash(HashSet<String>),
+}
+
+impl Matcher {
+    fn new(condition: &Condition) -> Matcher {
+        match condition {
+            Condition::Publisher(p) => Matcher::Publisher(PublisherCondition {
+                publisher_name: p.publisher_name.trim().to_uppercase(),
+                product_name: p.product_name.trim().to_uppercase(),
+                binary_name: p.binary_name.trim().to_uppercase(),
+                low: p.low,
+                high: p.high,
+            }),
+            Condition::Path(p) => Matcher::Path(PathPattern::new(&p.path)),
+            Condition::Hash(h) => Matcher::Hash(
+                h.hashes
+                    .iter()
+                    // Events carry AppLocker's SHA256 (Authenticode) hash only.
+                    .filter(|f| f.kind.eq_ignore_ascii_case("SHA256"))
+                    .map(|f| f.normalized())
+                    .collect(),
+            ),
+        }
+    }
+
+    fn matches(&self, file: &Prepared<'_>) -> bool {
+        match self {
+            Matcher::Publisher(p) => {
+                let Some(publisher) = &file.publisher else {
+                    return false; // unsigned files never match a publisher condition
+                };
+                let any = |pattern: &str| pattern == "*";
+                let name_ok = |pattern: &str, value: &Option<String>| {
+                    any(pattern) || value.as_deref().unwrap_or("") == pattern
+                };
+                let version = file.facts.version.unwrap_or_default();
+                (any(&p.publisher_name) || *publisher == p.publisher_name)
+                    && name_ok(&p.product_name, &file.product)
+                    && (p.binary_name == "?" || name_ok(&p.binary_name, &file.binary))
+                    && p.low.is_none_or(|low| version >= low)
+                    && p.high.is_none_or(|high| version <= high)
+            }
+            Matcher::Path(pattern) => file.path.as_deref().is_some_and(|p| pattern.matches(p)),
+            Matcher::Hash(hashes) => file
+                .facts
+                .hash
+                .as_deref()
+                .is_some_and(|h| hashes.contains(&h.to_ascii_uppercase())),
+        }
+    }
+}
+
+/// A file's facts in the form the matchers compare (upper case, canonical path).
+struct Prepared<'a> {
+    facts: &'a FileFacts,
+    path: Option<String>,
+    publisher: Option<String>,
+    product: Option<String>,
+    binary: Option<String>,
+}
+
+/// A policy compiled for evaluating many files.
+pub struct Evaluator {
+    collections: HashMap<CollectionKind, Vec<CompiledRule>>,
+    sid_groups: Option<SidGroups>,
+}
+
+impl Evaluator {
+    pub fn new(policy: &Policy, sid_groups: Option<SidGroups>) -> Evaluator {
+        let mut collections: HashMap<CollectionKind, Vec<CompiledRule>> = HashMap::new();
+        for (kind, rule) in policy.rules() {
+            collections.entry(kind).or_default().push(CompiledRule {
+                id: rule.id.clone(),
+                name: rule.name.clone(),
+                sid: rule.user_or_group_sid.trim().to_ascii_uppercase(),
+                action: rule.action,
+                condition: Matcher::new(&rule.condition),
+                exceptions: rule.exceptions.iter().map(Matcher::new).collect(),
+            });
+        }
+        Evaluator {
+            collections,
+            sid_groups,
+        }
+    }
+
+    fn has_rules(&self, kind: CollectionKind) -> bool {
+        self.collections.get(&kind).is_some_and(|r| !r.is_empty())
+    }
+
+    /// Whether the rule's SID applies to the user: `Some(true/false)`, or `None` when
+    /// membership is unknown.
+    fn applies(&self, rule_sid: &str, user: Option<&str>) -> Option<bool> {
+        if rule_sid == EVERYONE {
+            return Some(true);
+        }
+        if user.is_some_and(|u| u.eq_ignore_ascii_case(rule_sid)) {
+            return Some(true);
+        }
+        match (&self.sid_groups, user) {
+            (Some(groups), Some(user)) => Some(groups.is_member(user, rule_sid)),
+            (Some(_), None) => Some(false),
+            (None, _) => None,
+        }
+    }
+
+    /// The verdict for one file.
+    pub fn evaluate(&self, facts: &FileFacts) -> Verdict {
+        let upper = |v: &Option<String>| v.as_ref().map(|s| s.trim().to_uppercase());
+        let file = Prepared {
+            facts,
+            path: facts.path.as_deref().map(canonical),
+            publisher: upper(&facts.publisher).filter(|p| !p.is_empty() && p != "-"),
+            product: upper(&facts.product),
+            binary: upper(&facts.binary),
+        };
+        let Some(kind) = facts.collection else {
+            return verdict(
+                Decision::NotCovered,
+                None,
+                "the event names no rule collection".into(),
+            );
+        };
+        if !self.has_rules(kind) {
+            if kind == CollectionKind::Appx && self.has_rules(CollectionKind::Exe) {
+                return verdict(
+                    Decision::ImplicitDeny,
+                    None,
+                    "packaged apps are blocked when Exe rules are enforced and the Appx collection has no rules".into(),
+                );
+            }
+            return verdict(
+                Decision::NotCovered,
+                None,
+                format!("the {kind} collection has no rules: everything in it runs"),
+            );
+        }
+        let mut not_evaluated = Vec::new();
+        let mut allowed_by = None;
+        for rule in &self.collections[&kind] {
+            let applies = self.applies(&rule.sid, facts.user_sid.as_deref());
+            if applies == Some(false) {
+                continue;
+            }
+            if !rule.condition.matches(&file) || rule.exceptions.iter().any(|e| e.matches(&file)) {
+                continue;
+            }
+            if applies.is_none() {
+                not_evaluated.push(format!("{} ({}, {})", rule.name, rule.id, rule.sid));
+                continue;
+            }
+            match rule.action {
+                Action::Deny => {
+                    let mut v = verdict(
+                        Decision::Denied,
+                        Some(rule),
+                        format!("denied by rule {:?}", rule.name),
+                    );
+                    v.not_evaluated = not_evaluated;
+                    return v;
+                }
+                Action::Allow => {
+                    allowed_by = allowed_by.or(Some(rule));
+                }
+            }
+        }
+        let mut v = match allowed_by {
+            Some(rule) => verdict(
+                Decision::Allowed,
+                Some(rule),
+                format!("allowed by rule {:?}", rule.name),
+            ),
+            None => verdict(
+                Decision::ImplicitDeny,
+                None,
+                format!("no allow rule in the {kind} collection matched (implicit deny)"),
+            ),
+        };
+        if !not_evaluated.is_empty() {
+            v.reason.push_str(&format!(
+                "; {} matching rule(s) for other groups were not evaluated (no --sid-groups)",
+                not_evaluated.len()
+            ));
+        }
+        v.not_evaluated = not_evaluated;
+        v
+    }
+}
+
+fn verdict(decision: Decision, rule: Option<&CompiledRule>, reason: String) -> Verdict {
+    Verdict {
+        decision,
+        rule_id: rule.map(|r| r.id.clone()),
+        rule_name: rule.map(|r| r.name.clone()),
+        reason,
+        not_evaluated: Vec::new(),
+    }
+}
