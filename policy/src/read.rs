@@ -100,7 +100,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Error> {
 /// UTF-8 (BOM optional) or UTF-16 LE/BE (BOM, or a leading `<` followed by a zero byte).
 fn decode(bytes: &[u8]) -> Result<String, Error> {
     let utf16 = |body: &[u8], little: bool| -> Result<String, Error> {
-        if body.len() % 2 != 0 {
+        if !body.len().is_multiple_of(2) {
             return Err(Error::Encoding(
                 "UTF-16 text with an odd number of bytes".into(),
             ));

@@ -17,15 +17,13 @@ impl FromStr for Version {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let text = text.trim();
         let mut parts = [0u32; 4];
-        let mut count = 0;
-        for part in text.split('.') {
+        for (count, part) in text.split('.').enumerate() {
             if count == 4 || part.is_empty() || part.len() > 10 {
                 return Err(format!("{text:?} is not a version (a.b.c.d)"));
             }
             parts[count] = part
                 .parse()
                 .map_err(|_| format!("{text:?} is not a version (a.b.c.d)"))?;
-            count += 1;
         }
         Ok(Version(parts))
     }
