@@ -14,7 +14,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod engine;
 mod generate;
 mod ingest;
+mod policy_cmds;
 mod report;
+mod store_args;
 
 #[derive(Debug, Parser)]
 #[command(name = "lockstep", version, about, after_help = EXAMPLES)]
@@ -45,6 +47,12 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Which apps would be blocked, per business group (`report sample-logs/` ingests first).
     Report(report::ReportArgs),
+    /// Rules that would let each group's would-be-blocked apps run (AppLocker XML or JSON).
+    Suggest(policy_cmds::SuggestArgs),
+    /// Re-evaluate every recorded execution under a candidate policy: what still / newly blocks.
+    Simulate(policy_cmds::SimulateArgs),
+    /// Per group and collection: ready to enforce, not ready, or insufficient data.
+    Readiness(policy_cmds::ReadinessArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +62,9 @@ fn main() -> ExitCode {
         Command::Generate(cmd) => generate::run(cmd, args.quiet),
         Command::Ingest(cmd) => ingest::run(cmd, args.quiet),
         Command::Report(cmd) => report::run(cmd, args.quiet),
+        Command::Suggest(cmd) => policy_cmds::suggest(cmd),
+        Command::Simulate(cmd) => policy_cmds::simulate(cmd),
+        Command::Readiness(cmd) => policy_cmds::readiness(cmd),
     };
     match result {
         Ok(code) => code,

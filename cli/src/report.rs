@@ -77,18 +77,7 @@ pub(crate) fn run(args: ReportArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         Some(path) => query::Inventory::from_path(path)?,
         None => query::Inventory::default(),
     };
-    let window = query::Window {
-        since: args
-            .since
-            .as_deref()
-            .map(|t| query::parse_time_bound(t, false))
-            .transpose()?,
-        until: args
-            .until
-            .as_deref()
-            .map(|t| query::parse_time_bound(t, true))
-            .transpose()?,
-    };
+    let window = crate::store_args::window(args.since.as_deref(), args.until.as_deref())?;
     let table_top = matches!(args.format, Format::Table).then_some(20);
     let opts = ReportOptions {
         window,

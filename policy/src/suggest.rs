@@ -1,1 +1,666 @@
-//! todo
+//! Rules that would let observed apps run (DESIGN.md "Rule suggestions").
+//!
+//! - Signed files get publisher rules at the chosen [`Granularity`] (default: product, or
+//!   binary for Microsoft, whose one product name covers all of Windows); a product seen
+//!   with many binaries gets one product rule instead of one rule per binary.
+//! - Unsigned files get path rules only where every observed path is admin-only
+//!   ([`user_writable`] is `None`), hash rules elsewhere. Never a path rule on a
+//!   user-writable place.
+//! - Items that should be reviewed rather than allowed carry the reasons: unsigned, unsigned
+//!   in a user-writable place, seen on one host only, denied by an explicit rule of the
+//!   current policy, or impossible to allow safely (no signature, no hash, writable path).
+//!
+//! Rule Ids come from the rule's content, so the same evidence gives the same XML.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::ids::content_id;
+use crate::model::{
+    Action, CollectionKind, Condition, EnforcementMode, FileHash, HashCondition, PathCondition,
+    Policy, PublisherCondition, Rule,
+};
+use crate::path::{canonical, user_writable};
+use crate::version::Version;
+
+/// A product seen with at least this many binaries gets one product rule.
+pub const CONSOLIDATE_BINARIES: usize = 5;
+
+/// The id of Windows' default "All signed packaged apps" rule (spec §4).
+pub const DEFAULT_APPX_RULE_ID: &str = "a9e18c21-ff8f-43cf-b9fc-db40eed693ba";
+
+/// How specific publisher rules are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    Publisher,
+    Product,
+    Binary,
+    /// Binary, from the lowest version observed upwards.
+    Version,
+}
+
+/// One app that would be blocked, with what was observed of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppEvidence {
+    pub collection: Option<CollectionKind>,
+    pub publisher: Option<String>,
+    pub product: Option<String>,
+    pub binary: Option<String>,
+    pub min_version: Option<Version>,
+    pub hash: Option<String>,
+    /// Distinct paths as logged.
+    pub paths: Vec<String>,
+    pub events: u64,
+    pub hosts: u64,
+    pub users: u64,
+    /// The rule of the current policy that explicitly denies it, if any.
+    pub denied_by: Option<String>,
+}
+
+impl AppEvidence {
+    /// A short label (`publisher / product / binary`, the hash or the path).
+    pub fn label(&self) -> String {
+        match (&self.publisher, &self.hash) {
+            (Some(p), _) => format!(
+                "{} / {} / {}",
+                short_publisher(p),
+                self.product.as_deref().unwrap_or(""),
+                self.binary.as_deref().unwrap_or("")
+            ),
+            (None, Some(h)) => format!("unsigned {} ({h})", self.file_name()),
+            (None, None) => format!("unsigned {}", self.paths.first().map_or("", |p| p)),
+        }
+    }
+
+    fn file_name(&self) -> &str {
+        self.paths
+            .first()
+            .and_then(|p| p.rsplit('\\').next())
+            .unwrap_or("")
+    }
+}
+
+/// A suggested rule, or an app no rule should allow, with the evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suggestion {
+    pub collection: CollectionKind,
+    /// `None` when no safe rule exists.
+    pub rule: Option<Rule>,
+    /// The apps it covers (labels).
+    pub apps: Vec<String>,
+    pub events: u64,
+    /// The largest host and user counts among the covered apps (a lower bound of the union).
+    pub hosts: u64,
+    pub users: u64,
+    pub why: String,
+    /// Why it should be reviewed before it is allowed; empty when it is safe to apply.
+    pub review: Vec<String>,
+}
+
+/// Suggestion options.
+#[derive(Debug, Clone)]
+pub struct SuggestOptions {
+    /// `None`: product, or binary for Microsoft.
+    pub granularity: Option<Granularity>,
+    /// The SID the rules apply to (default Everyone: the policy is linked to the group's
+    /// computers, so it should apply to whoever works on them).
+    pub sid: String,
+    /// A label for descriptions (the business group).
+    pub group: String,
+}
+
+impl Default for SuggestOptions {
+    fn default() -> Self {
+        SuggestOptions {
+            granularity: None,
+            sid: crate::eval::EVERYONE.into(),
+            group: String::new(),
+        }
+    }
+}
+
+/// The suggestions for one group's apps, sorted (collection, rule kind, name).
+pub fn suggest(apps: &[AppEvidence], opts: &SuggestOptions) -> Vec<Suggestion> {
+    // Products seen with many binaries: one rule for the product.
+    let mut binaries: BTreeMap<(CollectionKind, String, String), Vec<&str>> = BTreeMap::new();
+    for app in apps {
+        if let (Some(c), Some(p), Some(prod), Some(bin)) =
+            (app.collection, &app.publisher, &app.product, &app.binary)
+        {
+            let list = binaries
+                .entry((c, p.to_uppercase(), prod.to_uppercase()))
+                .or_default();
+            if !list.contains(&bin.as_str()) {
+                list.push(bin);
+            }
+        }
+    }
+    let mut merged: BTreeMap<String, Suggestion> = BTreeMap::new();
+    for app in apps {
+        let Some(collection) = app.collection else {
+            continue;
+        };
+        let many = match (&app.publisher, &app.product) {
+            (Some(p), Some(prod)) => binaries
+                .get(&(collection, p.to_uppercase(), prod.to_uppercase()))
+                .map_or(0, Vec::len),
+            _ => 0,
+        };
+        for draft in drafts(app, collection, many, opts) {
+            let key = draft
+                .rule
+                .as_ref()
+                .map_or_else(|| format!("none|{}", app.label()), |r| r.id.clone());
+            match merged.get_mut(&key) {
+                Some(s) => {
+                    s.apps.push(app.label());
+                    s.events += app.events;
+                    s.hosts = s.hosts.max(app.hosts);
+                    s.users = s.users.max(app.users);
+                    for r in draft.review {
+                        if !s.review.contains(&r) {
+                            s.review.push(r);
+                        }
+                    }
+                }
+                None => {
+                    merged.insert(key, draft);
+                }
+            }
+        }
+    }
+    let mut out: Vec<Suggestion> = merged.into_values().collect();
+    for s in &mut out {
+        s.apps.sort();
+        s.apps.dedup();
+        if s.hosts <= 1 {
+            push_unique(&mut s.review, "seen on one host only".into());
+        }
+        if let Some(rule) = &mut s.rule {
+            rule.description = format!(
+                "Suggested by lockstep{}: {} audit events, {} app(s), up to {} hosts and {} users. {}",
+                if opts.group.is_empty() {
+                    String::new()
+                } else {
+                    format!(" for {}", opts.group)
+                },
+                s.events,
+                s.apps.len(),
+                s.hosts,
+                s.users,
+                s.why
+            );
+        }
+    }
+    out.sort_by(|a, b| {
+        let kind = |s: &Suggestion| s.rule.as_ref().map_or(3, |r| kind_order(&r.condition));
+        let name = |s: &Suggestion| {
+            s.rule
+                .as_ref()
+                .map_or_else(|| s.apps.join(","), |r| r.name.clone())
+        };
+        (a.collection, kind(a), name(a)).cmp(&(b.collection, kind(b), name(b)))
+    });
+    out
+}
+
+fn push_unique(list: &mut Vec<String>, item: String) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+fn kind_order(c: &Condition) -> u8 {
+    match c {
+        Condition::Publisher(_) => 0,
+        Condition::Path(_) => 1,
+        Condition::Hash(_) => 2,
+    }
+}
+
+/// The rules (usually one) for one app.
+fn drafts(
+    app: &AppEvidence,
+    collection: CollectionKind,
+    binaries_of_product: usize,
+    opts: &SuggestOptions,
+) -> Vec<Suggestion> {
+    let mut review = Vec::new();
+    if let Some(rule) = &app.denied_by {
+        review.push(format!(
+            "denied by rule {rule:?} of the current policy: deny beats allow, so no allow rule can help"
+        ));
+    }
+    let base = |rule: Option<Rule>, why: String, review: Vec<String>| Suggestion {
+        collection,
+        rule,
+        apps: vec![app.label()],
+        events: app.events,
+        hosts: app.hosts,
+        users: app.users,
+        why,
+        review,
+    };
+    if let Some(publisher) = app
+        .publisher
+        .as_deref()
+        .filter(|p| !p.is_empty() && *p != "-")
+    {
+        let (condition, why) = publisher_condition(
+            app,
+            publisher,
+            collection,
+            binaries_of_product,
+            opts,
+            &mut review,
+        );
+        let rule = make_rule(
+            collection,
+            &opts.sid,
+            Condition::Publisher(condition),
+            &app_name(app, collection),
+        );
+        return vec![base(Some(rule), why, review)];
+    }
+    review.push("unsigned".into());
+    let writable: Vec<(&String, &'static str)> = app
+        .paths
+        .iter()
+        .filter_map(|p| user_writable(&canonical(p)).map(|why| (p, why)))
+        .collect();
+    if writable.is_empty() && !app.paths.is_empty() && collection != CollectionKind::Appx {
+        return app
+            .paths
+            .iter()
+            .map(|path| {
+                let rule = make_rule(
+                    collection,
+                    &opts.sid,
+                    Condition::Path(PathCondition { path: path.clone() }),
+                    &format!("{} (path)", path.rsplit('\\').next().unwrap_or(path)),
+                );
+                base(
+                    Some(rule),
+                    format!("unsigned, in an admin-only location: a path rule on {path}"),
+                    review.clone(),
+                )
+            })
+            .collect();
+    }
+    if let Some((path, place)) = writable.first() {
+        review.push(format!(
+            "unsigned in a user-writable place: {path} is {place}"
+        ));
+    }
+    match &app.hash {
+        Some(hash) => {
+            let rule = make_rule(
+                collection,
+                &opts.sid,
+                Condition::Hash(HashCondition {
+                    hashes: vec![FileHash {
+                        kind: "SHA256".into(),
+                        data: format!("0x{}", hash.to_ascii_uppercase()),
+                        source_file_name: Some(app.file_name().to_owned())
+                            .filter(|n| !n.is_empty()),
+                        source_file_length: None,
+                    }],
+                }),
+                &format!("{} (hash)", app.file_name()),
+            );
+            vec![base(
+                Some(rule),
+                "unsigned and not in an admin-only location: a hash rule (allows this exact file, any update needs a new rule)".into(),
+                review,
+            )]
+        }
+        None => {
+            review.push(
+                "no signature, no hash and not in an admin-only location: no rule can allow it safely (sign it or install it under Program Files)".into(),
+            );
+            vec![base(None, "no safe rule".into(), review)]
+        }
+    }
+}
+
+fn publisher_condition(
+    app: &AppEvidence,
+    publisher: &str,
+    collection: CollectionKind,
+    binaries_of_product: usize,
+    opts: &SuggestOptions,
+    review: &mut Vec<String>,
+) -> (PublisherCondition, String) {
+    let microsoft = publisher.to_uppercase().contains("O=MICROSOFT CORPORATION");
+    let mut level = opts.granularity.unwrap_or(if microsoft {
+        Granularity::Binary
+    } else {
+        Granularity::Product
+    });
+    let product = app.product.clone().unwrap_or_default();
+    let binary = app.binary.clone().unwrap_or_default();
+    let mut why = format!(
+        "signed by {}: a publisher rule ({level:?} level)",
+        short_publisher(publisher)
+    );
+    let appx = collection == CollectionKind::Appx;
+    if appx && level == Granularity::Binary {
+        level = Granularity::Product; // packaged apps: ProductName is the package, BinaryName `*`
+    }
+    if matches!(level, Granularity::Binary | Granularity::Version) && !appx {
+        if binary.is_empty() {
+            level = Granularity::Product;
+            why.push_str("; no original file name in the signature, so product level");
+        } else if binaries_of_product >= CONSOLIDATE_BINARIES
+            && opts.granularity != Some(Granularity::Version)
+        {
+            level = Granularity::Product;
+            why = format!(
+                "signed by {}: one product rule for the {binaries_of_product} binaries of {product} seen",
+                short_publisher(publisher)
+            );
+        }
+    }
+    if level != Granularity::Publisher && product.is_empty() {
+        level = Granularity::Publisher;
+        why.push_str("; no product name in the signature, so publisher level");
+        review
+            .push("allows everything this publisher signed (no product name to narrow it)".into());
+    }
+    let star = || "*".to_owned();
+    let condition = PublisherCondition {
+        publisher_name: publisher.to_owned(),
+        product_name: if level == Granularity::Publisher {
+            star()
+        } else {
+            product
+        },
+        binary_name: if matches!(level, Granularity::Binary | Granularity::Version) && !appx {
+            binary
+        } else {
+            star()
+        },
+        low: if level == Granularity::Version {
+            app.min_version
+        } else {
+            None
+        },
+        high: None,
+    };
+    (condition, why)
+}
+
+fn app_name(app: &AppEvidence, collection: CollectionKind) -> String {
+    let product = app.product.as_deref().unwrap_or("");
+    let publisher = short_publisher(app.publisher.as_deref().unwrap_or(""));
+    if collection == CollectionKind::Appx || app.binary.as_deref().unwrap_or("").is_empty() {
+        format!("{publisher}: {product}")
+    } else {
+        format!(
+            "{publisher}: {product} ({})",
+            app.binary.as_deref().unwrap_or("")
+        )
+    }
+}
+
+/// `O=` (else `CN=`) of a distinguished name, for names. Values may be quoted and contain
+/// commas (`CN="ZOOM VIDEO COMMUNICATIONS, INC."`).
+fn short_publisher(dn: &str) -> String {
+    let mut parts = Vec::new();
+    let (mut current, mut quoted) = (String::new(), false);
+    for c in dn.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => parts.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    parts.push(current);
+    let part = |key: &str| {
+        parts
+            .iter()
+            .find_map(|p| p.trim().strip_prefix(key).map(str::to_owned))
+    };
+    part("O=")
+        .or_else(|| part("CN="))
+        .unwrap_or_else(|| dn.to_owned())
+}
+
+/// A rule with an Id derived from its content.
+fn make_rule(collection: CollectionKind, sid: &str, condition: Condition, name: &str) -> Rule {
+    let content = match &condition {
+        Condition::Publisher(p) => format!(
+            "publisher|{}|{}|{}|{:?}|{:?}",
+            p.publisher_name.to_uppercase(),
+            p.product_name.to_uppercase(),
+            p.binary_name.to_uppercase(),
+            p.low,
+            p.high
+        ),
+        Condition::Path(p) => format!("path|{}", canonical(&p.path)),
+        Condition::Hash(h) => format!(
+            "hash|{}",
+            h.hashes
+                .iter()
+                .map(FileHash::normalized)
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    };
+    let name = match &condition {
+        Condition::Publisher(p) if p.product_name == "*" => {
+            format!("{}: all signed files", short_publisher(&p.publisher_name))
+        }
+        Condition::Publisher(p) if p.binary_name == "*" => {
+            format!("{}: {}", short_publisher(&p.publisher_name), p.product_name)
+        }
+        Condition::Publisher(p) => format!(
+            "{}: {} ({}{})",
+            short_publisher(&p.publisher_name),
+            p.product_name,
+            p.binary_name,
+            p.low.map(|v| format!(" {v} and above")).unwrap_or_default()
+        ),
+        _ => name.to_owned(),
+    };
+    Rule {
+        id: content_id(&format!(
+            "{collection}|Allow|{}|{content}",
+            sid.to_uppercase()
+        )),
+        name,
+        description: String::new(),
+        user_or_group_sid: sid.to_owned(),
+        action: Action::Allow,
+        condition,
+        exceptions: Vec::new(),
+    }
+}
+
+/// The suggestions as a policy: their rules (those without review reasons, unless
+/// `include_review`), each collection in `mode`. When the result enforces Exe and the
+/// current policy has no Appx rules, Windows' default Appx rule is added so packaged apps
+/// keep running (spec §3 "Cross-collection effect").
+pub fn to_policy(
+    suggestions: &[Suggestion],
+    include_review: bool,
+    mode: EnforcementMode,
+    current: Option<&Policy>,
+) -> Policy {
+    let mut policy = Policy::default();
+    for s in suggestions {
+        let Some(rule) = &s.rule else { continue };
+        if !s.review.is_empty() && !include_review {
+            continue;
+        }
+        let c = policy.collection_mut(s.collection);
+        c.mode = Some(mode);
+        c.rules.push(rule.clone());
+    }
+    let has_appx = |p: &Policy| {
+        p.collection(CollectionKind::Appx)
+            .is_some_and(|c| !c.rules.is_empty())
+    };
+    if mode == EnforcementMode::Enabled
+        && policy.collection(CollectionKind::Exe).is_some()
+        && !has_appx(&policy)
+        && !current.is_some_and(has_appx)
+    {
+        let appx = policy.collection_mut(CollectionKind::Appx);
+        appx.mode = Some(mode);
+        appx.rules.push(Rule {
+            id: DEFAULT_APPX_RULE_ID.into(),
+            name: "(Default Rule) All signed packaged apps".into(),
+            description:
+                "Allows members of the Everyone group to run packaged apps that are signed.".into(),
+            user_or_group_sid: crate::eval::EVERYONE.into(),
+            action: Action::Allow,
+            condition: Condition::Publisher(PublisherCondition {
+                publisher_name: "*".into(),
+                product_name: "*".into(),
+                binary_name: "*".into(),
+                low: Some(Version::default()),
+                high: None,
+            }),
+            exceptions: Vec::new(),
+        });
+    }
+    policy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publisher_names_from_quoted_dns() {
+        assert_eq!(
+            short_publisher(
+                r#"CN="ZOOM VIDEO COMMUNICATIONS, INC.", O="ZOOM VIDEO COMMUNICATIONS, INC.", L=SAN JOSE"#
+            ),
+            "ZOOM VIDEO COMMUNICATIONS, INC."
+        );
+        assert_eq!(short_publisher("CN=453637B3-4E12"), "453637B3-4E12");
+        assert_eq!(short_publisher("plain"), "plain");
+    }
+
+    fn unsigned(path: &str, hash: Option<&str>, hosts: u64) -> AppEvidence {
+        AppEvidence {
+            collection: Some(CollectionKind::Exe),
+            hash: hash.map(str::to_owned),
+            paths: vec![path.to_owned()],
+            events: 10,
+            hosts,
+            users: hosts,
+            ..AppEvidence::default()
+        }
+    }
+
+    fn signed(product: &str, binary: &str, version: &str) -> AppEvidence {
+        AppEvidence {
+            collection: Some(CollectionKind::Exe),
+            publisher: Some("O=CONTOSO LTD, C=US".into()),
+            product: Some(product.into()),
+            binary: Some(binary.into()),
+            min_version: version.parse().ok(),
+            paths: vec![format!("%OSDRIVE%\\USERS\\*\\APPDATA\\{binary}")],
+            events: 5,
+            hosts: 3,
+            users: 3,
+            ..AppEvidence::default()
+        }
+    }
+
+    #[test]
+    fn rule_kinds_follow_the_evidence() {
+        let opts = SuggestOptions::default();
+        let apps = [
+            unsigned("%PROGRAMFILES%\\VENDOR\\TOOL.EXE", Some("AB"), 4),
+            unsigned("%OSDRIVE%\\USERS\\*\\DOWNLOADS\\X.EXE", Some("CD"), 4),
+            unsigned("D:\\APPS\\Y.EXE", None, 4),
+            signed("SUITE", "SUITE.EXE", "1.2.0.0"),
+        ];
+        let s = suggest(&apps, &opts);
+        let kind = |label: &str| {
+            s.iter()
+                .find(|s| s.apps.iter().any(|a| a.contains(label)))
+                .unwrap_or_else(|| panic!("{label}: {s:#?}"))
+        };
+        let path = kind("TOOL.EXE");
+        assert!(matches!(
+            path.rule.as_ref().unwrap().condition,
+            Condition::Path(_)
+        ));
+        assert_eq!(path.review, ["unsigned"]);
+        let hash = kind("X.EXE");
+        assert!(matches!(
+            hash.rule.as_ref().unwrap().condition,
+            Condition::Hash(_)
+        ));
+        assert!(hash.review.iter().any(|r| r.contains("user-writable")));
+        let none = kind("Y.EXE");
+        assert!(none.rule.is_none() && none.review.iter().any(|r| r.contains("no rule")));
+        let publisher = kind("SUITE");
+        assert!(publisher.review.is_empty(), "{publisher:?}");
+        let Condition::Publisher(p) = &publisher.rule.as_ref().unwrap().condition else {
+            panic!()
+        };
+        assert_eq!(
+            (p.product_name.as_str(), p.binary_name.as_str()),
+            ("SUITE", "*")
+        );
+    }
+
+    #[test]
+    fn many_binaries_of_a_product_become_one_rule() {
+        let apps: Vec<AppEvidence> = (0..6)
+            .map(|i| signed("SUITE", &format!("PART{i}.EXE"), "1.0.0.0"))
+            .collect();
+        let opts = SuggestOptions {
+            granularity: Some(Granularity::Binary),
+            ..SuggestOptions::default()
+        };
+        let s = suggest(&apps, &opts);
+        assert_eq!(s.len(), 1, "{s:#?}");
+        assert_eq!(s[0].apps.len(), 6);
+        assert_eq!(s[0].events, 30);
+        // Below the threshold each binary keeps its rule.
+        assert_eq!(suggest(&apps[..3], &opts).len(), 3);
+    }
+
+    #[test]
+    fn version_granularity_starts_at_the_lowest_version_seen() {
+        let opts = SuggestOptions {
+            granularity: Some(Granularity::Version),
+            ..SuggestOptions::default()
+        };
+        let s = suggest(&[signed("SUITE", "SUITE.EXE", "2.35.5.1")], &opts);
+        let Condition::Publisher(p) = &s[0].rule.as_ref().unwrap().condition else {
+            panic!()
+        };
+        assert_eq!(p.low.map(|v| v.to_string()).as_deref(), Some("2.35.5.1"));
+        assert_eq!(p.high, None);
+    }
+
+    #[test]
+    fn ids_are_reproducible_and_flags_are_kept_out_of_the_policy() {
+        let apps = [
+            signed("SUITE", "SUITE.EXE", "1.0.0.0"),
+            unsigned("%OSDRIVE%\\USERS\\*\\X.EXE", Some("CD"), 1),
+        ];
+        let a = suggest(&apps, &SuggestOptions::default());
+        let b = suggest(&apps, &SuggestOptions::default());
+        assert_eq!(a, b);
+        let policy = to_policy(&a, false, EnforcementMode::AuditOnly, None);
+        assert_eq!(policy.rules().count(), 1);
+        let all = to_policy(&a, true, EnforcementMode::Enabled, None);
+        assert_eq!(
+            all.rules().count(),
+            3,
+            "both rules and the default Appx rule"
+        );
+        assert!(all.rules().any(|(_, r)| r.id == DEFAULT_APPX_RULE_ID));
+    }
+}

@@ -6,11 +6,18 @@
 //!
 //! - [`Inventory`]: business groups from `inventory.csv`, as a SQL expression.
 //! - [`report::blocked_apps_by_group`]: which apps would be blocked, per group.
+//! - [`suggest::suggest_rules`]: the rules that would let them run, per group.
+//! - [`simulate::simulate`]: what a candidate policy would still / newly block.
+//! - [`readiness::readiness`]: per group and collection, ready to enforce or not, and why.
 
 mod error;
 pub mod inventory;
+pub mod readiness;
 pub mod report;
+pub mod simulate;
+pub mod suggest;
 mod time;
+pub mod whatif;
 
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};

@@ -108,6 +108,129 @@ const NOISE_ROW_SQL: &str = r"CASE WHEN collection = 'SCRIPT' THEN upper(coalesc
 const GENERIC_PATH_SQL: &str =
     r"regexp_replace(file_path, '^%OSDRIVE%\\USERS\\[^\\]+\\', '%OSDRIVE%\USERS\*\')";
 
+/// `AND NOT noise`, unless noise is wanted.
+pub(crate) fn noise_filter(include_noise: bool) -> String {
+    if include_noise {
+        String::new()
+    } else {
+        format!(" AND NOT ({NOISE_ROW_SQL})")
+    }
+}
+
+/// App rows per group from `fine`, a query with one row per (computer, app, path, user,
+/// version) and the columns `computer, computer_key, [class,] collection, publisher, product,
+/// binary_name, app_hash, file_path, user_sid, binary_version, binary_version_key, events,
+/// first_seen, last_seen` (plus whatever `extra_aggs` aggregates). `class`, when given, is
+/// one more grouping column (`outcome`, or simulate's `status`); `filter` applies after the
+/// join with the groups (`grp` is available).
+pub(crate) fn apps_sql(
+    fine: &str,
+    class: Option<&str>,
+    hosts: &HostGroups,
+    filter: &str,
+    extra_aggs: &str,
+) -> String {
+    let class = class.map(|c| format!("{c},")).unwrap_or_default();
+    format!(
+        r"WITH fine AS ({fine}),
+          apps AS (
+            SELECT f.*, h.grp, {GENERIC_PATH_SQL} AS generic_path,
+              CASE WHEN publisher IS NULL AND app_hash IS NULL THEN {GENERIC_PATH_SQL} END AS app_path
+            FROM fine f JOIN ({host_groups}) h ON f.computer = h.computer
+            WHERE true {filter})
+          SELECT grp, {class} collection, publisher, product, binary_name, app_hash, app_path,
+            first_value(binary_version ORDER BY binary_version_key ASC NULLS LAST) AS version_min,
+            first_value(binary_version ORDER BY binary_version_key DESC NULLS LAST) AS version_max,
+            SUM(events) AS events,
+            COUNT(DISTINCT computer_key) AS hosts,
+            COUNT(DISTINCT user_sid) AS users,
+            MIN(first_seen) AS first_seen,
+            MAX(last_seen) AS last_seen,
+            COUNT(DISTINCT generic_path) AS path_count,
+            array_agg(DISTINCT generic_path) AS paths
+            {extra_aggs}
+          FROM apps
+          GROUP BY grp, {class} collection, publisher, product, binary_name, app_hash, app_path
+          ORDER BY grp, {class} events DESC, collection, publisher, product, binary_name, app_hash, app_path",
+        host_groups = hosts.table_sql(),
+    )
+}
+
+/// One app row of [`apps_sql`]'s result: group, class (when asked for) and the row.
+pub(crate) struct GroupedApp {
+    pub group: String,
+    pub class: Option<String>,
+    pub row: AppRow,
+    /// The batch and row index, for reading extra columns.
+    pub batch: usize,
+    pub index: usize,
+}
+
+/// Reads [`apps_sql`]'s result.
+pub(crate) fn read_apps(batches: &[RecordBatch], class: Option<&str>) -> Result<Vec<GroupedApp>> {
+    let mut out = Vec::new();
+    for (b, batch) in batches.iter().enumerate() {
+        let grp = strings(batch, "grp")?;
+        let classes = match class {
+            Some(c) => Some(strings(batch, c)?),
+            None => None,
+        };
+        let [collection, publisher, product, binary, hash, vmin, vmax] = [
+            "collection",
+            "publisher",
+            "product",
+            "binary_name",
+            "app_hash",
+            "version_min",
+            "version_max",
+        ]
+        .map(|c| strings(batch, c));
+        let (collection, publisher, product, binary, hash, vmin, vmax) = (
+            collection?,
+            publisher?,
+            product?,
+            binary?,
+            hash?,
+            vmin?,
+            vmax?,
+        );
+        let [events, hosts, users, path_count] =
+            ["events", "hosts", "users", "path_count"].map(|c| ints(batch, c));
+        let (events, hosts, users, path_count) = (events?, hosts?, users?, path_count?);
+        let (first, last) = (times(batch, "first_seen")?, times(batch, "last_seen")?);
+        let paths = lists(batch, "paths")?;
+        for i in 0..batch.num_rows() {
+            let mut shown = paths[i].clone();
+            shown.sort();
+            shown.truncate(5);
+            out.push(GroupedApp {
+                group: grp[i].clone().unwrap_or_default(),
+                class: classes.as_ref().and_then(|c| c[i].clone()),
+                row: AppRow {
+                    outcome: None,
+                    collection: collection[i].clone(),
+                    publisher: publisher[i].clone(),
+                    product: product[i].clone(),
+                    binary: binary[i].clone(),
+                    file_hash: hash[i].clone(),
+                    version_min: vmin[i].clone(),
+                    version_max: vmax[i].clone(),
+                    paths: shown,
+                    path_count: path_count[i] as u64,
+                    events: events[i] as u64,
+                    hosts: hosts[i] as u64,
+                    users: users[i] as u64,
+                    first_seen: first[i],
+                    last_seen: last[i],
+                },
+                batch: b,
+                index: i,
+            });
+        }
+    }
+    Ok(out)
+}
+
 fn outcomes(filter: OutcomeFilter) -> &'static str {
     match filter {
         OutcomeFilter::Audit => "('audit')",
@@ -116,7 +239,7 @@ fn outcomes(filter: OutcomeFilter) -> &'static str {
     }
 }
 
-fn in_list(column: &str, values: &[String]) -> String {
+pub(crate) fn in_list(column: &str, values: &[String]) -> String {
     if values.is_empty() {
         return String::new();
     }
@@ -146,45 +269,26 @@ pub async fn blocked_apps_by_group(
     // the path regex. Distinct counts then run over that small table (DESIGN.md "Known
     // traps").
     let hosts = HostGroups::resolve(ctx, inventory).await?;
-    let apps_sql = format!(
-        r"WITH fine AS (
-            SELECT computer, computer_key, {outcome_col} collection, publisher, product, binary_name,
-              CASE WHEN publisher IS NULL THEN file_hash END AS app_hash,
-              file_path, user_sid, binary_version, binary_version_key,
-              SUM(1) AS events, MIN(time) AS first_seen, MAX(time) AS last_seen
-            FROM events
-            WHERE policy_kind = 'applocker' AND outcome IN {outcomes} {window} {collections}
-            GROUP BY computer, computer_key, {outcome_col} collection, publisher, product,
-              binary_name, app_hash, file_path, user_sid, binary_version, binary_version_key),
-          apps AS (
-            SELECT f.*, h.grp, {GENERIC_PATH_SQL} AS generic_path,
-              CASE WHEN publisher IS NULL AND app_hash IS NULL THEN {GENERIC_PATH_SQL} END AS app_path
-            FROM fine f JOIN ({host_groups}) h ON f.computer = h.computer
-            WHERE true {noise} {groups})
-          SELECT grp, {outcome_col} collection, publisher, product, binary_name, app_hash, app_path,
-            first_value(binary_version ORDER BY binary_version_key ASC NULLS LAST) AS version_min,
-            first_value(binary_version ORDER BY binary_version_key DESC NULLS LAST) AS version_max,
-            SUM(events) AS events,
-            COUNT(DISTINCT computer_key) AS hosts,
-            COUNT(DISTINCT user_sid) AS users,
-            MIN(first_seen) AS first_seen,
-            MAX(last_seen) AS last_seen,
-            COUNT(DISTINCT generic_path) AS path_count,
-            array_agg(DISTINCT generic_path) AS paths
-          FROM apps
-          GROUP BY grp, {outcome_col} collection, publisher, product, binary_name, app_hash, app_path
-          ORDER BY grp, events DESC, collection, publisher, product, binary_name, app_hash, app_path",
+    let class = with_outcome.then_some("outcome");
+    let fine = format!(
+        r"SELECT computer, computer_key, {outcome_col} collection, publisher, product, binary_name,
+            CASE WHEN publisher IS NULL THEN file_hash END AS app_hash,
+            file_path, user_sid, binary_version, binary_version_key,
+            SUM(1) AS events, MIN(time) AS first_seen, MAX(time) AS last_seen
+          FROM events
+          WHERE policy_kind = 'applocker' AND outcome IN {outcomes} {window} {collections}
+          GROUP BY computer, computer_key, {outcome_col} collection, publisher, product,
+            binary_name, app_hash, file_path, user_sid, binary_version, binary_version_key",
         outcomes = outcomes(opts.outcome),
         window = opts.window.sql(),
-        host_groups = hosts.table_sql(),
-        noise = if opts.include_noise {
-            String::new()
-        } else {
-            format!(" AND NOT ({NOISE_ROW_SQL})")
-        },
         collections = in_list("collection", &opts.collections),
-        groups = in_list("grp", &opts.groups),
     );
+    let filter = format!(
+        "{}{}",
+        noise_filter(opts.include_noise),
+        in_list("grp", &opts.groups)
+    );
+    let apps_sql = apps_sql(&fine, class, &hosts, &filter, "");
     let stats_sql = format!(
         r"WITH per_host AS (
             SELECT computer, computer_key,
@@ -240,67 +344,15 @@ pub async fn blocked_apps_by_group(
             g.noise_events = noise[i] as u64;
         }
     }
-    for batch in &apps {
-        let grp = strings(batch, "grp")?;
-        let outcome = if with_outcome {
-            Some(strings(batch, "outcome")?)
-        } else {
-            None
-        };
-        let [collection, publisher, product, binary, hash, vmin, vmax] = [
-            "collection",
-            "publisher",
-            "product",
-            "binary_name",
-            "app_hash",
-            "version_min",
-            "version_max",
-        ]
-        .map(|c| strings(batch, c));
-        let (collection, publisher, product, binary, hash, vmin, vmax) = (
-            collection?,
-            publisher?,
-            product?,
-            binary?,
-            hash?,
-            vmin?,
-            vmax?,
-        );
-        let [events, hosts, users, path_count] =
-            ["events", "hosts", "users", "path_count"].map(|c| ints(batch, c));
-        let (events, hosts, users, path_count) = (events?, hosts?, users?, path_count?);
-        let (first, last) = (times(batch, "first_seen")?, times(batch, "last_seen")?);
-        let paths = lists(batch, "paths")?;
-        for i in 0..batch.num_rows() {
-            let g = group_entry(
-                &mut groups,
-                inventory,
-                grp[i].as_deref().unwrap_or_default(),
-            );
-            if opts.top.is_some_and(|top| g.apps.len() >= top) {
-                continue;
-            }
-            let mut shown = paths[i].clone();
-            shown.sort();
-            shown.truncate(5);
-            g.apps.push(AppRow {
-                outcome: outcome.as_ref().and_then(|o| o[i].clone()),
-                collection: collection[i].clone(),
-                publisher: publisher[i].clone(),
-                product: product[i].clone(),
-                binary: binary[i].clone(),
-                file_hash: hash[i].clone(),
-                version_min: vmin[i].clone(),
-                version_max: vmax[i].clone(),
-                paths: shown,
-                path_count: path_count[i] as u64,
-                events: events[i] as u64,
-                hosts: hosts[i] as u64,
-                users: users[i] as u64,
-                first_seen: first[i],
-                last_seen: last[i],
-            });
+    for app in read_apps(&apps, class)? {
+        let g = group_entry(&mut groups, inventory, &app.group);
+        if opts.top.is_some_and(|top| g.apps.len() >= top) {
+            continue;
         }
+        g.apps.push(AppRow {
+            outcome: app.class,
+            ..app.row
+        });
     }
     let mut groups: Vec<GroupReport> = groups.into_values().collect();
     if !opts.groups.is_empty() {
@@ -332,7 +384,7 @@ fn group_entry<'a>(
         })
 }
 
-async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+pub(crate) async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
     tracing::debug!(sql, "report query");
     Ok(ctx.sql(sql).await?.collect().await?)
 }
@@ -345,7 +397,7 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
     })
 }
 
-fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
+pub(crate) fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
     let utf8 = cast(column(batch, name)?, &DataType::Utf8)
         .map_err(datafusion::error::DataFusionError::from)?;
     let array = utf8.as_string::<i32>();
@@ -354,7 +406,7 @@ fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
         .collect())
 }
 
-fn ints(batch: &RecordBatch, name: &str) -> Result<Vec<i64>> {
+pub(crate) fn ints(batch: &RecordBatch, name: &str) -> Result<Vec<i64>> {
     let ints = cast(column(batch, name)?, &DataType::Int64)
         .map_err(datafusion::error::DataFusionError::from)?;
     let array = ints.as_primitive::<Int64Type>();
@@ -363,7 +415,7 @@ fn ints(batch: &RecordBatch, name: &str) -> Result<Vec<i64>> {
         .collect())
 }
 
-fn times(batch: &RecordBatch, name: &str) -> Result<Vec<Option<DateTime<Utc>>>> {
+pub(crate) fn times(batch: &RecordBatch, name: &str) -> Result<Vec<Option<DateTime<Utc>>>> {
     let ts = cast(
         column(batch, name)?,
         &DataType::Timestamp(TimeUnit::Microsecond, None),
@@ -380,7 +432,7 @@ fn times(batch: &RecordBatch, name: &str) -> Result<Vec<Option<DateTime<Utc>>>> 
         .collect())
 }
 
-fn lists(batch: &RecordBatch, name: &str) -> Result<Vec<Vec<String>>> {
+pub(crate) fn lists(batch: &RecordBatch, name: &str) -> Result<Vec<Vec<String>>> {
     let col = column(batch, name)?;
     let list = col.as_list::<i32>();
     let mut out = Vec::with_capacity(list.len());

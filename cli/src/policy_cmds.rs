@@ -1,0 +1,390 @@
+//! `lockstep suggest`, `simulate` and `readiness`: the policy engine over the store.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use policy::suggest::{Granularity, to_policy};
+use policy::{EnforcementMode, Evaluator, Policy};
+use query::readiness::{GroupReadiness, ReadinessOptions};
+use query::simulate::{BlockedApp, SimulateOptions, Simulation};
+use query::suggest::{GroupSuggestions, SuggestOptions};
+
+use crate::engine;
+use crate::store_args::{StoreArgs, read_policy, read_sid_groups};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GranularityArg {
+    Publisher,
+    Product,
+    Binary,
+    Version,
+}
+
+impl From<GranularityArg> for Granularity {
+    fn from(g: GranularityArg) -> Self {
+        match g {
+            GranularityArg::Publisher => Granularity::Publisher,
+            GranularityArg::Product => Granularity::Product,
+            GranularityArg::Binary => Granularity::Binary,
+            GranularityArg::Version => Granularity::Version,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SuggestFormat {
+    Xml,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+/// Raw arguments of `lockstep suggest`.
+#[derive(Debug, Args)]
+pub(crate) struct SuggestArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The policy in force: apps it already allows are left out, apps it denies are flagged.
+    #[arg(long, value_name = "CURRENT.xml")]
+    policy: Option<PathBuf>,
+    /// How specific publisher rules are (default: product, binary for Microsoft).
+    #[arg(long, value_enum)]
+    granularity: Option<GranularityArg>,
+    #[arg(long, value_enum, default_value = "xml")]
+    format: SuggestFormat,
+    /// Write collections as Enabled (enforce) instead of AuditOnly.
+    #[arg(long)]
+    enforce: bool,
+    /// Also write the rules flagged for review into the XML (JSON always lists them).
+    #[arg(long)]
+    include_review: bool,
+    /// The SID the rules apply to (default Everyone, S-1-1-0).
+    #[arg(long, default_value = policy::eval::EVERYONE)]
+    sid: String,
+    /// Write one policy file per group (GROUP.xml) into this folder.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
+    let inventory = args.store.inventory()?;
+    let current = args.policy.as_deref().map(read_policy).transpose()?;
+    let opts = SuggestOptions {
+        window: args.store.window()?,
+        groups: args.store.groups.clone(),
+        granularity: args.granularity.map(Into::into),
+        sid: args.sid.clone(),
+        include_noise: args.store.include_noise,
+    };
+    let store = args.store.store();
+    let groups = engine::block_on(args.store.memory_mb, |ctx| async move {
+        query::register_store(&ctx, &store).await?;
+        query::suggest::suggest_rules(&ctx, &inventory, current.as_ref(), &opts).await
+    })
+    .with_context(|| format!("suggesting rules from {}", args.store.data.display()))?;
+    let current = args.policy.as_deref().map(read_policy).transpose()?;
+    let mode = if args.enforce {
+        EnforcementMode::Enabled
+    } else {
+        EnforcementMode::AuditOnly
+    };
+    let policy_of = |g: &GroupSuggestions| {
+        to_policy(&g.suggestions, args.include_review, mode, current.as_ref())
+    };
+    if groups.is_empty() {
+        eprintln!("nothing would be blocked in the window: no rules to suggest");
+    }
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for g in &groups {
+            let name = safe_file_name(&g.group);
+            let path = dir.join(format!("{name}.xml"));
+            std::fs::write(&path, policy::write::to_xml(&policy_of(g)))
+                .with_context(|| format!("writing {}", path.display()))?;
+            let json = dir.join(format!("{name}.json"));
+            std::fs::write(&json, serde_json::to_string_pretty(g)? + "\n")
+                .with_context(|| format!("writing {}", json.display()))?;
+            eprintln!(
+                "{}: {} rule(s) -> {}",
+                g.group,
+                count_rules(&policy_of(g)),
+                path.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    match args.format {
+        SuggestFormat::Json => print!("{}", serde_json::to_string_pretty(&groups)? + "\n"),
+        SuggestFormat::Xml => match groups.as_slice() {
+            [] => print!("{}", policy::write::to_xml(&Policy::default())),
+            [one] => {
+                print_review_summary(one, args.include_review);
+                print!("{}", policy::write::to_xml(&policy_of(one)));
+            }
+            many => bail!(
+                "{} groups have suggestions ({}): pick one with --group, or write one policy per group with --out DIR",
+                many.len(),
+                many.iter()
+                    .map(|g| g.group.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn count_rules(p: &Policy) -> usize {
+    p.rules().count()
+}
+
+fn print_review_summary(g: &GroupSuggestions, include_review: bool) {
+    let flagged: Vec<_> = g
+        .suggestions
+        .iter()
+        .filter(|s| !s.review.is_empty())
+        .collect();
+    if flagged.is_empty() {
+        return;
+    }
+    eprintln!(
+        "{}: {} item(s) flagged for review {} (see --format json):",
+        g.group,
+        flagged.len(),
+        if include_review {
+            "are included"
+        } else {
+            "are left out of the XML"
+        }
+    );
+    for s in flagged {
+        eprintln!("  {}: {}", s.apps.join(", "), s.review.join("; "));
+    }
+}
+
+/// Group names as file names: anything but letters, digits, `-` and `_` becomes `_`.
+fn safe_file_name(group: &str) -> String {
+    group
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Raw arguments of `lockstep simulate`.
+#[derive(Debug, Args)]
+pub(crate) struct SimulateArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The candidate policy.
+    #[arg(long, value_name = "CANDIDATE.xml")]
+    policy: PathBuf,
+    /// Group membership of users, CSV `user_sid,group_sid`, for rules on other SIDs than
+    /// Everyone (without it such rules are listed as not evaluated).
+    #[arg(long, value_name = "CSV")]
+    sid_groups: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// At most N apps per group and list in the table.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    top: usize,
+}
+
+pub(crate) fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+    let inventory = args.store.inventory()?;
+    let candidate = read_policy(&args.policy)?;
+    let evaluator = Evaluator::new(&candidate, read_sid_groups(args.sid_groups.as_deref())?);
+    let opts = SimulateOptions {
+        window: args.store.window()?,
+        groups: args.store.groups.clone(),
+        include_noise: args.store.include_noise,
+    };
+    let store = args.store.store();
+    let sim = engine::block_on(args.store.memory_mb, |ctx| async move {
+        query::register_store(&ctx, &store).await?;
+        query::simulate::simulate(&ctx, &inventory, &evaluator, &opts).await
+    })
+    .with_context(|| format!("simulating on {}", args.store.data.display()))?;
+    match args.format {
+        Format::Json => print!("{}", serde_json::to_string_pretty(&sim)? + "\n"),
+        Format::Table => print!("{}", simulation_table(&sim, args.top)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn simulation_table(sim: &Simulation, top: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} distinct file identities evaluated",
+        sim.identities_evaluated
+    );
+    for g in &sim.groups {
+        let _ = writeln!(
+            out,
+            "\n{}: still blocked {} event(s) in {} app(s); newly blocked {} event(s) in {} app(s)",
+            g.group,
+            g.still_blocked_events,
+            g.still_blocked.len(),
+            g.newly_blocked_events,
+            g.newly_blocked.len()
+        );
+        for (label, apps) in [("still", &g.still_blocked), ("newly", &g.newly_blocked)] {
+            for a in apps.iter().take(top) {
+                let _ = writeln!(out, "  {label:5} {}", blocked_line(a));
+            }
+            if apps.len() > top {
+                let _ = writeln!(out, "  {label:5} … {} more (--top N)", apps.len() - top);
+            }
+        }
+    }
+    out
+}
+
+fn blocked_line(a: &BlockedApp) -> String {
+    let app = &a.app;
+    let what = match (&app.publisher, &app.file_hash) {
+        (Some(p), _) => format!(
+            "{} / {} / {}",
+            p,
+            app.product.as_deref().unwrap_or(""),
+            app.binary.as_deref().unwrap_or("")
+        ),
+        (None, Some(h)) => format!("unsigned {} ({})", app.paths.first().map_or("", |p| p), h),
+        (None, None) => format!("unsigned {}", app.paths.first().map_or("", |p| p)),
+    };
+    format!(
+        "{:>7} events {:>5} hosts {:>5} users  {:6} {what}  [{}]",
+        app.events,
+        app.hosts,
+        app.users,
+        app.collection.as_deref().unwrap_or("-"),
+        a.blocked_by.join(", ")
+    )
+}
+
+/// Raw arguments of `lockstep readiness`.
+#[derive(Debug, Args)]
+pub(crate) struct ReadinessArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The candidate policy (default: the current policy plus each group's suggested rules).
+    #[arg(long, value_name = "CANDIDATE.xml")]
+    policy: Option<PathBuf>,
+    /// The policy in force, for the default candidate.
+    #[arg(long, value_name = "CURRENT.xml")]
+    current: Option<PathBuf>,
+    /// Group membership of users, CSV `user_sid,group_sid`.
+    #[arg(long, value_name = "CSV")]
+    sid_groups: Option<PathBuf>,
+    /// Days with events needed before a group can be ready.
+    #[arg(long, value_name = "N", default_value_t = 14)]
+    min_days: u32,
+    /// Granularity of the suggested rules in the default candidate.
+    #[arg(long, value_enum)]
+    granularity: Option<GranularityArg>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+pub(crate) fn readiness(args: ReadinessArgs) -> anyhow::Result<ExitCode> {
+    if args.policy.is_some() && args.current.is_some() {
+        bail!(
+            "--policy is the whole candidate; --current only feeds the default candidate (current + suggested rules): give one of them"
+        );
+    }
+    let inventory = args.store.inventory()?;
+    let sid_groups = read_sid_groups(args.sid_groups.as_deref())?;
+    let candidate = args.policy.as_deref().map(read_policy).transpose()?;
+    let current = args.current.as_deref().map(read_policy).transpose()?;
+    let window = args.store.window()?;
+    let opts = ReadinessOptions {
+        window,
+        groups: args.store.groups.clone(),
+        min_days: args.min_days,
+        include_noise: args.store.include_noise,
+    };
+    let suggest_opts = SuggestOptions {
+        window,
+        groups: args.store.groups.clone(),
+        granularity: args.granularity.map(Into::into),
+        sid: policy::eval::EVERYONE.into(),
+        include_noise: args.store.include_noise,
+    };
+    let store = args.store.store();
+    let groups = engine::block_on(args.store.memory_mb, |ctx| async move {
+        query::register_store(&ctx, &store).await?;
+        // The candidate of each group: the given policy, or current + that group's
+        // suggested rules (those not flagged for review).
+        let mut per_group: std::collections::BTreeMap<String, Policy> = Default::default();
+        if candidate.is_none() {
+            for g in
+                query::suggest::suggest_rules(&ctx, &inventory, current.as_ref(), &suggest_opts)
+                    .await?
+            {
+                let mut p = current.clone().unwrap_or_default();
+                p.merge(&to_policy(
+                    &g.suggestions,
+                    false,
+                    EnforcementMode::AuditOnly,
+                    current.as_ref(),
+                ));
+                per_group.insert(g.group, p);
+            }
+        }
+        let fallback = candidate.or(current).unwrap_or_default();
+        let evaluator_of = |group: &str| {
+            Evaluator::new(
+                per_group.get(group).unwrap_or(&fallback),
+                sid_groups.clone(),
+            )
+        };
+        query::readiness::readiness(&ctx, &inventory, &evaluator_of, &opts).await
+    })
+    .with_context(|| format!("judging readiness on {}", args.store.data.display()))?;
+    match args.format {
+        Format::Json => print!("{}", serde_json::to_string_pretty(&groups)? + "\n"),
+        Format::Table => print!("{}", readiness_table(&groups)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn readiness_table(groups: &[GroupReadiness]) -> String {
+    let mut out = String::new();
+    for g in groups {
+        let _ = writeln!(
+            out,
+            "{}: {:?} ({} of {} inventory hosts reporting, {} day(s) of evidence)",
+            g.group,
+            g.status(),
+            g.hosts_reporting,
+            g.hosts_in_inventory,
+            g.days_of_evidence
+        );
+        for c in &g.collections {
+            let _ = writeln!(
+                out,
+                "  {:6} {:17} residual {:>3} apps {:>6} events {:>4} hosts  {}",
+                c.collection,
+                format!("{:?}", c.status),
+                c.residual_apps,
+                c.residual_events,
+                c.residual_hosts,
+                c.reasons.join("; ")
+            );
+        }
+    }
+    out
+}

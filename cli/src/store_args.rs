@@ -1,0 +1,89 @@
+//! Arguments every question about the store shares (`suggest`, `simulate`, `readiness`).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::engine;
+
+/// The store, the inventory, the window and the groups to look at.
+#[derive(Debug, Args)]
+pub(crate) struct StoreArgs {
+    /// The data folder (the event store).
+    #[arg(long, env = "LOCKSTEP_DATA", default_value = "lockstep-data")]
+    pub(crate) data: PathBuf,
+    /// Business groups: CSV with `computer,group` (short names, FQDNs or globs).
+    #[arg(long, value_name = "CSV")]
+    pub(crate) inventory: Option<PathBuf>,
+    /// Start of the window: a date (2026-10-05) or an RFC 3339 time.
+    #[arg(long, value_name = "T")]
+    pub(crate) since: Option<String>,
+    /// End of the window: a date (that whole day included) or an RFC 3339 time (excluded).
+    #[arg(long, value_name = "T")]
+    pub(crate) until: Option<String>,
+    /// Only this group (repeatable).
+    #[arg(long = "group", value_name = "NAME")]
+    pub(crate) groups: Vec<String>,
+    /// Keep PowerShell's __PSSCRIPTPOLICYTEST_* probes (counted as noise otherwise).
+    #[arg(long)]
+    pub(crate) include_noise: bool,
+    /// Memory the query engine may use, in MiB.
+    #[arg(long, env = "LOCKSTEP_MEMORY_MB", default_value_t = engine::DEFAULT_MEMORY_MB)]
+    pub(crate) memory_mb: usize,
+}
+
+impl StoreArgs {
+    pub(crate) fn window(&self) -> anyhow::Result<query::Window> {
+        window(self.since.as_deref(), self.until.as_deref())
+    }
+
+    /// The inventory, or none (every computer `unassigned`, said on stderr).
+    pub(crate) fn inventory(&self) -> anyhow::Result<query::Inventory> {
+        match &self.inventory {
+            Some(path) => Ok(query::Inventory::from_path(path)?),
+            None => {
+                eprintln!(
+                    "no inventory given (--inventory CSV): every computer is in group `unassigned`"
+                );
+                Ok(query::Inventory::default())
+            }
+        }
+    }
+
+    pub(crate) fn store(&self) -> query::Store {
+        query::Store::new(&self.data)
+    }
+}
+
+/// The window of `--since` / `--until`.
+pub(crate) fn window(since: Option<&str>, until: Option<&str>) -> anyhow::Result<query::Window> {
+    Ok(query::Window {
+        since: since
+            .map(|t| query::parse_time_bound(t, false))
+            .transpose()?,
+        until: until
+            .map(|t| query::parse_time_bound(t, true))
+            .transpose()?,
+    })
+}
+
+/// Reads a policy file, printing what was skipped.
+pub(crate) fn read_policy(path: &std::path::Path) -> anyhow::Result<policy::Policy> {
+    let parsed = policy::read::read_file(path)?;
+    for warning in &parsed.warnings {
+        eprintln!("{}: {warning}", path.display());
+    }
+    Ok(parsed.policy)
+}
+
+/// Reads `--sid-groups`.
+pub(crate) fn read_sid_groups(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Option<policy::SidGroups>> {
+    let Some(path) = path else { return Ok(None) };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    policy::SidGroups::parse(&text)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}

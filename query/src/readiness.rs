@@ -1,0 +1,287 @@
+//! `readiness`: per group and collection, can the candidate policy be enforced?
+//!
+//! - `not_ready`: the candidate would still block recorded executions (residual apps,
+//!   events, hosts are given).
+//! - `insufficient_data`: nothing would be blocked, but the evidence is too thin to say so:
+//!   fewer than `min_days` days of events, inventory hosts that never reported, or no
+//!   events at all for the collection. Never "ready" on thin evidence.
+//! - `ready`: nothing would be blocked, on enough evidence.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use datafusion::prelude::SessionContext;
+use policy::Evaluator;
+
+use crate::inventory::{HostGroups, Inventory};
+use crate::report::{collect, in_list, ints, noise_filter, strings, times};
+use crate::simulate::{SimulateOptions, simulate};
+use crate::{Result, Window};
+
+/// The collections readiness is judged for.
+pub const COLLECTIONS: [&str; 5] = ["APPX", "DLL", "EXE", "MSI", "SCRIPT"];
+
+/// What to judge.
+#[derive(Debug, Clone)]
+pub struct ReadinessOptions {
+    pub window: Window,
+    /// Only these groups (all when empty).
+    pub groups: Vec<String>,
+    /// Days with events needed before a group can be `ready`.
+    pub min_days: u32,
+    pub include_noise: bool,
+}
+
+impl Default for ReadinessOptions {
+    fn default() -> Self {
+        ReadinessOptions {
+            window: Window::default(),
+            groups: Vec::new(),
+            min_days: 14,
+            include_noise: false,
+        }
+    }
+}
+
+/// The verdict for one group and collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ready,
+    NotReady,
+    InsufficientData,
+}
+
+/// One collection of one group.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CollectionReadiness {
+    pub collection: String,
+    pub status: Status,
+    /// AppLocker events of this collection (any outcome) in the window.
+    pub events: u64,
+    pub days_of_evidence: u64,
+    pub residual_apps: u64,
+    pub residual_events: u64,
+    pub residual_hosts: u64,
+    /// When the newest app (by first sighting) was first seen.
+    pub last_new_app: Option<DateTime<Utc>>,
+    /// Why it is not `ready`.
+    pub reasons: Vec<String>,
+}
+
+/// One group.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GroupReadiness {
+    pub group: String,
+    pub hosts_in_inventory: u64,
+    pub hosts_reporting: u64,
+    pub days_of_evidence: u64,
+    pub collections: Vec<CollectionReadiness>,
+}
+
+impl GroupReadiness {
+    /// The group's overall status: its worst collection.
+    pub fn status(&self) -> Status {
+        let has = |s| self.collections.iter().any(|c| c.status == s);
+        if has(Status::NotReady) {
+            Status::NotReady
+        } else if has(Status::InsufficientData) {
+            Status::InsufficientData
+        } else {
+            Status::Ready
+        }
+    }
+}
+
+/// Readiness of each group under `candidate(group)`, the policy that group would enforce.
+pub async fn readiness(
+    ctx: &SessionContext,
+    inventory: &Inventory,
+    candidate: &dyn Fn(&str) -> Evaluator,
+    opts: &ReadinessOptions,
+) -> Result<Vec<GroupReadiness>> {
+    let hosts = HostGroups::resolve(ctx, inventory).await?;
+    let mut names: Vec<String> = inventory.groups();
+    names.extend(hosts.groups().map(str::to_owned));
+    names.sort();
+    names.dedup();
+    if !opts.groups.is_empty() {
+        names.retain(|g| opts.groups.contains(g));
+    }
+    let evidence = evidence(ctx, &hosts, opts).await?;
+    let mut out = Vec::new();
+    for group in names {
+        let sim = simulate(
+            ctx,
+            inventory,
+            &candidate(&group),
+            &SimulateOptions {
+                window: opts.window,
+                groups: vec![group.clone()],
+                include_noise: opts.include_noise,
+            },
+        )
+        .await?;
+        let residual = sim.groups.into_iter().find(|g| g.group == group);
+        let in_inventory = (inventory.named_computers(&group) + hosts.globbed_in(&group)) as u64;
+        let e = evidence.get(&group);
+        let reporting = e.map_or(0, |e| e.hosts);
+        let mut collections = Vec::new();
+        for collection in COLLECTIONS {
+            let c = e.and_then(|e| e.collections.get(collection));
+            let apps: Vec<_> = residual
+                .iter()
+                .flat_map(|r| r.still_blocked.iter().chain(&r.newly_blocked))
+                .filter(|a| a.app.collection.as_deref() == Some(collection))
+                .collect();
+            let residual_hosts = residual
+                .as_ref()
+                .and_then(|r| r.blocked_hosts.get(collection).copied())
+                .unwrap_or(0);
+            let mut reasons = Vec::new();
+            let residual_events: u64 = apps.iter().map(|a| a.app.events).sum();
+            if residual_events > 0 {
+                reasons.push(format!(
+                    "{} app(s), {residual_events} event(s) on {residual_hosts} host(s) would be blocked",
+                    apps.len()
+                ));
+            }
+            let days = c.map_or(0, |c| c.days);
+            if c.is_none_or(|c| c.events == 0) {
+                reasons.push("no events for this collection in the window".into());
+            } else if days < u64::from(opts.min_days) {
+                reasons.push(format!(
+                    "{days} day(s) of evidence, {} needed",
+                    opts.min_days
+                ));
+            }
+            if reporting < in_inventory {
+                reasons.push(format!(
+                    "{} of {in_inventory} inventory host(s) never reported",
+                    in_inventory - reporting
+                ));
+            }
+            let status = if residual_events > 0 {
+                Status::NotReady
+            } else if reasons.is_empty() {
+                Status::Ready
+            } else {
+                Status::InsufficientData
+            };
+            collections.push(CollectionReadiness {
+                collection: collection.to_owned(),
+                status,
+                events: c.map_or(0, |c| c.events),
+                days_of_evidence: days,
+                residual_apps: apps.len() as u64,
+                residual_events,
+                residual_hosts,
+                last_new_app: c.and_then(|c| c.last_new_app),
+                reasons,
+            });
+        }
+        out.push(GroupReadiness {
+            group,
+            hosts_in_inventory: in_inventory,
+            hosts_reporting: reporting,
+            days_of_evidence: e.map_or(0, |e| e.days),
+            collections,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+struct GroupEvidence {
+    hosts: u64,
+    days: u64,
+    collections: BTreeMap<String, CollectionEvidence>,
+}
+
+struct CollectionEvidence {
+    events: u64,
+    days: u64,
+    last_new_app: Option<DateTime<Utc>>,
+}
+
+/// Per group: hosts reporting and days with events; per collection: events, days, and the
+/// newest app's first sighting.
+async fn evidence(
+    ctx: &SessionContext,
+    hosts: &HostGroups,
+    opts: &ReadinessOptions,
+) -> Result<BTreeMap<String, GroupEvidence>> {
+    let window = opts.window.sql();
+    let host_table = hosts.table_sql();
+    let groups = in_list("h.grp", &opts.groups);
+    let per_group = format!(
+        r"WITH per_host AS (
+            SELECT computer, computer_key, date_trunc('day', time) AS day
+            FROM events WHERE true {window}
+            GROUP BY computer, computer_key, date_trunc('day', time))
+          SELECT h.grp, COUNT(DISTINCT p.computer_key) AS hosts, COUNT(DISTINCT p.day) AS days
+          FROM per_host p JOIN ({host_table}) h ON p.computer = h.computer
+          WHERE true {groups}
+          GROUP BY h.grp"
+    );
+    let per_collection = format!(
+        r"WITH fine AS (
+            SELECT computer, collection, publisher, product, binary_name, file_hash, file_path,
+              date_trunc('day', time) AS day, SUM(1) AS events, MIN(time) AS first_seen
+            FROM events
+            WHERE policy_kind = 'applocker' AND collection IS NOT NULL
+              AND outcome IN ('allowed', 'audit', 'blocked') {window} {noise}
+            GROUP BY computer, collection, publisher, product, binary_name, file_hash, file_path,
+              date_trunc('day', time)),
+          judged AS (
+            SELECT h.grp, f.*,
+              CASE WHEN publisher IS NOT NULL THEN concat(publisher, '|', product, '|', binary_name)
+                   WHEN file_hash IS NOT NULL THEN file_hash ELSE file_path END AS app
+            FROM fine f JOIN ({host_table}) h ON f.computer = h.computer
+            WHERE true {groups}),
+          apps AS (
+            SELECT grp, collection, app, MIN(first_seen) AS first_seen FROM judged
+            GROUP BY grp, collection, app),
+          newest AS (
+            SELECT grp, collection, MAX(first_seen) AS last_new_app FROM apps
+            GROUP BY grp, collection),
+          totals AS (
+            SELECT grp, collection, SUM(events) AS events, COUNT(DISTINCT day) AS days
+            FROM judged GROUP BY grp, collection)
+          SELECT t.grp, t.collection, t.events, t.days, n.last_new_app
+          FROM totals t JOIN newest n ON t.grp = n.grp AND t.collection = n.collection",
+        noise = noise_filter(opts.include_noise),
+    );
+    let mut out: BTreeMap<String, GroupEvidence> = BTreeMap::new();
+    for batch in collect(ctx, &per_group).await? {
+        let (grp, hosts, days) = (
+            strings(&batch, "grp")?,
+            ints(&batch, "hosts")?,
+            ints(&batch, "days")?,
+        );
+        for i in 0..batch.num_rows() {
+            let g = out.entry(grp[i].clone().unwrap_or_default()).or_default();
+            g.hosts = hosts[i] as u64;
+            g.days = days[i] as u64;
+        }
+    }
+    for batch in collect(ctx, &per_collection).await? {
+        let (grp, collection) = (strings(&batch, "grp")?, strings(&batch, "collection")?);
+        let (events, days) = (ints(&batch, "events")?, ints(&batch, "days")?);
+        let last = times(&batch, "last_new_app")?;
+        for i in 0..batch.num_rows() {
+            out.entry(grp[i].clone().unwrap_or_default())
+                .or_default()
+                .collections
+                .insert(
+                    collection[i].clone().unwrap_or_default(),
+                    CollectionEvidence {
+                        events: events[i] as u64,
+                        days: days[i] as u64,
+                        last_new_app: last[i],
+                    },
+                );
+        }
+    }
+    Ok(out)
+}

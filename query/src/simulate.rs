@@ -1,0 +1,149 @@
+//! `simulate`: what a candidate policy would block, per group, judged on every recorded
+//! execution (allowed, audit and blocked events).
+
+use std::collections::BTreeMap;
+
+use datafusion::prelude::SessionContext;
+use policy::Evaluator;
+
+use crate::inventory::{HostGroups, Inventory};
+use crate::report::{AppRow, apps_sql, collect, ints, lists, noise_filter, read_apps, strings};
+use crate::whatif::{judged_fine_sql, register_verdicts};
+use crate::{Result, Window};
+
+/// What to simulate.
+#[derive(Debug, Clone, Default)]
+pub struct SimulateOptions {
+    pub window: Window,
+    /// Only these groups (all when empty).
+    pub groups: Vec<String>,
+    pub include_noise: bool,
+}
+
+/// An app the candidate would block, with the rules (or implicit deny) that block it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BlockedApp {
+    #[serde(flatten)]
+    pub app: AppRow,
+    /// Deny rules that match, or `implicit deny` (no allow rule matched).
+    pub blocked_by: Vec<String>,
+}
+
+/// One group under the candidate policy.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct GroupSimulation {
+    pub group: String,
+    /// Would-be-blocked (audit) or blocked events the candidate still blocks.
+    pub still_blocked_events: u64,
+    /// Events the current policy allowed that the candidate would block.
+    pub newly_blocked_events: u64,
+    pub still_blocked: Vec<BlockedApp>,
+    pub newly_blocked: Vec<BlockedApp>,
+    /// Distinct hosts with a blocked execution, per collection.
+    pub blocked_hosts: BTreeMap<String, u64>,
+}
+
+/// The simulation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Simulation {
+    pub window: Window,
+    /// Distinct file identities judged (each once, whatever its number of events).
+    pub identities_evaluated: usize,
+    pub groups: Vec<GroupSimulation>,
+}
+
+/// Re-evaluates every recorded execution in the window under `evaluator`.
+pub async fn simulate(
+    ctx: &SessionContext,
+    inventory: &Inventory,
+    evaluator: &Evaluator,
+    opts: &SimulateOptions,
+) -> Result<Simulation> {
+    let outcomes = "('allowed', 'audit', 'blocked')";
+    let identities = register_verdicts(ctx, evaluator, &opts.window, outcomes).await?;
+    let hosts = HostGroups::resolve(ctx, inventory).await?;
+    let fine = judged_fine_sql(
+        outcomes,
+        &opts.window,
+        "CASE WHEN f.outcome = 'allowed' THEN 'newly' ELSE 'still' END",
+        "('denied', 'implicit_deny')",
+    );
+    let filter = format!(
+        "{}{}",
+        noise_filter(opts.include_noise),
+        crate::report::in_list("grp", &opts.groups)
+    );
+    let sql = apps_sql(
+        &fine,
+        Some("status"),
+        &hosts,
+        &filter,
+        ", array_agg(DISTINCT CASE WHEN decision = 'denied' THEN rule_name ELSE 'implicit deny' END) AS blocked_by",
+    );
+    let batches = collect(ctx, &sql).await?;
+    let hosts_sql = format!(
+        r"WITH fine AS ({fine})
+          SELECT h.grp, f.collection, COUNT(DISTINCT f.computer_key) AS hosts
+          FROM fine f JOIN ({host_groups}) h ON f.computer = h.computer
+          WHERE true {filter}
+          GROUP BY h.grp, f.collection",
+        host_groups = hosts.table_sql(),
+    );
+    let host_batches = collect(ctx, &hosts_sql).await?;
+    let mut groups: BTreeMap<String, GroupSimulation> = BTreeMap::new();
+    for name in inventory.groups() {
+        groups
+            .entry(name.clone())
+            .or_insert_with(|| GroupSimulation {
+                group: name,
+                ..GroupSimulation::default()
+            });
+    }
+    let blocked_by: Vec<Vec<Vec<String>>> = batches
+        .iter()
+        .map(|b| lists(b, "blocked_by"))
+        .collect::<Result<_>>()?;
+    for app in read_apps(&batches, Some("status"))? {
+        let g = groups
+            .entry(app.group.clone())
+            .or_insert_with(|| GroupSimulation {
+                group: app.group.clone(),
+                ..GroupSimulation::default()
+            });
+        let mut rules = blocked_by[app.batch][app.index].clone();
+        rules.sort();
+        let blocked = BlockedApp {
+            app: app.row,
+            blocked_by: rules,
+        };
+        if app.class.as_deref() == Some("newly") {
+            g.newly_blocked_events += blocked.app.events;
+            g.newly_blocked.push(blocked);
+        } else {
+            g.still_blocked_events += blocked.app.events;
+            g.still_blocked.push(blocked);
+        }
+    }
+    for batch in &host_batches {
+        let (grp, collection, count) = (
+            strings(batch, "grp")?,
+            strings(batch, "collection")?,
+            ints(batch, "hosts")?,
+        );
+        for i in 0..batch.num_rows() {
+            if let Some(g) = groups.get_mut(grp[i].as_deref().unwrap_or_default()) {
+                g.blocked_hosts
+                    .insert(collection[i].clone().unwrap_or_default(), count[i] as u64);
+            }
+        }
+    }
+    let mut groups: Vec<GroupSimulation> = groups.into_values().collect();
+    if !opts.groups.is_empty() {
+        groups.retain(|g| opts.groups.contains(&g.group));
+    }
+    Ok(Simulation {
+        window: opts.window,
+        identities_evaluated: identities,
+        groups,
+    })
+}

@@ -1,0 +1,123 @@
+//! `suggest`: per group, the rules that would let its would-be-blocked apps run, with the
+//! evidence (the rule logic itself is `policy::suggest`).
+
+use std::collections::BTreeMap;
+
+use datafusion::prelude::SessionContext;
+use policy::suggest::{AppEvidence, Granularity, SuggestOptions as RuleOptions, Suggestion};
+use policy::{CollectionKind, Evaluator, Policy};
+
+use crate::inventory::{HostGroups, Inventory};
+use crate::report::{apps_sql, collect, in_list, lists, noise_filter, read_apps};
+use crate::whatif::{judged_fine_sql, register_verdicts};
+use crate::{Result, Window};
+
+/// What to suggest.
+#[derive(Debug, Clone)]
+pub struct SuggestOptions {
+    pub window: Window,
+    /// Only these groups (all when empty).
+    pub groups: Vec<String>,
+    /// `None`: product, or binary for Microsoft.
+    pub granularity: Option<Granularity>,
+    /// The SID the rules apply to.
+    pub sid: String,
+    pub include_noise: bool,
+}
+
+impl Default for SuggestOptions {
+    fn default() -> Self {
+        SuggestOptions {
+            window: Window::default(),
+            groups: Vec::new(),
+            granularity: None,
+            sid: policy::eval::EVERYONE.into(),
+            include_noise: false,
+        }
+    }
+}
+
+/// One group's suggestions.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GroupSuggestions {
+    pub group: String,
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// Suggestions for every group with would-be-blocked apps. With `current`, apps the current
+/// policy already allows are left out, and apps it explicitly denies are flagged.
+pub async fn suggest_rules(
+    ctx: &SessionContext,
+    inventory: &Inventory,
+    current: Option<&Policy>,
+    opts: &SuggestOptions,
+) -> Result<Vec<GroupSuggestions>> {
+    let outcomes = "('audit')";
+    let empty = Policy::default();
+    let evaluator = Evaluator::new(current.unwrap_or(&empty), None);
+    register_verdicts(ctx, &evaluator, &opts.window, outcomes).await?;
+    let decisions = if current.is_some() {
+        "('denied', 'implicit_deny')"
+    } else {
+        "('denied', 'implicit_deny', 'not_covered', 'allowed')"
+    };
+    let hosts = HostGroups::resolve(ctx, inventory).await?;
+    let fine = judged_fine_sql(outcomes, &opts.window, "'audit'", decisions);
+    let filter = format!(
+        "{}{}",
+        noise_filter(opts.include_noise),
+        in_list("grp", &opts.groups)
+    );
+    let sql = apps_sql(
+        &fine,
+        None,
+        &hosts,
+        &filter,
+        ", array_agg(DISTINCT CASE WHEN publisher IS NULL THEN generic_path END) AS unsigned_paths,
+           array_agg(DISTINCT CASE WHEN decision = 'denied' THEN rule_name END) AS denied_by",
+    );
+    let batches = collect(ctx, &sql).await?;
+    let extra = |name: &str| -> Result<Vec<Vec<Vec<String>>>> {
+        batches.iter().map(|b| lists(b, name)).collect()
+    };
+    let (unsigned_paths, denied_by) = (extra("unsigned_paths")?, extra("denied_by")?);
+    let mut evidence: BTreeMap<String, Vec<AppEvidence>> = BTreeMap::new();
+    for app in read_apps(&batches, None)? {
+        let row = &app.row;
+        let mut paths = unsigned_paths[app.batch][app.index].clone();
+        if paths.is_empty() {
+            paths = row.paths.clone();
+        }
+        paths.sort();
+        evidence
+            .entry(app.group.clone())
+            .or_default()
+            .push(AppEvidence {
+                collection: row.collection.as_deref().and_then(CollectionKind::parse),
+                publisher: row.publisher.clone(),
+                product: row.product.clone(),
+                binary: row.binary.clone(),
+                min_version: row.version_min.as_deref().and_then(|v| v.parse().ok()),
+                hash: row.file_hash.clone(),
+                paths,
+                events: row.events,
+                hosts: row.hosts,
+                users: row.users,
+                denied_by: denied_by[app.batch][app.index].first().cloned(),
+            });
+    }
+    Ok(evidence
+        .into_iter()
+        .map(|(group, apps)| {
+            let rule_opts = RuleOptions {
+                granularity: opts.granularity,
+                sid: opts.sid.clone(),
+                group: group.clone(),
+            };
+            GroupSuggestions {
+                suggestions: policy::suggest::suggest(&apps, &rule_opts),
+                group,
+            }
+        })
+        .collect())
+}
