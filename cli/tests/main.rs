@@ -3,4 +3,5 @@
 
 mod generate;
 mod ingest;
+mod policy;
 mod report;

@@ -2,5 +2,6 @@
 //! generator's own bookkeeping, and edge cases on hand-made tables. Add modules here.
 
 mod fixtures;
+mod policy_engine;
 mod report_edge_cases;
 mod report_sample_logs;
