@@ -1,5 +1,5 @@
-//! The per-group report over a generated store of 200,000 events (built once in a temp
-//! folder). The 10 M-event comparison with DuckDB is `bench/report.sh`.
+//! The per-group report and `simulate` over a generated store of 200,000 events (built once
+//! in a temp folder). The 10 M-event runs are `bench/report.sh` and `bench/simulate.sh`.
 
 use std::sync::atomic::AtomicU64;
 
@@ -45,6 +45,37 @@ fn report(c: &mut Criterion) {
                     &ctx,
                     &inventory,
                     &ReportOptions::default(),
+                ))
+                .unwrap()
+        })
+    });
+    // simulate: every group's suggested rules (flagged ones included) as one candidate.
+    let suggestions = runtime
+        .block_on(query::suggest::suggest_rules(
+            &ctx,
+            &inventory,
+            None,
+            &Default::default(),
+        ))
+        .unwrap();
+    let mut candidate = policy::Policy::default();
+    for g in &suggestions {
+        candidate.merge(&policy::suggest::to_policy(
+            &g.suggestions,
+            true,
+            policy::EnforcementMode::AuditOnly,
+            None,
+        ));
+    }
+    let evaluator = policy::Evaluator::new(&candidate, None);
+    group.bench_function("simulate_200k", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(query::simulate::simulate(
+                    &ctx,
+                    &inventory,
+                    &evaluator,
+                    &Default::default(),
                 ))
                 .unwrap()
         })

@@ -19,6 +19,7 @@ pub mod suggest;
 mod time;
 pub mod whatif;
 
+use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
@@ -48,7 +49,20 @@ pub async fn register_store(ctx: &SessionContext, store: &Store) -> Result<u64> 
         .iter()
         .map(|f| store.resolve(&f.path).display().to_string())
         .collect();
-    let options = ParquetReadOptions::default().schema(&schema);
+    // Text columns are read as Utf8View (what DataFusion reads Parquet text as by default):
+    // grouping and joining on the many text columns of the app queries is markedly faster
+    // than with Utf8 (10 M events: see README "Performance").
+    let view_schema = Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Utf8View),
+                _ => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    );
+    let options = ParquetReadOptions::default().schema(&view_schema);
     let frame = ctx.read_parquet(paths, options).await?;
     ctx.register_table(EVENTS, frame.into_view())?;
     Ok(manifest.rows())

@@ -118,7 +118,7 @@ pub(crate) fn noise_filter(include_noise: bool) -> String {
 }
 
 /// App rows per group from `fine`, a query with one row per (computer, app, path, user,
-/// version) and the columns `computer, computer_key, [class,] collection, publisher, product,
+/// version) and the columns `computer, [class,] collection, publisher, product,
 /// binary_name, app_hash, file_path, user_sid, binary_version, binary_version_key, events,
 /// first_seen, last_seen` (plus whatever `extra_aggs` aggregates). `class`, when given, is
 /// one more grouping column (`outcome`, or simulate's `status`); `filter` applies after the
@@ -134,7 +134,7 @@ pub(crate) fn apps_sql(
     format!(
         r"WITH fine AS ({fine}),
           apps AS (
-            SELECT f.*, h.grp, {GENERIC_PATH_SQL} AS generic_path,
+            SELECT f.*, h.grp, h.computer_key, {GENERIC_PATH_SQL} AS generic_path,
               CASE WHEN publisher IS NULL AND app_hash IS NULL THEN {GENERIC_PATH_SQL} END AS app_path
             FROM fine f JOIN ({host_groups}) h ON f.computer = h.computer
             WHERE true {filter})
@@ -271,14 +271,14 @@ pub async fn blocked_apps_by_group(
     let hosts = HostGroups::resolve(ctx, inventory).await?;
     let class = with_outcome.then_some("outcome");
     let fine = format!(
-        r"SELECT computer, computer_key, {outcome_col} collection, publisher, product, binary_name,
+        r"SELECT computer, {outcome_col} collection, publisher, product, binary_name,
             CASE WHEN publisher IS NULL THEN file_hash END AS app_hash,
-            file_path, user_sid, binary_version, binary_version_key,
+            file_path, user_sid, binary_version, MAX(binary_version_key) AS binary_version_key,
             SUM(1) AS events, MIN(time) AS first_seen, MAX(time) AS last_seen
           FROM events
           WHERE policy_kind = 'applocker' AND outcome IN {outcomes} {window} {collections}
-          GROUP BY computer, computer_key, {outcome_col} collection, publisher, product,
-            binary_name, app_hash, file_path, user_sid, binary_version, binary_version_key",
+          GROUP BY computer, {outcome_col} collection, publisher, product,
+            binary_name, app_hash, file_path, user_sid, binary_version",
         outcomes = outcomes(opts.outcome),
         window = opts.window.sql(),
         collections = in_list("collection", &opts.collections),
@@ -310,8 +310,9 @@ pub async fn blocked_apps_by_group(
         window = opts.window.sql(),
         host_groups = hosts.table_sql(),
     );
-    let apps = collect(ctx, &apps_sql).await?;
-    let stats = collect(ctx, &stats_sql).await?;
+    // Both queries at once: each has single-threaded phases (final aggregation, sort) in
+    // which the other keeps the second core busy.
+    let (apps, stats) = tokio::try_join!(collect(ctx, &apps_sql), collect(ctx, &stats_sql))?;
 
     let mut groups: BTreeMap<String, GroupReport> = BTreeMap::new();
     for name in inventory.groups() {

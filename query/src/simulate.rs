@@ -83,7 +83,7 @@ pub async fn simulate(
     let batches = collect(ctx, &sql).await?;
     let hosts_sql = format!(
         r"WITH fine AS ({fine})
-          SELECT h.grp, f.collection, COUNT(DISTINCT f.computer_key) AS hosts
+          SELECT h.grp, f.collection, COUNT(DISTINCT h.computer_key) AS hosts
           FROM fine f JOIN ({host_groups}) h ON f.computer = h.computer
           WHERE true {filter}
           GROUP BY h.grp, f.collection",

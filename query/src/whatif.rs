@@ -124,17 +124,17 @@ pub(crate) fn judged_fine_sql(
         .map(|c| format!("(f.{c} IS NOT DISTINCT FROM v.{c})"))
         .collect();
     format!(
-        r"SELECT f.computer, f.computer_key, {status} AS status, f.collection, f.publisher,
+        r"SELECT f.computer, {status} AS status, f.collection, f.publisher,
             f.product, f.binary_name,
             CASE WHEN f.publisher IS NULL THEN f.file_hash END AS app_hash,
             f.file_path, f.user_sid, f.binary_version, f.binary_version_key,
             f.events, f.first_seen, f.last_seen, v.decision, v.rule_name
           FROM (
-            SELECT computer, computer_key, outcome, {identity}, binary_version_key,
+            SELECT computer, outcome, {identity}, MAX(binary_version_key) AS binary_version_key,
               SUM(1) AS events, MIN(time) AS first_seen, MAX(time) AS last_seen
             FROM events
             WHERE policy_kind = 'applocker' AND outcome IN {outcomes} {window}
-            GROUP BY computer, computer_key, outcome, {identity}, binary_version_key) f
+            GROUP BY computer, outcome, {identity}) f
           JOIN {VERDICTS} v ON {keys}
           WHERE v.decision IN {decisions}",
         identity = IDENTITY.join(", "),
