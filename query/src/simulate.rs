@@ -3,6 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
+use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use policy::Evaluator;
 
@@ -10,6 +13,9 @@ use crate::inventory::{HostGroups, Inventory};
 use crate::report::{AppRow, apps_sql, collect, ints, lists, noise_filter, read_apps, strings};
 use crate::whatif::{judged_fine_sql, register_verdicts};
 use crate::{Result, Window};
+
+/// The table of blocked executions a simulation registers.
+const BLOCKED: &str = "simulated_blocked";
 
 /// What to simulate.
 #[derive(Debug, Clone, Default)]
@@ -73,23 +79,32 @@ pub async fn simulate(
         noise_filter(opts.include_noise),
         crate::report::in_list("grp", &opts.groups)
     );
+    // The blocked executions are computed once and read by both queries below.
+    let blocked = collect(ctx, &fine).await?;
+    let schema = match blocked.first() {
+        Some(b) => b.schema(),
+        None => ctx.sql(&fine).await?.schema().inner().clone(),
+    };
+    if ctx.table_exist(BLOCKED)? {
+        ctx.deregister_table(BLOCKED)?;
+    }
+    ctx.register_table(BLOCKED, Arc::new(MemTable::try_new(schema, vec![blocked])?))?;
+    let blocked_sql = format!("SELECT * FROM {BLOCKED}");
     let sql = apps_sql(
-        &fine,
+        &blocked_sql,
         Some("status"),
         &hosts,
         &filter,
         ", array_agg(DISTINCT CASE WHEN decision = 'denied' THEN rule_name ELSE 'implicit deny' END) AS blocked_by",
     );
-    let batches = collect(ctx, &sql).await?;
     let hosts_sql = format!(
-        r"WITH fine AS ({fine})
-          SELECT h.grp, f.collection, COUNT(DISTINCT h.computer_key) AS hosts
-          FROM fine f JOIN ({host_groups}) h ON f.computer = h.computer
+        r"SELECT h.grp, f.collection, COUNT(DISTINCT h.computer_key) AS hosts
+          FROM {BLOCKED} f JOIN ({host_groups}) h ON f.computer = h.computer
           WHERE true {filter}
           GROUP BY h.grp, f.collection",
         host_groups = hosts.table_sql(),
     );
-    let host_batches = collect(ctx, &hosts_sql).await?;
+    let (batches, host_batches) = tokio::try_join!(collect(ctx, &sql), collect(ctx, &hosts_sql))?;
     let mut groups: BTreeMap<String, GroupSimulation> = BTreeMap::new();
     for name in inventory.groups() {
         groups

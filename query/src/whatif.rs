@@ -11,7 +11,8 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use policy::{CollectionKind, Evaluator, FileFacts};
+use policy::{CollectionKind, Evaluator, FileFacts, Verdict};
+use rayon::prelude::*;
 
 use crate::{Result, Window};
 
@@ -32,6 +33,9 @@ const IDENTITY: [&str; 8] = [
 
 /// Judges every distinct file identity with `outcomes` in the window and registers the
 /// `verdicts` table (identity columns, `decision`, `rule_name`). Returns the number judged.
+///
+/// The table is the distinct-identity batches themselves with the two verdict columns
+/// appended (no copy of the identities), judged batch by batch on every core.
 pub async fn register_verdicts(
     ctx: &SessionContext,
     evaluator: &Evaluator,
@@ -44,20 +48,68 @@ pub async fn register_verdicts(
          WHERE policy_kind = 'applocker' AND outcome IN {outcomes} {}",
         window.sql()
     );
-    let batches = ctx.sql(&sql).await?.collect().await?;
-    let mut builders: Vec<StringBuilder> = (0..IDENTITY.len() + 2)
-        .map(|_| StringBuilder::new())
+    let started = std::time::Instant::now();
+    let frame = ctx.sql(&sql).await?;
+    let identity_schema = frame.schema().inner().clone();
+    let batches = frame.collect().await?;
+    let scanned = started.elapsed();
+    let mut fields: Vec<Field> = identity_schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
         .collect();
+    fields.push(Field::new("decision", DataType::Utf8, false));
+    fields.push(Field::new("rule_name", DataType::Utf8, true));
+    let schema = Arc::new(Schema::new(fields));
+    let mut judged_batches = Vec::with_capacity(batches.len());
     let mut judged = 0;
-    for batch in &batches {
-        let texts = (0..IDENTITY.len())
-            .map(|i| cast(batch.column(i), &DataType::Utf8))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(datafusion::error::DataFusionError::from)?;
-        let texts: Vec<_> = texts.iter().map(|a| a.as_string::<i32>()).collect();
-        for row in 0..batch.num_rows() {
+    for batch in batches {
+        let verdicts: Vec<Verdict> = facts_of(&batch)?
+            .par_iter()
+            .map(|f| evaluator.evaluate(f))
+            .collect();
+        judged += verdicts.len();
+        let mut decision = StringBuilder::new();
+        let mut rule = StringBuilder::new();
+        for v in &verdicts {
+            decision.append_value(serde_decision(v.decision));
+            rule.append_option(v.rule_name.as_deref());
+        }
+        let mut arrays = batch.columns().to_vec();
+        arrays.push(Arc::new(decision.finish()));
+        arrays.push(Arc::new(rule.finish()));
+        judged_batches.push(
+            RecordBatch::try_new(schema.clone(), arrays)
+                .map_err(datafusion::error::DataFusionError::from)?,
+        );
+    }
+    tracing::debug!(
+        judged,
+        scan_ms = scanned.as_millis() as u64,
+        evaluate_ms = (started.elapsed() - scanned).as_millis() as u64,
+        "verdicts"
+    );
+    if ctx.table_exist(VERDICTS)? {
+        ctx.deregister_table(VERDICTS)?;
+    }
+    ctx.register_table(
+        VERDICTS,
+        Arc::new(MemTable::try_new(schema, vec![judged_batches])?),
+    )?;
+    Ok(judged)
+}
+
+/// The evaluator's view of each row of a batch of identity columns.
+fn facts_of(batch: &RecordBatch) -> Result<Vec<FileFacts>> {
+    let texts = (0..IDENTITY.len())
+        .map(|i| cast(batch.column(i), &DataType::Utf8))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(datafusion::error::DataFusionError::from)?;
+    let texts: Vec<_> = texts.iter().map(|a| a.as_string::<i32>()).collect();
+    Ok((0..batch.num_rows())
+        .map(|row| {
             let value = |i: usize| texts[i].is_valid(row).then(|| texts[i].value(row));
-            let facts = FileFacts {
+            FileFacts {
                 collection: value(0).and_then(CollectionKind::parse),
                 publisher: value(1).map(str::to_owned),
                 product: value(2).map(str::to_owned),
@@ -66,39 +118,9 @@ pub async fn register_verdicts(
                 hash: value(5).map(str::to_owned),
                 path: value(6).map(str::to_owned),
                 user_sid: value(7).map(str::to_owned),
-            };
-            let verdict = evaluator.evaluate(&facts);
-            for (i, builder) in builders.iter_mut().take(IDENTITY.len()).enumerate() {
-                builder.append_option(value(i));
             }
-            builders[IDENTITY.len()].append_value(serde_decision(verdict.decision));
-            builders[IDENTITY.len() + 1].append_option(verdict.rule_name);
-            judged += 1;
-        }
-    }
-    let fields: Vec<Field> = IDENTITY
-        .iter()
-        .map(|c| Field::new(*c, DataType::Utf8, true))
-        .chain([
-            Field::new("decision", DataType::Utf8, false),
-            Field::new("rule_name", DataType::Utf8, true),
-        ])
-        .collect();
-    let schema = Arc::new(Schema::new(fields));
-    let arrays = builders
-        .into_iter()
-        .map(|mut b| Arc::new(b.finish()) as _)
-        .collect();
-    let batch = RecordBatch::try_new(schema.clone(), arrays)
-        .map_err(datafusion::error::DataFusionError::from)?;
-    if ctx.table_exist(VERDICTS)? {
-        ctx.deregister_table(VERDICTS)?;
-    }
-    ctx.register_table(
-        VERDICTS,
-        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
-    )?;
-    Ok(judged)
+        })
+        .collect())
 }
 
 /// The decision as the `verdicts` table spells it.
