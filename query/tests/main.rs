@@ -3,5 +3,6 @@
 
 mod fixtures;
 mod policy_engine;
+mod readiness;
 mod report_edge_cases;
 mod report_sample_logs;
