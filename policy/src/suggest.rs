@@ -12,7 +12,7 @@
 //!
 //! Rule Ids come from the rule's content, so the same evidence gives the same XML.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -55,6 +55,10 @@ pub struct AppEvidence {
     pub events: u64,
     pub hosts: u64,
     pub users: u64,
+    /// The hosts and users it was seen with, when known: a rule covering several apps then
+    /// reports the exact union instead of the largest single count.
+    pub host_names: Vec<String>,
+    pub user_sids: Vec<String>,
     /// The rule of the current policy that explicitly denies it, if any.
     pub denied_by: Option<String>,
 }
@@ -91,7 +95,8 @@ pub struct Suggestion {
     /// The apps it covers (labels).
     pub apps: Vec<String>,
     pub events: u64,
-    /// The largest host and user counts among the covered apps (a lower bound of the union).
+    /// Distinct hosts and users the covered apps were seen with (the union when the apps'
+    /// host and user lists are known, else the largest single count).
     pub hosts: u64,
     pub users: u64,
     pub why: String,
@@ -138,6 +143,7 @@ pub fn suggest(apps: &[AppEvidence], opts: &SuggestOptions) -> Vec<Suggestion> {
         }
     }
     let mut merged: BTreeMap<String, Suggestion> = BTreeMap::new();
+    let mut seen_with: BTreeMap<String, (BTreeSet<&str>, BTreeSet<&str>)> = BTreeMap::new();
     for app in apps {
         let Some(collection) = app.collection else {
             continue;
@@ -153,6 +159,9 @@ pub fn suggest(apps: &[AppEvidence], opts: &SuggestOptions) -> Vec<Suggestion> {
                 .rule
                 .as_ref()
                 .map_or_else(|| format!("none|{}", app.label()), |r| r.id.clone());
+            let (hosts, users) = seen_with.entry(key.clone()).or_default();
+            hosts.extend(app.host_names.iter().map(String::as_str));
+            users.extend(app.user_sids.iter().map(String::as_str));
             match merged.get_mut(&key) {
                 Some(s) => {
                     s.apps.push(app.label());
@@ -171,6 +180,12 @@ pub fn suggest(apps: &[AppEvidence], opts: &SuggestOptions) -> Vec<Suggestion> {
             }
         }
     }
+    for (key, s) in &mut merged {
+        if let Some((hosts, users)) = seen_with.get(key) {
+            s.hosts = s.hosts.max(hosts.len() as u64);
+            s.users = s.users.max(users.len() as u64);
+        }
+    }
     let mut out: Vec<Suggestion> = merged.into_values().collect();
     for s in &mut out {
         s.apps.sort();
@@ -180,7 +195,7 @@ pub fn suggest(apps: &[AppEvidence], opts: &SuggestOptions) -> Vec<Suggestion> {
         }
         if let Some(rule) = &mut s.rule {
             rule.description = format!(
-                "Suggested by lockstep{}: {} audit events, {} app(s), up to {} hosts and {} users. {}",
+                "Suggested by lockstep{}: {} audit events, {} app(s), {} hosts, {} users. {}",
                 if opts.group.is_empty() {
                     String::new()
                 } else {
@@ -628,6 +643,24 @@ mod tests {
         assert_eq!(s[0].events, 30);
         // Below the threshold each binary keeps its rule.
         assert_eq!(suggest(&apps[..3], &opts).len(), 3);
+    }
+
+    #[test]
+    fn a_rule_over_several_apps_counts_the_union_of_hosts() {
+        let mut apps: Vec<AppEvidence> = (0..6)
+            .map(|i| signed("SUITE", &format!("PART{i}.EXE"), "1.0.0.0"))
+            .collect();
+        for (i, app) in apps.iter_mut().enumerate() {
+            app.host_names = vec!["shared".into(), format!("own-{i}")];
+            app.user_sids = vec!["S-1-5-21-1".into()];
+        }
+        let s = suggest(&apps, &SuggestOptions::default());
+        assert_eq!(s.len(), 1);
+        assert_eq!(
+            (s[0].hosts, s[0].users),
+            (7, 3),
+            "union of hosts; users: largest count"
+        );
     }
 
     #[test]

@@ -74,13 +74,16 @@ pub async fn suggest_rules(
         &hosts,
         &filter,
         ", array_agg(DISTINCT CASE WHEN publisher IS NULL THEN generic_path END) AS unsigned_paths,
-           array_agg(DISTINCT CASE WHEN decision = 'denied' THEN rule_name END) AS denied_by",
+           array_agg(DISTINCT CASE WHEN decision = 'denied' THEN rule_name END) AS denied_by,
+           array_agg(DISTINCT computer_key) AS host_names,
+           array_agg(DISTINCT user_sid) AS user_sids",
     );
     let batches = collect(ctx, &sql).await?;
     let extra = |name: &str| -> Result<Vec<Vec<Vec<String>>>> {
         batches.iter().map(|b| lists(b, name)).collect()
     };
     let (unsigned_paths, denied_by) = (extra("unsigned_paths")?, extra("denied_by")?);
+    let (host_names, user_sids) = (extra("host_names")?, extra("user_sids")?);
     let mut evidence: BTreeMap<String, Vec<AppEvidence>> = BTreeMap::new();
     for app in read_apps(&batches, None)? {
         let row = &app.row;
@@ -103,6 +106,8 @@ pub async fn suggest_rules(
                 events: row.events,
                 hosts: row.hosts,
                 users: row.users,
+                host_names: host_names[app.batch][app.index].clone(),
+                user_sids: user_sids[app.batch][app.index].clone(),
                 denied_by: denied_by[app.batch][app.index].first().cloned(),
             });
     }
