@@ -210,6 +210,7 @@ pub(crate) fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         window: args.store.window()?,
         groups: args.store.groups.clone(),
         include_noise: args.store.include_noise,
+        include_allowed: true,
     };
     let store = args.store.store();
     let sim = engine::block_on(args.store.memory_mb, |ctx| async move {
@@ -280,7 +281,8 @@ fn blocked_line(a: &BlockedApp) -> String {
 pub(crate) struct ReadinessArgs {
     #[command(flatten)]
     store: StoreArgs,
-    /// The candidate policy (default: the current policy plus each group's suggested rules).
+    /// The candidate policy (default: the current policy plus each group's suggested rules;
+    /// without --current, executions allowed today are taken to stay allowed).
     #[arg(long, value_name = "CANDIDATE.xml")]
     policy: Option<PathBuf>,
     /// The policy in force, for the default candidate.
@@ -315,6 +317,9 @@ pub(crate) fn readiness(args: ReadinessArgs) -> anyhow::Result<ExitCode> {
         groups: args.store.groups.clone(),
         min_days: args.min_days,
         include_noise: args.store.include_noise,
+        // Without a whole candidate (--policy) or the current policy (--current), the
+        // candidate is "today's policy + suggestions": what it allowed stays allowed.
+        include_allowed: args.policy.is_some() || args.current.is_some(),
     };
     let suggest_opts = SuggestOptions {
         window,

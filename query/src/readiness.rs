@@ -30,6 +30,9 @@ pub struct ReadinessOptions {
     /// Days with events needed before a group can be `ready`.
     pub min_days: u32,
     pub include_noise: bool,
+    /// Judge the executions the current policy allowed too (see
+    /// [`SimulateOptions::include_allowed`]): on when the candidate is a whole policy.
+    pub include_allowed: bool,
 }
 
 impl Default for ReadinessOptions {
@@ -39,6 +42,7 @@ impl Default for ReadinessOptions {
             groups: Vec::new(),
             min_days: 14,
             include_noise: false,
+            include_allowed: true,
         }
     }
 }
@@ -119,6 +123,7 @@ pub async fn readiness(
                 window: opts.window,
                 groups: vec![group.clone()],
                 include_noise: opts.include_noise,
+                include_allowed: opts.include_allowed,
             },
         )
         .await?;

@@ -18,12 +18,27 @@ use crate::{Result, Window};
 const BLOCKED: &str = "simulated_blocked";
 
 /// What to simulate.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SimulateOptions {
     pub window: Window,
     /// Only these groups (all when empty).
     pub groups: Vec<String>,
     pub include_noise: bool,
+    /// Re-evaluate executions the current policy allowed too (to find what the candidate
+    /// newly blocks). Off when the candidate only adds rules to a policy that is not known,
+    /// so what it allowed stays allowed.
+    pub include_allowed: bool,
+}
+
+impl Default for SimulateOptions {
+    fn default() -> Self {
+        SimulateOptions {
+            window: Window::default(),
+            groups: Vec::new(),
+            include_noise: false,
+            include_allowed: true,
+        }
+    }
 }
 
 /// An app the candidate would block, with the rules (or implicit deny) that block it.
@@ -65,7 +80,11 @@ pub async fn simulate(
     evaluator: &Evaluator,
     opts: &SimulateOptions,
 ) -> Result<Simulation> {
-    let outcomes = "('allowed', 'audit', 'blocked')";
+    let outcomes = if opts.include_allowed {
+        "('allowed', 'audit', 'blocked')"
+    } else {
+        "('audit', 'blocked')"
+    };
     let identities = register_verdicts(ctx, evaluator, &opts.window, outcomes).await?;
     let hosts = HostGroups::resolve(ctx, inventory).await?;
     let fine = judged_fine_sql(

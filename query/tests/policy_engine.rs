@@ -177,5 +177,21 @@ fn simulate_with_trivial_policies() {
                 assert!(s.newly_blocked_events > 0, "{}: allowed executions are newly blocked", g.group);
             }
         }
+        // Judging only what is blocked today (the candidate adds to an unknown policy).
+        let only_today = simulate(
+            &ctx,
+            &inventory,
+            &Evaluator::new(&nothing, None),
+            &SimulateOptions {
+                include_allowed: false,
+                ..SimulateOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        for (all, today) in sim.groups.iter().zip(&only_today.groups) {
+            assert_eq!(all.still_blocked, today.still_blocked, "{}", all.group);
+            assert!(today.newly_blocked.is_empty(), "{}", today.group);
+        }
     });
 }
