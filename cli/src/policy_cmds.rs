@@ -76,6 +76,7 @@ pub(crate) struct SuggestArgs {
 pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
     let inventory = args.store.inventory()?;
     let current = args.policy.as_deref().map(read_policy).transpose()?;
+    let current_for_query = current.clone();
     let opts = SuggestOptions {
         window: args.store.window()?,
         groups: args.store.groups.clone(),
@@ -86,10 +87,9 @@ pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
     let store = args.store.store();
     let groups = engine::block_on(args.store.memory_mb, |ctx| async move {
         query::register_store(&ctx, &store).await?;
-        query::suggest::suggest_rules(&ctx, &inventory, current.as_ref(), &opts).await
+        query::suggest::suggest_rules(&ctx, &inventory, current_for_query.as_ref(), &opts).await
     })
     .with_context(|| format!("suggesting rules from {}", args.store.data.display()))?;
-    let current = args.policy.as_deref().map(read_policy).transpose()?;
     let mode = if args.enforce {
         EnforcementMode::Enabled
     } else {

@@ -83,7 +83,9 @@ impl SidGroups {
 
 fn is_sid(text: &str) -> bool {
     text.len() >= 7
-        && text[..4].eq_ignore_ascii_case("S-1-")
+        && text
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("S-1-"))
         && text[4..]
             .split('-')
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_hexdigit()))

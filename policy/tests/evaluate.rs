@@ -564,4 +564,7 @@ fn sid_group_table_errors_name_the_line() {
             .unwrap_err()
             .contains("line 1")
     );
+    // Not a SID, and not ASCII where a SID's prefix would be: an error, not a panic.
+    let err = SidGroups::parse("S-1é-5-21-1,S-1-5-32-544\n").unwrap_err();
+    assert!(err.contains("line 1"), "{err}");
 }
