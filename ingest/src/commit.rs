@@ -4,7 +4,8 @@
 //! 2. Remove what a crashed ingest left: staging folders and files in `events/` that the
 //!    manifest does not list. Readers never saw them.
 //! 3. (The caller stages the new rows.)
-//! 4. Drop staged rows whose key is already in the store, streaming the sorted key files.
+//! 4. Drop staged rows whose key is already in the store or in an earlier staged file,
+//!    streaming the sorted key files (memory holds only the duplicates found).
 //! 5. Sync and move the staged files into `events/`, then replace the manifest atomically.
 //!    Only this last rename makes the new rows visible.
 
@@ -22,7 +23,7 @@ use schema::{Manifest, ManifestFile, Store, columns};
 
 use crate::Error;
 use crate::batch::dedup_key;
-use crate::staging::{StagedFile, intersect_keys, write_keys};
+use crate::staging::{KeyStream, MergedKeys, StagedFile, write_keys};
 
 /// Held while an ingest may change the store; released on drop (also by the OS on a crash).
 pub(crate) struct StoreLock {
@@ -99,6 +100,8 @@ pub(crate) fn abandon(staging_dir: &Path) {
 /// What the commit changed.
 pub(crate) struct Committed {
     pub(crate) rows_new: u64,
+    /// Rows that more than one staged file held (overlapping inputs).
+    pub(crate) rows_in_input_twice: u64,
     pub(crate) rows_already_stored: u64,
     pub(crate) rows_in_store: u64,
 }
@@ -112,20 +115,33 @@ pub(crate) fn commit(
 ) -> Result<Committed, Error> {
     let mut manifest = store.read_manifest()?;
     manifest.version = Manifest::VERSION;
-    // Each staged file's keys are sorted; merging them lazily avoids a second copy of every
-    // key of the ingest in memory.
-    let staged_keys: Vec<&[u128]> = staged.iter().map(|f| f.keys.as_slice()).collect();
-    let mut stored: HashSet<u128> = HashSet::new();
+    let staged_keys: Vec<&Path> = staged.iter().map(|f| f.keys_path.as_path()).collect();
+    // Per staged file, the keys of its rows to drop.
+    let mut drops: Vec<HashSet<u128>> = vec![HashSet::new(); staged.len()];
+    // Rows in more than one staged file (overlapping inputs): the first file keeps the row.
+    let mut rows_in_input_twice = 0;
+    let mut merged = MergedKeys::open(staged_keys.iter().copied())?;
+    let mut previous = None;
+    while let Some((key, file)) = merged.next_key()? {
+        if previous == Some(key) {
+            drops[file].insert(key);
+            rows_in_input_twice += 1;
+        }
+        previous = Some(key);
+    }
+    // Rows already stored: dropped from the file that kept them (the others are above).
+    let mut rows_already_stored = 0;
     for file in &manifest.files {
-        stored.extend(intersect_keys(
-            &store.resolve(&file.keys),
-            merge_sorted(&staged_keys),
-        )?);
+        let found = keys_in_both(&store.resolve(&file.keys), &staged_keys)?;
+        rows_already_stored += found.len() as u64;
+        for (key, staged_file) in found {
+            drops[staged_file].insert(key);
+        }
     }
     let mut rows_new = 0;
-    for mut file in staged {
-        if !stored.is_empty() {
-            file = drop_stored_rows(file, &stored)?;
+    for (mut file, drop) in staged.into_iter().zip(&drops) {
+        if !drop.is_empty() {
+            file = drop_rows(file, drop)?;
         }
         if file.rows == 0 {
             continue;
@@ -139,27 +155,47 @@ pub(crate) fn commit(
     abandon(staging_dir);
     Ok(Committed {
         rows_new,
-        rows_already_stored: stored.len() as u64,
+        rows_in_input_twice,
+        rows_already_stored,
         rows_in_store: manifest.rows(),
     })
 }
 
-/// The union of sorted slices, in order (duplicates kept).
-fn merge_sorted<'a>(lists: &'a [&'a [u128]]) -> impl Iterator<Item = u128> + 'a {
-    use std::cmp::Reverse;
-    let mut heap: std::collections::BinaryHeap<Reverse<(u128, usize, usize)>> = lists
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| !l.is_empty())
-        .map(|(i, l)| Reverse((l[0], i, 0)))
-        .collect();
-    std::iter::from_fn(move || {
-        let Reverse((key, list, at)) = heap.pop()?;
-        if let Some(&next) = lists[list].get(at + 1) {
-            heap.push(Reverse((next, list, at + 1)));
+/// The keys of a stored keys file that staged files hold too, each with the first staged
+/// file holding it.
+fn keys_in_both(stored: &Path, staged: &[&Path]) -> Result<Vec<(u128, usize)>, Error> {
+    let mut found = Vec::new();
+    let mut staged = MergedKeys::open(staged.iter().copied())?;
+    let Some(mut s) = staged.next_key()? else {
+        return Ok(found);
+    };
+    let mut stored = KeyStream::open(stored)?;
+    let Some(mut k) = stored.next_key()? else {
+        return Ok(found);
+    };
+    loop {
+        let (next_stored, next_staged) = match k.cmp(&s.0) {
+            std::cmp::Ordering::Less => (true, false),
+            std::cmp::Ordering::Greater => (false, true),
+            std::cmp::Ordering::Equal => {
+                found.push(s);
+                (true, true)
+            }
+        };
+        if next_stored {
+            match stored.next_key()? {
+                Some(next) => k = next,
+                None => break,
+            }
         }
-        Some(key)
-    })
+        if next_staged {
+            match staged.next_key()? {
+                Some(next) => s = next,
+                None => break,
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Moves a finished staging file (and its keys) into `events/`.
@@ -176,10 +212,9 @@ fn publish(store: &Store, ingest_id: &str, file: StagedFile) -> Result<ManifestF
         Store::EVENTS_DIR,
         name.trim_end_matches(".parquet")
     );
-    let keys_path = file.path.with_extension("keys");
-    write_keys(&keys_path, &file.keys)?;
+    let keys_path = &file.keys_path;
     let (parquet_dst, keys_dst) = (store.resolve(&parquet_rel), store.resolve(&keys_rel));
-    fs::rename(&keys_path, &keys_dst).map_err(|e| Error::io(&keys_dst, e))?;
+    fs::rename(keys_path, &keys_dst).map_err(|e| Error::io(&keys_dst, e))?;
     fs::rename(&file.path, &parquet_dst).map_err(|e| Error::io(&parquet_dst, e))?;
     schema::store::sync_dir(&store.events_dir()).map_err(|e| Error::io(&store.events_dir(), e))?;
     Ok(ManifestFile {
@@ -192,11 +227,8 @@ fn publish(store: &Store, ingest_id: &str, file: StagedFile) -> Result<ManifestF
     })
 }
 
-/// Rewrites a staged file without the rows whose key is already stored.
-fn drop_stored_rows(file: StagedFile, stored: &HashSet<u128>) -> Result<StagedFile, Error> {
-    if !file.keys.iter().any(|k| stored.contains(k)) {
-        return Ok(file);
-    }
+/// Rewrites a staged file (and its keys) without the rows whose key is in `drop`.
+fn drop_rows(file: StagedFile, drop: &HashSet<u128>) -> Result<StagedFile, Error> {
     let src = &file.path;
     let input = File::open(src).map_err(|e| Error::io(src, e))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(input)
@@ -212,18 +244,19 @@ fn drop_stored_rows(file: StagedFile, stored: &HashSet<u128>) -> Result<StagedFi
         .map_err(|e| Error::parquet(&dst, e))?;
     let mut kept = StagedFile {
         path: src.clone(),
+        keys_path: file.keys_path.clone(),
         rows: 0,
         min_time: i64::MAX,
         max_time: i64::MIN,
-        keys: Vec::new(),
     };
+    let mut kept_keys = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| Error::parquet(src, e.into()))?;
-        let (mask, keys, times) = keep_mask(&batch, stored);
+        let (mask, keys, times) = keep_mask(&batch, drop);
         let filtered = arrow_select::filter::filter_record_batch(&batch, &mask)
             .map_err(|e| Error::parquet(src, e.into()))?;
         for (k, t) in keys.into_iter().zip(times) {
-            kept.keys.push(k);
+            kept_keys.push(k);
             kept.min_time = kept.min_time.min(t);
             kept.max_time = kept.max_time.max(t);
         }
@@ -237,12 +270,13 @@ fn drop_stored_rows(file: StagedFile, stored: &HashSet<u128>) -> Result<StagedFi
         .and_then(|f| f.sync_all().map_err(Into::into))
         .map_err(|e| Error::parquet(&dst, e))?;
     fs::rename(&dst, src).map_err(|e| Error::io(src, e))?;
-    kept.keys.sort_unstable();
+    kept_keys.sort_unstable();
+    write_keys(&kept.keys_path, &kept_keys)?;
     Ok(kept)
 }
 
 /// Which rows to keep, with the kept rows' keys and times.
-fn keep_mask(batch: &RecordBatch, stored: &HashSet<u128>) -> (BooleanArray, Vec<u128>, Vec<i64>) {
+fn keep_mask(batch: &RecordBatch, drop: &HashSet<u128>) -> (BooleanArray, Vec<u128>, Vec<i64>) {
     let col = |name: &str| Arc::clone(batch.column_by_name(name).expect("event table column"));
     let computer = col(columns::COMPUTER);
     let channel = col(columns::CHANNEL);
@@ -273,7 +307,7 @@ fn keep_mask(batch: &RecordBatch, stored: &HashSet<u128>) -> (BooleanArray, Vec<
                 record_id.value(i) as u64,
                 time.value(i),
             );
-            let keep = !stored.contains(&key);
+            let keep = !drop.contains(&key);
             if keep {
                 keys.push(key);
                 times.push(time.value(i));
@@ -283,4 +317,95 @@ fn keep_mask(batch: &RecordBatch, stored: &HashSet<u128>) -> (BooleanArray, Vec<
         .collect();
     debug_assert_eq!(computer.len(), batch.num_rows());
     (mask, keys, times)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::Row;
+    use crate::event::AuditEvent;
+    use crate::staging::StagingWriter;
+
+    fn row(record_id: u64) -> Row {
+        Row {
+            event: AuditEvent {
+                time_us: 1_790_000_000_000_000 + record_id as i64,
+                computer: "FIN-WS01".into(),
+                channel: "Microsoft-Windows-AppLocker/EXE and DLL".into(),
+                provider: "Microsoft-Windows-AppLocker".into(),
+                event_id: 8003,
+                record_id,
+                user_sid: None,
+                process_id: None,
+                logon_id: None,
+                policy_name: Some("EXE".into()),
+                rule_id: None,
+                rule_name: None,
+                file_path: Some(format!("%OSDRIVE%\\X{record_id}.EXE")),
+                full_file_path: None,
+                file_hash: None,
+                fqbn: None,
+                package: None,
+            },
+            source: 0,
+        }
+    }
+
+    /// Stages `records` in files of 4 rows and commits them; (duplicates found while
+    /// staging, what commit says).
+    fn ingest(store: &Store, records: impl IntoIterator<Item = u64>) -> (u64, Committed) {
+        let lock = StoreLock::acquire(store).unwrap();
+        let id = new_ingest_id();
+        let staging = prepare(store, &lock, &id).unwrap();
+        let mut writer = StagingWriter::with_sizes(staging.clone(), id.clone(), 2, 2);
+        writer.sources = vec!["test.evtx".into()];
+        writer.push(records.into_iter().map(row)).unwrap();
+        let in_file = writer.duplicates_in_input;
+        let staged = writer.finish().unwrap();
+        assert!(staged.len() >= 2, "the test needs several staged files");
+        (
+            in_file,
+            commit(store, &lock, &id, &staging, staged).unwrap(),
+        )
+    }
+
+    fn stored_keys(store: &Store) -> Vec<u128> {
+        let mut keys = Vec::new();
+        for file in store.read_manifest().unwrap().files {
+            let mut stream = KeyStream::open(&store.resolve(&file.keys)).unwrap();
+            while let Some(k) = stream.next_key().unwrap() {
+                keys.push(k);
+            }
+        }
+        keys.sort_unstable();
+        keys
+    }
+
+    #[test]
+    fn duplicates_across_staged_files_and_the_store_are_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let (_, first) = ingest(&store, 0..6);
+        assert_eq!((first.rows_new, first.rows_already_stored), (6, 0));
+
+        // 3..12 twice, in files of 4 rows: copies meet in one file and across files.
+        let (in_file, second) = ingest(&store, (3..12).chain(3..12));
+        assert_eq!(second.rows_new, 6, "only 6..12 are new");
+        assert_eq!(second.rows_already_stored, 3, "3, 4, 5 were stored");
+        assert_eq!(in_file + second.rows_in_input_twice, 9, "the second copy");
+        assert_eq!(second.rows_in_store, 12);
+
+        let keys = stored_keys(&store);
+        let mut distinct = keys.clone();
+        distinct.dedup();
+        assert_eq!((keys.len(), distinct.len()), (12, 12));
+        let rows: u64 = store
+            .read_manifest()
+            .unwrap()
+            .files
+            .iter()
+            .map(|f| f.rows)
+            .sum();
+        assert_eq!(rows, 12);
+    }
 }

@@ -244,7 +244,7 @@ pub fn ingest(opts: &Options, progress: &Progress) -> Result<Summary, Error> {
         applocker_events_by_id: by_id,
         other_records: stats.iter().map(|s| s.other_records).sum(),
         rows_new: outcome.rows_new,
-        rows_duplicate: in_input + outcome.rows_already_stored,
+        rows_duplicate: in_input + outcome.rows_in_input_twice + outcome.rows_already_stored,
         rows_in_store: outcome.rows_in_store,
         skipped_inputs,
         ignored_non_evtx: ignored,

@@ -55,17 +55,19 @@ impl std::hash::Hasher for FoldHasher {
 #[derive(Debug)]
 pub(crate) struct StagedFile {
     pub(crate) path: PathBuf,
+    /// The sorted de-duplication keys of its rows, on disk beside it (memory stays bounded
+    /// by one open file's keys, whatever the size of the ingest).
+    pub(crate) keys_path: PathBuf,
     pub(crate) rows: u64,
     pub(crate) min_time: i64,
     pub(crate) max_time: i64,
-    /// Sorted de-duplication keys of its rows.
-    pub(crate) keys: Vec<u128>,
 }
 
 /// A staging file being encoded on its own thread, so Parquet encoding and compression
 /// overlap with decoding and batch building.
 struct OpenFile {
     staged: StagedFile,
+    keys: Vec<u128>,
     batches: std::sync::mpsc::SyncSender<arrow_array::RecordBatch>,
     encoder: std::thread::JoinHandle<Result<(), Error>>,
 }
@@ -87,14 +89,15 @@ impl OpenFile {
             file.sync_all().map_err(|e| Error::io(&path, e))
         });
         let staged = StagedFile {
+            keys_path: path.with_extension("keys"),
             path,
             rows: 0,
             min_time: i64::MAX,
             max_time: i64::MIN,
-            keys: Vec::new(),
         };
         Ok(OpenFile {
             staged,
+            keys: Vec::new(),
             batches,
             encoder,
         })
@@ -104,9 +107,10 @@ impl OpenFile {
     fn close(self) -> Result<StagedFile, Error> {
         drop(self.batches);
         self.encoder.join().expect("parquet encoder panicked")?;
-        let mut staged = self.staged;
-        staged.keys.sort_unstable();
-        Ok(staged)
+        let mut keys = self.keys;
+        keys.sort_unstable();
+        write_keys(&self.staged.keys_path, &keys)?;
+        Ok(self.staged)
     }
 }
 
@@ -115,10 +119,16 @@ pub(crate) struct StagingWriter {
     dir: PathBuf,
     ingest_id: String,
     pub(crate) sources: Vec<String>,
+    /// Keys of the rows of the open file (and those pending for it): duplicates inside one
+    /// file are dropped here, duplicates across files at commit (a merge of the key files).
     seen: HashSet<u128, KeyHasher>,
     pending: Vec<Row>,
     current: Option<OpenFile>,
     groups_in_current: usize,
+    /// Rows per row group and row groups per file ([`ROW_GROUP_ROWS`], `FILE_ROW_GROUPS`;
+    /// smaller in unit tests so a few rows span several files).
+    group_rows: usize,
+    file_groups: usize,
     done: Vec<StagedFile>,
     pub(crate) duplicates_in_input: u64,
 }
@@ -144,12 +154,29 @@ impl StagingWriter {
             pending: Vec::new(),
             current: None,
             groups_in_current: 0,
+            group_rows: ROW_GROUP_ROWS,
+            file_groups: FILE_ROW_GROUPS,
             done: Vec::new(),
             duplicates_in_input: 0,
         }
     }
 
-    /// Adds rows, dropping those already seen in this ingest.
+    /// A writer with small files, for tests of what spans files.
+    #[cfg(test)]
+    pub(crate) fn with_sizes(
+        dir: PathBuf,
+        ingest_id: String,
+        group_rows: usize,
+        file_groups: usize,
+    ) -> Self {
+        StagingWriter {
+            group_rows,
+            file_groups,
+            ..StagingWriter::new(dir, ingest_id)
+        }
+    }
+
+    /// Adds rows, dropping those already in the open staging file.
     pub(crate) fn push(&mut self, rows: impl IntoIterator<Item = Row>) -> Result<(), Error> {
         for row in rows {
             let e = &row.event;
@@ -161,7 +188,7 @@ impl StagingWriter {
                 continue;
             }
             self.pending.push(row);
-            if self.pending.len() == ROW_GROUP_ROWS {
+            if self.pending.len() == self.group_rows {
                 self.flush_group()?;
             }
         }
@@ -188,8 +215,7 @@ impl StagingWriter {
         let staged = &mut open.staged;
         for r in &rows {
             let e = &r.event;
-            staged
-                .keys
+            open.keys
                 .push(dedup_key(&e.computer, &e.channel, e.record_id, e.time_us));
             staged.min_time = staged.min_time.min(e.time_us);
             staged.max_time = staged.max_time.max(e.time_us);
@@ -208,7 +234,7 @@ impl StagingWriter {
             return Err(failed.close().err().unwrap_or_else(stopped));
         }
         self.groups_in_current += 1;
-        if self.groups_in_current == FILE_ROW_GROUPS {
+        if self.groups_in_current == self.file_groups {
             self.close_file()?;
         }
         Ok(())
@@ -218,6 +244,8 @@ impl StagingWriter {
         if let Some(open) = self.current.take() {
             self.done.push(open.close()?);
             self.groups_in_current = 0;
+            self.seen.clear();
+            self.seen.shrink_to(self.group_rows * self.file_groups);
         }
         Ok(())
     }
@@ -244,35 +272,66 @@ pub(crate) fn write_keys(path: &Path, keys: &[u128]) -> Result<(), Error> {
     file.sync_all().map_err(|e| Error::io(path, e))
 }
 
-/// Streams a keys file and returns the keys of `wanted` (ascending) that it contains.
-pub(crate) fn intersect_keys(
-    path: &Path,
-    wanted: impl Iterator<Item = u128>,
-) -> Result<Vec<u128>, Error> {
-    use std::io::Read;
-    let mut found = Vec::new();
-    let mut wanted = wanted.peekable();
-    if wanted.peek().is_none() {
-        return Ok(found);
+/// Reads a sorted keys file one key at a time.
+pub(crate) struct KeyStream {
+    input: std::io::BufReader<File>,
+    path: PathBuf,
+}
+
+impl KeyStream {
+    pub(crate) fn open(path: &Path) -> Result<KeyStream, Error> {
+        Ok(KeyStream {
+            input: std::io::BufReader::with_capacity(
+                1 << 16,
+                File::open(path).map_err(|e| Error::io(path, e))?,
+            ),
+            path: path.to_owned(),
+        })
     }
-    let mut input = std::io::BufReader::with_capacity(
-        1 << 20,
-        File::open(path).map_err(|e| Error::io(path, e))?,
-    );
-    let mut buf = [0u8; 16];
-    loop {
-        match input.read_exact(&mut buf) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(Error::io(path, e)),
-        }
-        let key = u128::from_le_bytes(buf);
-        while wanted.next_if(|w| *w < key).is_some() {}
-        match wanted.peek() {
-            None => break,
-            Some(w) if *w == key => found.push(key),
-            Some(_) => {}
+
+    pub(crate) fn next_key(&mut self) -> Result<Option<u128>, Error> {
+        use std::io::Read;
+        let mut buf = [0u8; 16];
+        match self.input.read_exact(&mut buf) {
+            Ok(()) => Ok(Some(u128::from_le_bytes(buf))),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+            Err(e) => Err(Error::io(&self.path, e)),
         }
     }
-    Ok(found)
+}
+
+/// Several sorted key files merged into one ascending stream of (key, file index); equal
+/// keys come out in file order.
+pub(crate) struct MergedKeys {
+    streams: Vec<KeyStream>,
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<(u128, usize)>>,
+}
+
+impl MergedKeys {
+    pub(crate) fn open<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<Self, Error> {
+        let mut merged = MergedKeys {
+            streams: Vec::new(),
+            heap: Default::default(),
+        };
+        for path in paths {
+            let mut stream = KeyStream::open(path)?;
+            if let Some(key) = stream.next_key()? {
+                merged
+                    .heap
+                    .push(std::cmp::Reverse((key, merged.streams.len())));
+            }
+            merged.streams.push(stream);
+        }
+        Ok(merged)
+    }
+
+    pub(crate) fn next_key(&mut self) -> Result<Option<(u128, usize)>, Error> {
+        let Some(std::cmp::Reverse((key, i))) = self.heap.pop() else {
+            return Ok(None);
+        };
+        if let Some(next) = self.streams[i].next_key()? {
+            self.heap.push(std::cmp::Reverse((next, i)));
+        }
+        Ok(Some((key, i)))
+    }
 }
