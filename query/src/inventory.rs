@@ -233,6 +233,24 @@ impl HostGroups {
         )
     }
 
+    /// `AND computer IN (…)` for the computers of `groups` (nothing when `groups` is empty):
+    /// the store is sorted by computer, so Parquet statistics let a scan skip other groups.
+    pub fn scope_sql(&self, groups: &[String]) -> String {
+        if groups.is_empty() {
+            return String::new();
+        }
+        let computers: Vec<String> = self
+            .hosts
+            .iter()
+            .filter(|h| groups.contains(&h.group))
+            .map(|h| sql_string(&h.computer))
+            .collect();
+        if computers.is_empty() {
+            return " AND false".into();
+        }
+        format!(" AND computer IN ({})", computers.join(", "))
+    }
+
     /// Distinct computers (by `computer_key`) that a glob line put in `group`.
     pub fn globbed_in(&self, group: &str) -> usize {
         let mut keys: Vec<&str> = self

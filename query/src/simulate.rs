@@ -85,11 +85,13 @@ pub async fn simulate(
     } else {
         "('audit', 'blocked')"
     };
-    let identities = register_verdicts(ctx, evaluator, &opts.window, outcomes).await?;
     let hosts = HostGroups::resolve(ctx, inventory).await?;
+    let scope = hosts.scope_sql(&opts.groups);
+    let identities = register_verdicts(ctx, evaluator, &opts.window, outcomes, &scope).await?;
     let fine = judged_fine_sql(
         outcomes,
         &opts.window,
+        &scope,
         "CASE WHEN f.outcome = 'allowed' THEN 'newly' ELSE 'still' END",
         "('denied', 'implicit_deny')",
     );

@@ -55,14 +55,15 @@ pub async fn suggest_rules(
     let outcomes = "('audit')";
     let empty = Policy::default();
     let evaluator = Evaluator::new(current.unwrap_or(&empty), None);
-    register_verdicts(ctx, &evaluator, &opts.window, outcomes).await?;
+    let hosts = HostGroups::resolve(ctx, inventory).await?;
+    let scope = hosts.scope_sql(&opts.groups);
+    register_verdicts(ctx, &evaluator, &opts.window, outcomes, &scope).await?;
     let decisions = if current.is_some() {
         "('denied', 'implicit_deny')"
     } else {
         "('denied', 'implicit_deny', 'not_covered', 'allowed')"
     };
-    let hosts = HostGroups::resolve(ctx, inventory).await?;
-    let fine = judged_fine_sql(outcomes, &opts.window, "'audit'", decisions);
+    let fine = judged_fine_sql(outcomes, &opts.window, &scope, "'audit'", decisions);
     let filter = format!(
         "{}{}",
         noise_filter(opts.include_noise),

@@ -36,16 +36,20 @@ const IDENTITY: [&str; 8] = [
 ///
 /// The table is the distinct-identity batches themselves with the two verdict columns
 /// appended (no copy of the identities), judged batch by batch on every core.
+///
+/// `scope` is more SQL conditions on `events` (`AND computer IN (…)`, see
+/// [`HostGroups::scope_sql`](crate::inventory::HostGroups::scope_sql)).
 pub async fn register_verdicts(
     ctx: &SessionContext,
     evaluator: &Evaluator,
     window: &Window,
     outcomes: &str,
+    scope: &str,
 ) -> Result<usize> {
     let columns = IDENTITY.join(", ");
     let sql = format!(
         "SELECT DISTINCT {columns} FROM events
-         WHERE policy_kind = 'applocker' AND outcome IN {outcomes} {}",
+         WHERE policy_kind = 'applocker' AND outcome IN {outcomes} {} {scope}",
         window.sql()
     );
     let started = std::time::Instant::now();
@@ -138,6 +142,7 @@ fn serde_decision(d: policy::Decision) -> &'static str {
 pub(crate) fn judged_fine_sql(
     outcomes: &str,
     window: &Window,
+    scope: &str,
     status: &str,
     decisions: &str,
 ) -> String {
@@ -155,7 +160,7 @@ pub(crate) fn judged_fine_sql(
             SELECT computer, outcome, {identity}, MAX(binary_version_key) AS binary_version_key,
               SUM(1) AS events, MIN(time) AS first_seen, MAX(time) AS last_seen
             FROM events
-            WHERE policy_kind = 'applocker' AND outcome IN {outcomes} {window}
+            WHERE policy_kind = 'applocker' AND outcome IN {outcomes} {window} {scope}
             GROUP BY computer, outcome, {identity}) f
           JOIN {VERDICTS} v ON {keys}
           WHERE v.decision IN {decisions}",
