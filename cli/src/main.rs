@@ -34,6 +34,10 @@ struct Args {
 const EXAMPLES: &str = "Examples:
   lockstep report sample-logs/
   lockstep report --inventory inventory.csv --since 2026-10-01 --group finance --format json
+  lockstep suggest --inventory inventory.csv --out policies/
+  lockstep suggest --inventory inventory.csv --group finance --policy current.xml > finance.xml
+  lockstep simulate --inventory inventory.csv --policy candidate.xml --group finance
+  lockstep readiness --inventory inventory.csv --current current.xml --min-days 21
   lockstep ingest sample-logs/
   lockstep ingest --data /srv/lockstep 'D:\\exports\\*.evtx' --json
   lockstep generate --out fleet --hosts 200 --groups 6 --days 30 --events 1000000
