@@ -195,3 +195,58 @@ fn simulate_with_trivial_policies() {
         }
     });
 }
+
+#[test]
+fn suggest_skips_what_the_current_policy_allows_and_flags_what_it_denies() {
+    runtime().block_on(async {
+        let (_data, ctx) = sample_context().await;
+        let inventory = sample_inventory();
+        let current = r#"<AppLockerPolicy Version="1"><RuleCollection Type="Exe" EnforcementMode="AuditOnly">
+          <FilePathRule Id="00000000-0000-4000-8000-000000000001" Name="everything" Description="" UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePathCondition Path="*" /></Conditions></FilePathRule>
+          <FilePublisherRule Id="00000000-0000-4000-8000-000000000002" Name="no Bloomberg" Description="" UserOrGroupSid="S-1-1-0" Action="Deny"><Conditions><FilePublisherCondition PublisherName="CN=BLOOMBERG FINANCE L.P., O=BLOOMBERG FINANCE L.P., L=NEW YORK, S=NEW YORK, C=US" ProductName="*" BinaryName="*"><BinaryVersionRange LowSection="*" HighSection="*" /></FilePublisherCondition></Conditions></FilePublisherRule>
+        </RuleCollection></AppLockerPolicy>"#;
+        let current = policy::read::parse(current.as_bytes()).unwrap().policy;
+        let without = suggest_rules(&ctx, &inventory, None, &SuggestOptions::default())
+            .await
+            .unwrap();
+        let with = suggest_rules(&ctx, &inventory, Some(&current), &SuggestOptions::default())
+            .await
+            .unwrap();
+        let exe = |groups: &[query::suggest::GroupSuggestions]| -> Vec<policy::suggest::Suggestion> {
+            groups
+                .iter()
+                .flat_map(|g| g.suggestions.iter().cloned())
+                .filter(|s| s.collection == CollectionKind::Exe)
+                .collect()
+        };
+        assert!(exe(&without).len() > 5, "the fleet has EXE suggestions without a policy");
+        let remaining = exe(&with);
+        assert!(!remaining.is_empty(), "Bloomberg is still blocked: denied");
+        for s in &remaining {
+            assert!(s.apps.iter().all(|a| a.contains("BLOOMBERG")), "{s:?}");
+            assert!(
+                s.review.iter().any(|r| r.contains("no bloomberg") || r.contains("\"no Bloomberg\"")),
+                "{:?}",
+                s.review
+            );
+        }
+        // That policy has no DLL, MSI or Script rules, so it allows everything there: nothing
+        // to suggest. It has Exe rules and no Appx rules, so packaged apps are blocked: their
+        // suggestions stay.
+        let count = |groups: &[query::suggest::GroupSuggestions], kind: CollectionKind| {
+            groups
+                .iter()
+                .flat_map(|g| &g.suggestions)
+                .filter(|s| s.collection == kind)
+                .count()
+        };
+        for kind in [CollectionKind::Dll, CollectionKind::Msi, CollectionKind::Script] {
+            assert_eq!(count(&with, kind), 0, "{kind}");
+        }
+        assert!(count(&without, CollectionKind::Appx) > 0);
+        assert_eq!(
+            count(&with, CollectionKind::Appx),
+            count(&without, CollectionKind::Appx)
+        );
+    });
+}
