@@ -162,7 +162,7 @@ fn folder_inventory(paths: &[PathBuf]) -> Option<PathBuf> {
 fn app_label(app: &AppRow) -> String {
     match (&app.publisher, &app.binary) {
         (Some(publisher), binary) => {
-            let org = short_publisher(publisher);
+            let org = policy::suggest::short_publisher(publisher);
             let binary = binary.as_deref().filter(|b| !b.is_empty()).unwrap_or("*");
             let product = app
                 .product
@@ -182,20 +182,6 @@ fn app_label(app: &AppRow) -> String {
 }
 
 /// `O=` (or `CN=`) of a subject DN.
-fn short_publisher(dn: &str) -> &str {
-    for key in ["O=", "CN="] {
-        if let Some(start) = dn.find(key) {
-            let rest = &dn[start + key.len()..];
-            let end = match rest.strip_prefix('"') {
-                Some(quoted) => quoted.find('"').map(|i| i + 2),
-                None => rest.find(','),
-            };
-            return rest[..end.unwrap_or(rest.len())].trim_matches('"');
-        }
-    }
-    dn
-}
-
 fn to_table(report: &Report) -> String {
     let mut out = String::new();
     for g in &report.groups {
@@ -300,21 +286,6 @@ fn to_csv(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn publishers_shorten_to_their_organisation() {
-        assert_eq!(
-            short_publisher("O=MICROSOFT CORPORATION, L=REDMOND, S=WASHINGTON, C=US"),
-            "MICROSOFT CORPORATION"
-        );
-        assert_eq!(
-            short_publisher(
-                "CN=\"ZOOM VIDEO COMMUNICATIONS, INC.\", O=\"ZOOM VIDEO COMMUNICATIONS, INC.\""
-            ),
-            "ZOOM VIDEO COMMUNICATIONS, INC."
-        );
-        assert_eq!(short_publisher("CN=453637B3-4E12"), "453637B3-4E12");
-    }
 
     #[test]
     fn csv_quotes_what_needs_it() {

@@ -1,8 +1,4 @@
-use assert_cmd::Command;
-
-fn lockstep() -> Command {
-    Command::cargo_bin("lockstep").unwrap()
-}
+use crate::support::lockstep;
 
 #[test]
 fn generate_writes_a_fleet_and_reports_the_rate() {

@@ -5,15 +5,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
-
-fn lockstep() -> Command {
-    Command::cargo_bin("lockstep").unwrap()
-}
-
-fn sample_logs() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-logs")
-}
+use crate::support::{lockstep, sample_logs};
 
 fn generate(out: &Path, events: &str, seed: &str) {
     lockstep()

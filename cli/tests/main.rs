@@ -5,3 +5,4 @@ mod generate;
 mod ingest;
 mod policy;
 mod report;
+mod support;

@@ -2,30 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-
-fn lockstep() -> Command {
-    Command::cargo_bin("lockstep").unwrap()
-}
-
-fn sample_logs() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-logs")
-}
+use crate::support::{lockstep, sample_logs, sample_store};
 
 fn xsd() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/AppLocker.xsd")
-}
-
-/// A store with the sample fleet.
-fn sample_store() -> tempfile::TempDir {
-    let data = tempfile::tempdir().unwrap();
-    lockstep()
-        .args(["-q", "ingest", "--data"])
-        .arg(data.path())
-        .arg(sample_logs())
-        .assert()
-        .success();
-    data
 }
 
 fn run(args: &[&str], data: &Path) -> std::process::Output {

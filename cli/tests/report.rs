@@ -1,17 +1,7 @@
 //! `lockstep report` end to end on the bundled fleet: the quick start's command, the JSON
 //! shape the README documents, CSV, and an empty store.
 
-use std::path::Path;
-
-use assert_cmd::Command;
-
-fn lockstep() -> Command {
-    Command::cargo_bin("lockstep").unwrap()
-}
-
-fn sample_logs() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-logs")
-}
+use crate::support::{ingest_sample_logs, lockstep, sample_logs, sample_store};
 
 #[test]
 fn report_on_sample_logs_ingests_first_and_uses_the_folder_inventory() {
@@ -42,13 +32,7 @@ fn report_on_sample_logs_ingests_first_and_uses_the_folder_inventory() {
 
 #[test]
 fn json_has_the_documented_shape() {
-    let data = tempfile::tempdir().unwrap();
-    lockstep()
-        .args(["-q", "ingest", "--data"])
-        .arg(data.path())
-        .arg(sample_logs())
-        .assert()
-        .success();
+    let data = sample_store();
     let out = lockstep()
         .args([
             "report",
@@ -125,12 +109,7 @@ fn csv_is_one_row_per_group_and_app_and_an_empty_store_says_so() {
         "header only"
     );
 
-    lockstep()
-        .args(["-q", "ingest", "--data"])
-        .arg(data.path())
-        .arg(sample_logs())
-        .assert()
-        .success();
+    ingest_sample_logs(data.path());
     let out = lockstep()
         .args(["report", "--format", "csv", "--outcome", "all", "--data"])
         .arg(data.path())

@@ -420,9 +420,9 @@ fn app_name(app: &AppEvidence, collection: CollectionKind) -> String {
     }
 }
 
-/// `O=` (else `CN=`) of a distinguished name, for names. Values may be quoted and contain
-/// commas (`CN="ZOOM VIDEO COMMUNICATIONS, INC."`).
-fn short_publisher(dn: &str) -> String {
+/// `O=` (else `CN=`) of a distinguished name, for names and labels. Values may be quoted
+/// and contain commas (`CN="ZOOM VIDEO COMMUNICATIONS, INC."`).
+pub fn short_publisher(dn: &str) -> String {
     let mut parts = Vec::new();
     let (mut current, mut quoted) = (String::new(), false);
     for c in dn.chars() {
@@ -559,6 +559,10 @@ mod tests {
         );
         assert_eq!(short_publisher("CN=453637B3-4E12"), "453637B3-4E12");
         assert_eq!(short_publisher("plain"), "plain");
+        assert_eq!(
+            short_publisher("O=MICROSOFT CORPORATION, L=REDMOND, S=WASHINGTON, C=US"),
+            "MICROSOFT CORPORATION"
+        );
     }
 
     fn unsigned(path: &str, hash: Option<&str>, hosts: u64) -> AppEvidence {
