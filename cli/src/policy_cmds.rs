@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use policy::suggest::{Granularity, to_policy};
 use policy::{EnforcementMode, Evaluator, Policy};
-use query::readiness::{GroupReadiness, ReadinessOptions};
+use query::readiness::{Candidate, GroupReadiness, ReadinessOptions};
 use query::simulate::{BlockedApp, SimulateOptions, Simulation};
 use query::suggest::{GroupSuggestions, SuggestOptions};
 
@@ -317,46 +317,19 @@ pub(crate) fn readiness(args: ReadinessArgs) -> anyhow::Result<ExitCode> {
         groups: args.store.groups.clone(),
         min_days: args.min_days,
         include_noise: args.store.include_noise,
-        // Without a whole candidate (--policy) or the current policy (--current), the
-        // candidate is "today's policy + suggestions": what it allowed stays allowed.
-        include_allowed: args.policy.is_some() || args.current.is_some(),
+        include_allowed: true,
     };
-    let suggest_opts = SuggestOptions {
-        window,
-        groups: args.store.groups.clone(),
-        granularity: args.granularity.map(Into::into),
-        sid: policy::eval::EVERYONE.into(),
-        include_noise: args.store.include_noise,
+    let candidate = match candidate {
+        Some(whole) => Candidate::Whole(whole),
+        None => Candidate::CurrentPlusSuggestions {
+            current,
+            granularity: args.granularity.map(Into::into),
+        },
     };
     let store = args.store.store();
     let groups = engine::block_on(args.store.memory_mb, |ctx| async move {
         query::register_store(&ctx, &store).await?;
-        // The candidate of each group: the given policy, or current + that group's
-        // suggested rules (those not flagged for review).
-        let mut per_group: std::collections::BTreeMap<String, Policy> = Default::default();
-        if candidate.is_none() {
-            for g in
-                query::suggest::suggest_rules(&ctx, &inventory, current.as_ref(), &suggest_opts)
-                    .await?
-            {
-                let mut p = current.clone().unwrap_or_default();
-                p.merge(&to_policy(
-                    &g.suggestions,
-                    false,
-                    EnforcementMode::AuditOnly,
-                    current.as_ref(),
-                ));
-                per_group.insert(g.group, p);
-            }
-        }
-        let fallback = candidate.or(current).unwrap_or_default();
-        let evaluator_of = |group: &str| {
-            Evaluator::new(
-                per_group.get(group).unwrap_or(&fallback),
-                sid_groups.clone(),
-            )
-        };
-        query::readiness::readiness(&ctx, &inventory, &evaluator_of, &opts).await
+        query::readiness::readiness_of(&ctx, &inventory, &candidate, sid_groups, &opts).await
     })
     .with_context(|| format!("judging readiness on {}", args.store.data.display()))?;
     match args.format {

@@ -11,11 +11,13 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use datafusion::prelude::SessionContext;
-use policy::Evaluator;
+use policy::suggest::{Granularity, to_policy};
+use policy::{EnforcementMode, Evaluator, Policy, SidGroups};
 
 use crate::inventory::{HostGroups, Inventory};
 use crate::report::{collect, in_list, ints, noise_filter, strings, times};
 use crate::simulate::{SimulateOptions, simulate};
+use crate::suggest::{SuggestOptions, suggest_rules};
 use crate::{Result, Window};
 
 /// The collections readiness is judged for.
@@ -95,6 +97,66 @@ impl GroupReadiness {
             Status::Ready
         }
     }
+}
+
+/// The policy each group is judged under.
+#[derive(Debug, Clone)]
+pub enum Candidate {
+    /// One whole policy for every group: every recorded execution is judged.
+    Whole(Policy),
+    /// Per group: the current policy (when known) plus that group's suggested rules that are
+    /// not flagged for review. Without the current policy, what it allowed is taken to stay
+    /// allowed (only audited and blocked executions are judged).
+    CurrentPlusSuggestions {
+        current: Option<Policy>,
+        granularity: Option<Granularity>,
+    },
+}
+
+/// Readiness of each group under `candidate`, with `sid_groups` for rules on other SIDs than
+/// Everyone. `opts.include_allowed` is derived from the candidate.
+pub async fn readiness_of(
+    ctx: &SessionContext,
+    inventory: &Inventory,
+    candidate: &Candidate,
+    sid_groups: Option<SidGroups>,
+    opts: &ReadinessOptions,
+) -> Result<Vec<GroupReadiness>> {
+    let mut per_group: BTreeMap<String, Policy> = BTreeMap::new();
+    let (fallback, include_allowed) = match candidate {
+        Candidate::Whole(policy) => (policy.clone(), true),
+        Candidate::CurrentPlusSuggestions {
+            current,
+            granularity,
+        } => {
+            let suggest_opts = SuggestOptions {
+                window: opts.window,
+                groups: opts.groups.clone(),
+                granularity: *granularity,
+                sid: policy::eval::EVERYONE.into(),
+                include_noise: opts.include_noise,
+            };
+            for g in suggest_rules(ctx, inventory, current.as_ref(), &suggest_opts).await? {
+                let mut p = current.clone().unwrap_or_default();
+                let suggested = to_policy(
+                    &g.suggestions,
+                    false,
+                    EnforcementMode::AuditOnly,
+                    current.as_ref(),
+                );
+                p.merge(&suggested);
+                per_group.insert(g.group, p);
+            }
+            (current.clone().unwrap_or_default(), current.is_some())
+        }
+    };
+    let evaluator_of =
+        |group: &str| Evaluator::new(per_group.get(group).unwrap_or(&fallback), sid_groups.clone());
+    let opts = ReadinessOptions {
+        include_allowed,
+        ..opts.clone()
+    };
+    readiness(ctx, inventory, &evaluator_of, &opts).await
 }
 
 /// Readiness of each group under `candidate(group)`, the policy that group would enforce.
