@@ -16,6 +16,7 @@ mod generate;
 mod ingest;
 mod policy_cmds;
 mod report;
+mod serve;
 mod store_args;
 
 #[derive(Debug, Parser)]
@@ -39,6 +40,8 @@ const EXAMPLES: &str = "Examples:
   lockstep simulate --inventory inventory.csv --policy candidate.xml --group finance
   lockstep readiness --inventory inventory.csv --current current.xml --min-days 21
   lockstep ingest sample-logs/
+  lockstep serve --inventory sample-logs/inventory.csv
+  LOCKSTEP_TOKEN=$(cat read.token) lockstep serve --listen 0.0.0.0:8080 --admin-token-file admin.token
   lockstep ingest --data /srv/lockstep 'D:\\exports\\*.evtx' --json
   lockstep generate --out fleet --hosts 200 --groups 6 --days 30 --events 1000000
   lockstep generate --out wef --forwarded 2 --wef-coverage 75";
@@ -57,11 +60,14 @@ enum Command {
     Simulate(policy_cmds::SimulateArgs),
     /// Per group and collection: ready to enforce, not ready, or insufficient data.
     Readiness(policy_cmds::ReadinessArgs),
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    init_tracing(args.verbose);
+    let json_logs =
+        matches!(&args.command, Command::Serve(s) if s.log_format == serve::LogFormat::Json);
+    init_tracing(args.verbose, json_logs);
     let result = match args.command {
         Command::Generate(cmd) => generate::run(cmd, args.quiet),
         Command::Ingest(cmd) => ingest::run(cmd, args.quiet),
@@ -69,6 +75,7 @@ fn main() -> ExitCode {
         Command::Suggest(cmd) => policy_cmds::suggest(cmd),
         Command::Simulate(cmd) => policy_cmds::simulate(cmd),
         Command::Readiness(cmd) => policy_cmds::readiness(cmd),
+        Command::Serve(cmd) => serve::run(cmd),
     };
     match result {
         Ok(code) => code,
@@ -79,15 +86,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, json: bool) {
     let default = match verbose {
-        0 => "lockstep=info,generate=info,ingest=info,query=info",
+        0 => "lockstep=info,generate=info,ingest=info,query=info,api=info",
         1 => "debug",
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
 }

@@ -85,6 +85,7 @@ impl Policy {
 
 /// `RuleCollection/@Type`. The order is the one Windows writes (alphabetical).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CollectionKind {
     Appx,
     Dll,
@@ -188,6 +189,7 @@ impl RuleCollection {
 
 /// `Allow` or `Deny`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Action {
     Allow,
     Deny,
@@ -195,6 +197,7 @@ pub enum Action {
 
 /// One rule; its element name follows from its condition's kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rule {
     pub id: String,
     pub name: String,
@@ -220,6 +223,7 @@ impl Rule {
 /// A condition (of a rule or an exception).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Condition {
     Publisher(PublisherCondition),
     Path(PathCondition),
@@ -228,29 +232,35 @@ pub enum Condition {
 
 /// `FilePublisherCondition` with its `BinaryVersionRange`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublisherCondition {
     pub publisher_name: String,
     pub product_name: String,
     pub binary_name: String,
     /// `None` = `*` (open end).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub low: Option<Version>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub high: Option<Version>,
 }
 
 /// `FilePathCondition`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PathCondition {
     pub path: String,
 }
 
 /// `FileHashCondition`: matches when any of its hashes does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HashCondition {
     pub hashes: Vec<FileHash>,
 }
 
 /// One `FileHash`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileHash {
     /// `SHA256` (AppLocker's hash), `SHA256Flat` or `SHA1`.
     pub kind: String,

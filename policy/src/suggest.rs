@@ -88,6 +88,7 @@ impl AppEvidence {
 
 /// A suggested rule, or an app no rule should allow, with the evidence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Suggestion {
     pub collection: CollectionKind,
     /// `None` when no safe rule exists.

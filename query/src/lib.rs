@@ -21,7 +21,8 @@ pub mod whatif;
 
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::datasource::MemTable;
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
 pub use error::{Error, Result};
 pub use inventory::Inventory;
@@ -30,6 +31,17 @@ pub use time::{Window, parse_time_bound};
 
 /// The table name the queries read.
 pub const EVENTS: &str = "events";
+
+/// An in-process DataFusion context using every core within `memory_mb` MiB: a query too big
+/// for the budget fails with a clear error instead of exhausting the machine (DESIGN.md
+/// "Known traps").
+pub fn local_context(memory_mb: usize) -> Result<SessionContext> {
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(memory_mb.max(64) * 1024 * 1024, 1.0)
+        .build_arc()?;
+    let config = SessionConfig::new().with_information_schema(false);
+    Ok(SessionContext::new_with_config_rt(config, runtime))
+}
 
 /// Registers the committed files of `store` as the `events` table (an empty table when the
 /// store has none yet). Returns the number of committed rows.

@@ -52,6 +52,7 @@ impl Default for ReadinessOptions {
 /// The verdict for one group and collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Status {
     Ready,
     NotReady,
@@ -60,6 +61,7 @@ pub enum Status {
 
 /// One collection of one group.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CollectionReadiness {
     pub collection: String,
     pub status: Status,
@@ -77,6 +79,7 @@ pub struct CollectionReadiness {
 
 /// One group.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupReadiness {
     pub group: String,
     pub hosts_in_inventory: u64,
@@ -150,8 +153,12 @@ pub async fn readiness_of(
             (current.clone().unwrap_or_default(), current.is_some())
         }
     };
-    let evaluator_of =
-        |group: &str| Evaluator::new(per_group.get(group).unwrap_or(&fallback), sid_groups.clone());
+    let evaluator_of = |group: &str| {
+        Evaluator::new(
+            per_group.get(group).unwrap_or(&fallback),
+            sid_groups.clone(),
+        )
+    };
     let opts = ReadinessOptions {
         include_allowed,
         ..opts.clone()
@@ -163,7 +170,7 @@ pub async fn readiness_of(
 pub async fn readiness(
     ctx: &SessionContext,
     inventory: &Inventory,
-    candidate: &dyn Fn(&str) -> Evaluator,
+    candidate: &(dyn Fn(&str) -> Evaluator + Sync),
     opts: &ReadinessOptions,
 ) -> Result<Vec<GroupReadiness>> {
     let hosts = HostGroups::resolve(ctx, inventory).await?;

@@ -19,6 +19,7 @@ use crate::{Error, Result, Window};
 /// Which outcomes to report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum OutcomeFilter {
     /// Would be blocked under *Enforce rules* (8003, 8006, 8021, 8024).
     #[default]
@@ -45,6 +46,7 @@ pub struct ReportOptions {
 
 /// One app that would be blocked in a group.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppRow {
     /// `audit` or `blocked`; only with `--outcome all`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,6 +71,7 @@ pub struct AppRow {
 
 /// One business group.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupReport {
     pub group: String,
     /// Computers the inventory names, plus those its glob lines match in the store.
@@ -86,6 +89,7 @@ pub struct GroupReport {
 
 /// The report.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Report {
     pub window: Window,
     pub outcome: OutcomeFilter,

@@ -43,6 +43,7 @@ impl Default for SimulateOptions {
 
 /// An app the candidate would block, with the rules (or implicit deny) that block it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlockedApp {
     #[serde(flatten)]
     pub app: AppRow,
@@ -52,6 +53,7 @@ pub struct BlockedApp {
 
 /// One group under the candidate policy.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupSimulation {
     pub group: String,
     /// Would-be-blocked (audit) or blocked events the candidate still blocks.
@@ -66,6 +68,7 @@ pub struct GroupSimulation {
 
 /// The simulation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Simulation {
     pub window: Window,
     /// Distinct file identities judged (each once, whatever its number of events).

@@ -39,6 +39,7 @@ impl Default for SuggestOptions {
 
 /// One group's suggestions.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupSuggestions {
     pub group: String,
     pub suggestions: Vec<Suggestion>,

@@ -6,6 +6,7 @@ use crate::Error;
 
 /// A half-open window `[since, until)`; either end may be open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Window {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,

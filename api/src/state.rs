@@ -1,0 +1,150 @@
+//! What every handler shares: the configuration, the response cache, and the permits that
+//! bound how much query work runs at once.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use datafusion::prelude::SessionContext;
+use tokio::sync::{Mutex, Semaphore};
+
+use crate::auth::Tokens;
+use crate::cache::{Fingerprint, ResponseCache};
+use crate::error::ApiError;
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The data folder (the event store).
+    pub data_dir: PathBuf,
+    /// The served inventory; `PUT /inventory` replaces this file.
+    pub inventory_path: PathBuf,
+    /// The policy in force, if known: suggestions leave out what it allows, and readiness
+    /// judges "current + suggestions".
+    pub current_policy: Option<policy::Policy>,
+    pub tokens: Tokens,
+    /// Memory all running queries may use together, in MiB.
+    pub memory_mb: usize,
+    /// Queries that run at once; more wait for a turn (within `query_timeout`).
+    pub query_concurrency: usize,
+    pub query_timeout: Duration,
+    /// Requests in progress at once; more are answered 503.
+    pub max_in_flight: usize,
+    /// Largest EVTX upload, in bytes.
+    pub upload_limit: u64,
+    /// Largest policy or inventory body, in bytes.
+    pub document_limit: u64,
+    /// An upload that sends nothing for this long is abandoned.
+    pub upload_idle_timeout: Duration,
+    /// Where uploads are written while they arrive (outside the data folder).
+    pub upload_dir: PathBuf,
+}
+
+impl Config {
+    /// Defaults for everything but the data folder and the tokens.
+    pub fn new(data_dir: PathBuf, tokens: Tokens) -> Config {
+        Config {
+            inventory_path: data_dir.join("inventory.csv"),
+            data_dir,
+            current_policy: None,
+            tokens,
+            memory_mb: 2048,
+            query_concurrency: 2,
+            query_timeout: Duration::from_secs(300),
+            max_in_flight: 1024,
+            upload_limit: 1 << 30,
+            document_limit: 10 << 20,
+            upload_idle_timeout: Duration::from_secs(60),
+            upload_dir: std::env::temp_dir(),
+        }
+    }
+}
+
+/// The server's shared state.
+#[derive(Debug)]
+pub struct AppState {
+    pub config: Config,
+    pub cache: ResponseCache,
+    query_permits: Semaphore,
+    pub(crate) in_flight: Arc<Semaphore>,
+    /// Uploads are ingested one at a time (the store lock would serialise them anyway, on a
+    /// blocked thread).
+    pub(crate) ingest_turn: Mutex<()>,
+    /// Bumped by every change this server makes (ingest, inventory), on top of the file
+    /// metadata in the fingerprint, so a change within one timestamp tick is still seen.
+    generation: AtomicU64,
+}
+
+impl AppState {
+    pub fn new(config: Config) -> AppState {
+        AppState {
+            query_permits: Semaphore::new(config.query_concurrency.max(1)),
+            in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+            cache: ResponseCache::default(),
+            ingest_turn: Mutex::new(()),
+            generation: AtomicU64::new(0),
+            config,
+        }
+    }
+
+    pub(crate) fn store(&self) -> query::Store {
+        query::Store::new(&self.config.data_dir)
+    }
+
+    /// What the answers depend on: the store's manifest, the inventory file, and this
+    /// server's own changes. Also catches a `lockstep ingest` run beside the server.
+    pub(crate) fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(
+            &[&self.store().manifest_path(), &self.config.inventory_path],
+            self.generation.load(Ordering::Acquire),
+        )
+    }
+
+    pub(crate) fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The served inventory (no file: every computer `unassigned`).
+    pub(crate) fn inventory(&self) -> Result<query::Inventory, ApiError> {
+        let path = &self.config.inventory_path;
+        if !path.exists() {
+            return Ok(query::Inventory::default());
+        }
+        Ok(query::Inventory::from_path(path)?)
+    }
+
+    /// Runs `f` on a fresh context over the current store state, when a query turn is free,
+    /// within the query timeout.
+    pub(crate) async fn query<T, F, Fut>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(SessionContext, query::Inventory) -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let timeout = self.config.query_timeout;
+        let work = async {
+            let _turn = self
+                .query_permits
+                .acquire()
+                .await
+                .map_err(|e| ApiError::internal("waiting for a query turn", &e))?;
+            let inventory = self.inventory()?;
+            let share = self.config.memory_mb / self.config.query_concurrency.max(1);
+            let ctx = query::local_context(share)?;
+            query::register_store(&ctx, &self.store()).await?;
+            f(ctx, inventory).await
+        };
+        tokio::time::timeout(timeout, work).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!(
+                    "the query did not finish within {} s; narrow it (since/until, group) or raise --query-timeout",
+                    timeout.as_secs()
+                ),
+            )
+        })?
+    }
+}

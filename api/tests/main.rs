@@ -1,0 +1,2 @@
+mod router;
+mod support;

@@ -1,0 +1,182 @@
+//! `lockstep serve`: the HTTP API (and, later, the dashboard) over a data folder.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+
+use crate::engine;
+use crate::store_args::read_policy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Raw arguments of `lockstep serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The data folder (the event store).
+    #[arg(long, env = "LOCKSTEP_DATA", default_value = "lockstep-data")]
+    data: PathBuf,
+    /// The inventory CSV to serve; `PUT /api/v1/inventory` replaces this file
+    /// (default: DATA/inventory.csv).
+    #[arg(long, value_name = "CSV")]
+    inventory: Option<PathBuf>,
+    /// The policy in force: suggestions leave out what it allows; readiness judges it plus
+    /// each group's suggested rules.
+    #[arg(long, value_name = "CURRENT.xml")]
+    current: Option<PathBuf>,
+    /// Address to listen on. Anything but loopback needs a token.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// File with the read token (default: $LOCKSTEP_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// File with the admin token, for uploads and the inventory (default:
+    /// $LOCKSTEP_ADMIN_TOKEN). Without any token on loopback, an admin token is generated
+    /// and printed.
+    #[arg(long, value_name = "FILE")]
+    admin_token_file: Option<PathBuf>,
+    /// Request logs as text or JSON lines (stderr).
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) log_format: LogFormat,
+    /// Memory all running queries may use together, in MiB.
+    #[arg(long, env = "LOCKSTEP_MEMORY_MB", default_value_t = engine::DEFAULT_MEMORY_MB)]
+    memory_mb: usize,
+    /// Queries that run at once (more wait for a turn).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    query_concurrency: usize,
+    /// A query that runs longer is answered 503.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    query_timeout: u64,
+    /// Largest EVTX upload, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    upload_limit_mb: u64,
+    /// Largest policy or inventory body, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 10)]
+    document_limit_mb: u64,
+    /// Where uploads are written while they arrive (default: the system's temporary folder).
+    #[arg(long, value_name = "DIR")]
+    upload_dir: Option<PathBuf>,
+}
+
+/// The tokens from files or the environment; a generated admin token on loopback when none
+/// is given (returned too, to print it).
+fn tokens(args: &ServeArgs) -> anyhow::Result<(api::Tokens, Option<String>)> {
+    let from = |file: &Option<PathBuf>, var: &str| -> anyhow::Result<Option<String>> {
+        match file {
+            Some(path) => Ok(Some(read_token_file(path)?)),
+            None => Ok(std::env::var(var).ok().filter(|v| !v.trim().is_empty())),
+        }
+    };
+    let read = from(&args.token_file, "LOCKSTEP_TOKEN")?;
+    let admin = from(&args.admin_token_file, "LOCKSTEP_ADMIN_TOKEN")?;
+    if read.is_none() && admin.is_none() {
+        if !args.listen.ip().is_loopback() {
+            bail!(
+                "refusing to listen on {} without a token: set LOCKSTEP_TOKEN / LOCKSTEP_ADMIN_TOKEN or pass --token-file / --admin-token-file",
+                args.listen
+            );
+        }
+        let generated = api::Tokens::generate().context("generating a token")?;
+        let tokens = api::Tokens::new(None, Some(&generated)).map_err(anyhow::Error::msg)?;
+        return Ok((tokens, Some(generated)));
+    }
+    let tokens = api::Tokens::new(read.as_deref(), admin.as_deref()).map_err(|e| {
+        anyhow::anyhow!("{e} (LOCKSTEP_TOKEN, LOCKSTEP_ADMIN_TOKEN or the token files)")
+    })?;
+    Ok((tokens, None))
+}
+
+fn read_token_file(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("reading the token file {}", path.display()))
+}
+
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let (tokens, generated) = tokens(&args)?;
+    let mut config = api::Config::new(args.data.clone(), tokens);
+    if let Some(inventory) = &args.inventory {
+        // A bad inventory is better refused now than on every request.
+        query::Inventory::from_path(inventory)?;
+        config.inventory_path = inventory.clone();
+    }
+    config.current_policy = args.current.as_deref().map(read_policy).transpose()?;
+    config.memory_mb = args.memory_mb;
+    config.query_concurrency = args.query_concurrency.max(1);
+    config.query_timeout = Duration::from_secs(args.query_timeout.max(1));
+    config.upload_limit = args.upload_limit_mb.max(1) << 20;
+    config.document_limit = args.document_limit_mb.max(1) << 20;
+    if let Some(dir) = &args.upload_dir {
+        config.upload_dir = dir.clone();
+    }
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("creating the data folder {}", args.data.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let address = listener.local_addr()?;
+        announce(address, &args.data, generated.as_deref())?;
+        let state = Arc::new(api::AppState::new(config));
+        api::serve(listener, state, shutdown_signal()).await?;
+        tracing::info!("stopped: requests in progress were finished");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where to go, on stdout (a script can read the address when the port was 0).
+fn announce(address: SocketAddr, data: &Path, generated: Option<&str>) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "lockstep serving {} on http://{address}/",
+        data.display()
+    )?;
+    writeln!(
+        out,
+        "API: http://{address}/api/v1/ (OpenAPI: /api/v1/openapi.json)"
+    )?;
+    if let Some(token) = generated {
+        writeln!(
+            out,
+            "No token was given: this run's admin token is {token}\nTry: curl -H 'Authorization: Bearer {token}' http://{address}/api/v1/groups"
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in progress");
+}
