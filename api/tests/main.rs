@@ -1,2 +1,3 @@
 mod router;
+mod socket;
 mod support;

@@ -34,7 +34,8 @@ pub(crate) struct ReportArgs {
     /// The data folder (the event store).
     #[arg(long, env = "LOCKSTEP_DATA", default_value = "lockstep-data")]
     data: PathBuf,
-    /// Business groups: CSV with `computer,group` (short names, FQDNs or globs).
+    /// Business groups: CSV with `computer,group` (short names, FQDNs or globs); default: the
+    /// inventory.csv of the one folder given, else DATA/inventory.csv when it exists.
     #[arg(long, value_name = "CSV")]
     inventory: Option<PathBuf>,
     /// Start of the window: a date (2026-10-05) or an RFC 3339 time.
@@ -72,7 +73,8 @@ pub(crate) fn run(args: ReportArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let inventory_path = args
         .inventory
         .clone()
-        .or_else(|| folder_inventory(&args.paths));
+        .or_else(|| folder_inventory(&args.paths))
+        .or_else(|| crate::store_args::data_inventory(&args.data));
     let inventory = match &inventory_path {
         Some(path) => query::Inventory::from_path(path)?,
         None => query::Inventory::default(),

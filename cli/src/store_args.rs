@@ -12,7 +12,8 @@ pub(crate) struct StoreArgs {
     /// The data folder (the event store).
     #[arg(long, env = "LOCKSTEP_DATA", default_value = "lockstep-data")]
     pub(crate) data: PathBuf,
-    /// Business groups: CSV with `computer,group` (short names, FQDNs or globs).
+    /// Business groups: CSV with `computer,group` (short names, FQDNs or globs); default
+    /// DATA/inventory.csv when it exists.
     #[arg(long, value_name = "CSV")]
     pub(crate) inventory: Option<PathBuf>,
     /// Start of the window: a date (2026-10-05) or an RFC 3339 time.
@@ -37,10 +38,15 @@ impl StoreArgs {
         window(self.since.as_deref(), self.until.as_deref())
     }
 
-    /// The inventory, or none (every computer `unassigned`, said on stderr).
+    /// The inventory (`--inventory`, else the data folder's own), or none (every computer
+    /// `unassigned`, said on stderr).
     pub(crate) fn inventory(&self) -> anyhow::Result<query::Inventory> {
-        match &self.inventory {
-            Some(path) => Ok(query::Inventory::from_path(path)?),
+        match self
+            .inventory
+            .clone()
+            .or_else(|| data_inventory(&self.data))
+        {
+            Some(path) => Ok(query::Inventory::from_path(&path)?),
             None => {
                 eprintln!(
                     "no inventory given (--inventory CSV): every computer is in group `unassigned`"
@@ -53,6 +59,12 @@ impl StoreArgs {
     pub(crate) fn store(&self) -> query::Store {
         query::Store::new(&self.data)
     }
+}
+
+/// `DATA/inventory.csv`, when it exists: the inventory `lockstep serve` keeps (and
+/// `PUT /api/v1/inventory` replaces) by default.
+pub(crate) fn data_inventory(data: &std::path::Path) -> Option<PathBuf> {
+    Some(data.join("inventory.csv")).filter(|p| p.is_file())
 }
 
 /// The window of `--since` / `--until`.

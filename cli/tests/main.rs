@@ -5,4 +5,5 @@ mod generate;
 mod ingest;
 mod policy;
 mod report;
+mod serve;
 mod support;

@@ -132,3 +132,30 @@ fn csv_is_one_row_per_group_and_app_and_an_empty_store_says_so() {
         .failure();
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("--since"));
 }
+
+#[test]
+fn report_uses_the_data_folders_inventory_when_none_is_given() {
+    let data = sample_store();
+    let plain = lockstep()
+        .args(["report", "--data"])
+        .arg(data.path())
+        .assert()
+        .success();
+    let plain = String::from_utf8_lossy(&plain.get_output().stdout).into_owned();
+    assert!(!plain.contains("finance:"), "{plain}");
+    // What `lockstep serve` keeps (and PUT /api/v1/inventory replaces).
+    std::fs::copy(
+        sample_logs().join("inventory.csv"),
+        data.path().join("inventory.csv"),
+    )
+    .unwrap();
+    for command in ["report", "readiness"] {
+        let out = lockstep()
+            .args([command, "--data"])
+            .arg(data.path())
+            .assert()
+            .success();
+        let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+        assert!(stdout.contains("finance:"), "{command}: {stdout}");
+    }
+}

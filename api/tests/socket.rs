@@ -1,0 +1,339 @@
+//! The API over a real socket on 127.0.0.1: end to end, graceful shutdown, and a load/fault
+//! test (readers during a large upload, a client that disconnects mid-upload, a damaged
+//! upload). Everything stops by itself.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+use crate::support::{ADMIN, READ, Served};
+
+/// A running server; `stop` shuts it down gracefully and waits for it.
+struct Running {
+    address: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    async fn start(served: &Served) -> Running {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(api::serve(listener, served.state.clone(), async {
+            let _ = stopped.await;
+        }));
+        Running {
+            address,
+            stop,
+            task,
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("the server stops within 30 s")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// A response read off the socket.
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+fn head(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    length: usize,
+) -> String {
+    let mut text = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        text.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if !content_type.is_empty() {
+        text.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    text.push_str(&format!("Content-Length: {length}\r\n\r\n"));
+    text
+}
+
+/// Reads a whole `Connection: close` response (chunked or not).
+async fn read_answer(stream: &mut TcpStream) -> Answer {
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header block");
+    let header = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let status = header[9..12].parse().unwrap();
+    let mut body = raw[split + 4..].to_vec();
+    if header.contains("transfer-encoding: chunked") {
+        body = unchunk(&body);
+    }
+    Answer { status, body }
+}
+
+fn unchunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16)
+                .unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
+        data = &data[line_end + 2 + size + 2..];
+    }
+}
+
+async fn call(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> Answer {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(head(method, path, token, content_type, body.len()).as_bytes())
+        .await
+        .unwrap();
+    stream.write_all(body).await.unwrap();
+    read_answer(&mut stream).await
+}
+
+/// Sends `body` in pieces with a pause between them (a slow client).
+async fn upload_slowly(address: SocketAddr, path: &str, body: &[u8], piece: usize) -> Answer {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let header = head(
+        "POST",
+        path,
+        Some(ADMIN),
+        "application/octet-stream",
+        body.len(),
+    );
+    stream.write_all(header.as_bytes()).await.unwrap();
+    for part in body.chunks(piece) {
+        stream.write_all(part).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    read_answer(&mut stream).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_over_a_socket_and_finishes_requests_in_progress_on_shutdown() {
+    let served = Served::sample();
+    let server = Running::start(&served).await;
+    let health = call(server.address, "GET", "/api/v1/health", None, "", b"").await;
+    assert_eq!(health.status, 200);
+    let groups = call(server.address, "GET", "/api/v1/groups", Some(READ), "", b"").await;
+    assert_eq!(groups.status, 200);
+    assert!(!groups.json()["groups"].as_array().unwrap().is_empty());
+    let denied = call(server.address, "GET", "/api/v1/groups", None, "", b"").await;
+    assert_eq!(denied.status, 401);
+
+    // An upload is half sent when the server is told to stop: it is finished, then the
+    // server stops.
+    let file = std::fs::read(crate::support::sample_logs().join("ForwardedEvents-2.evtx")).unwrap();
+    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    let header = head(
+        "POST",
+        "/api/v1/ingest",
+        Some(ADMIN),
+        "application/octet-stream",
+        file.len(),
+    );
+    stream.write_all(header.as_bytes()).await.unwrap();
+    let (first, rest) = file.split_at(file.len() / 2);
+    stream.write_all(first).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let address = server.address;
+    let stopping = tokio::spawn(server.stop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stream.write_all(rest).await.unwrap();
+    let answer = read_answer(&mut stream).await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.json()["partial"], false);
+    stopping.await.unwrap();
+    assert!(
+        TcpStream::connect(address).await.is_err(),
+        "no longer listening"
+    );
+}
+
+/// A collector file of a generated fleet (tens of MB).
+fn large_evtx(dir: &std::path::Path) -> Vec<u8> {
+    let opts = generate::Options {
+        seed: 21,
+        hosts: 30,
+        groups: 4,
+        days: 7,
+        events: 12_000,
+        forwarded: 1,
+        wef_coverage: 100,
+        ..generate::Options::default()
+    };
+    generate::generate(&opts, dir, &Default::default()).unwrap();
+    let mut biggest: Option<(u64, std::path::PathBuf)> = None;
+    for entry in walk(dir) {
+        let len = std::fs::metadata(&entry).unwrap().len();
+        if biggest.as_ref().is_none_or(|(l, _)| len > *l) {
+            biggest = Some((len, entry));
+        }
+    }
+    std::fs::read(biggest.unwrap().1).unwrap()
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else if path.extension().is_some_and(|e| e == "evtx") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_keep_answering_while_uploads_arrive_fail_or_break_off() {
+    let served = Served::sample();
+    let fleet = tempfile::tempdir().unwrap();
+    let big = large_evtx(fleet.path());
+    assert!(big.len() > 8 << 20, "a large upload: {} bytes", big.len());
+    let server = Running::start(&served).await;
+    let address = server.address;
+
+    // Readers: each asks for a group's table or readiness in a loop until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicU64::new(0));
+    let mut readers = Vec::new();
+    for i in 0..6 {
+        let (stop, answered) = (stop.clone(), answered.clone());
+        readers.push(tokio::spawn(async move {
+            let paths = [
+                "/api/v1/groups/finance/blocked?limit=5",
+                "/api/v1/readiness",
+                "/api/v1/groups",
+            ];
+            let mut n = i;
+            while !stop.load(Ordering::Acquire) {
+                let path = paths[n % paths.len()];
+                let answer = call(address, "GET", path, Some(READ), "", b"").await;
+                assert_eq!(
+                    answer.status,
+                    200,
+                    "{path}: {}",
+                    String::from_utf8_lossy(&answer.body)
+                );
+                answered.fetch_add(1, Ordering::Relaxed);
+                n += 1;
+            }
+        }));
+    }
+
+    let before = served.manifest();
+    // A client that goes away halfway: nothing stored, nothing left behind.
+    {
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        let header = head(
+            "POST",
+            "/api/v1/ingest",
+            Some(ADMIN),
+            "application/octet-stream",
+            big.len(),
+        );
+        stream.write_all(header.as_bytes()).await.unwrap();
+        stream.write_all(&big[..big.len() / 2]).await.unwrap();
+        stream.shutdown().await.unwrap();
+    }
+    // A damaged file with strict=true: refused whole.
+    let mut damaged = big.clone();
+    for b in &mut damaged[4096 + 3 * 65536 + 1000..4096 + 3 * 65536 + 1100] {
+        *b ^= 0xa5;
+    }
+    let refused = call(
+        address,
+        "POST",
+        "/api/v1/ingest?strict=true",
+        Some(ADMIN),
+        "application/octet-stream",
+        &damaged,
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        422,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    assert_eq!(
+        served.manifest(),
+        before,
+        "nothing stored by the failed uploads"
+    );
+
+    // The large upload, sent slowly while the readers read.
+    let answered_before = answered.load(Ordering::Relaxed);
+    let accepted = upload_slowly(address, "/api/v1/ingest", &big, 256 << 10).await;
+    assert_eq!(
+        accepted.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&accepted.body)
+    );
+    let summary = accepted.json();
+    assert!(summary["rows_new"].as_u64().unwrap() > 10_000, "{summary}");
+    assert!(
+        answered.load(Ordering::Relaxed) > answered_before,
+        "reads were answered during the upload"
+    );
+
+    stop.store(true, Ordering::Release);
+    for r in readers {
+        r.await.unwrap();
+    }
+    // The half-sent upload's temporary file is gone.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(served.uploads()).unwrap().count() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "upload folder not emptied"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The new events are in the answers.
+    let groups = call(address, "GET", "/api/v1/groups", Some(READ), "", b"").await;
+    assert_eq!(groups.status, 200);
+    server.stop().await;
+}

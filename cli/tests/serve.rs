@@ -1,0 +1,101 @@
+//! `lockstep serve` as a process: the printed address and generated token work, SIGTERM stops
+//! it cleanly, and it refuses to listen beyond loopback without a token.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+use crate::support::{lockstep, sample_store};
+
+fn get(address: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    (raw[9..12].parse().unwrap(), raw)
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_prints_where_to_go_and_stops_on_sigterm() {
+    let data = sample_store();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("lockstep"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .env_remove("LOCKSTEP_TOKEN")
+        .env_remove("LOCKSTEP_ADMIN_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut address = None;
+    let mut token = None;
+    for line in lines.by_ref().take(4) {
+        let line = line.unwrap();
+        if let Some(rest) = line.split("http://").nth(1)
+            && address.is_none()
+        {
+            address = Some(
+                rest.trim_end_matches('/')
+                    .split('/')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+        if let Some(rest) = line.strip_prefix("No token was given: this run's admin token is ") {
+            token = Some(rest.trim().to_owned());
+        }
+    }
+    let (address, token) = (address.unwrap(), token.unwrap());
+    assert_eq!(get(&address, "/api/v1/health", None).0, 200);
+    assert_eq!(get(&address, "/api/v1/groups", None).0, 401);
+    let (status, body) = get(&address, "/api/v1/groups", Some(&token));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"unassigned\""), "{body}");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "a clean stop on SIGTERM: {status:?}");
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(logs.contains("/api/v1/groups"), "request logs: {logs}");
+}
+
+#[test]
+fn serve_refuses_other_addresses_without_a_token_and_weak_tokens() {
+    let data = tempfile::tempdir().unwrap();
+    let out = lockstep()
+        .args(["serve", "--listen", "0.0.0.0:0", "--data"])
+        .arg(data.path())
+        .env_remove("LOCKSTEP_TOKEN")
+        .env_remove("LOCKSTEP_ADMIN_TOKEN")
+        .assert()
+        .failure();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("refusing to listen on 0.0.0.0"), "{stderr}");
+
+    let out = lockstep()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .env("LOCKSTEP_TOKEN", "short")
+        .assert()
+        .failure();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("shorter than 16"), "{stderr}");
+}
