@@ -42,7 +42,8 @@ pub struct InventorySaved {
 /// Replaces the inventory (admin token). The CSV is checked first: a bad line is a 400
 /// naming it, and the old inventory stays.
 #[utoipa::path(put, path = "/api/v1/inventory", tag = "admin",
-    request_body(content = String, description = "CSV with a `computer,group` header", content_type = "text/csv"),
+    request_body(content = String, description = "CSV with a `computer,group` header", content_type = "text/csv",
+        example = json!("computer,group\nFIN-*,finance\nENG-WS001.corp.example,engineering\n")),
     responses(
         (status = 200, description = "Stored", body = InventorySaved),
         (status = 400, description = "A bad line (named)", body = ErrorBody),

@@ -269,6 +269,7 @@ pub struct BlockedParams {
     /// Only these collections, comma-separated: `EXE`, `DLL`, `MSI`, `SCRIPT`, `APPX`.
     pub collection: Option<String>,
     /// `audit` (would be blocked, the default), `blocked` (already blocked) or `all`.
+    #[param(inline)]
     pub outcome: Option<Outcome>,
     /// Rows per page (default 100, at most 10,000).
     #[param(minimum = 1, maximum = 10000)]
@@ -399,8 +400,10 @@ async fn ensure_group(state: &AppState, group: &str) -> Result<(), ApiError> {
 pub struct SuggestionParams {
     /// `json` (default) or `xml` (AppLocker policy XML); `Accept: application/xml` also
     /// selects XML.
+    #[param(inline)]
     pub format: Option<SuggestionFormat>,
     /// How specific publisher rules are (default: product, binary for Microsoft).
+    #[param(inline)]
     pub granularity: Option<GranularityParam>,
     /// XML only: also write the rules flagged for review (JSON always lists them).
     #[serde(default)]
@@ -553,11 +556,15 @@ pub struct SimulateParams {
     pub top: Option<usize>,
 }
 
+/// A candidate for the document's example: Exe rules that allow only Program Files.
+const EXAMPLE_POLICY: &str = r#"<AppLockerPolicy Version="1"><RuleCollection Type="Exe" EnforcementMode="Enabled"><FilePathRule Id="921cc481-6e17-4653-8f75-050b80acca20" Name="Program Files" Description="" UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePathCondition Path="%PROGRAMFILES%\*" /></Conditions></FilePathRule></RuleCollection></AppLockerPolicy>"#;
+
 /// What a candidate policy would still and newly block, per group, judged on every recorded
 /// execution in the window.
 #[utoipa::path(post, path = "/api/v1/simulate", tag = "policy",
     params(WindowParams, SimulateParams),
-    request_body(content = String, description = "The candidate AppLocker policy XML", content_type = "application/xml"),
+    request_body(content = String, description = "The candidate AppLocker policy XML", content_type = "application/xml",
+        example = json!(EXAMPLE_POLICY)),
     responses(
         (status = 200, description = "What the candidate would block", body = Simulation),
         (status = 400, description = "A bad parameter or policy", body = ErrorBody),
