@@ -684,3 +684,42 @@ async fn the_openapi_document_lists_exactly_the_routes() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_query_over_its_time_is_a_503() {
+    let served = Served::with(true, |c| c.query_timeout = std::time::Duration::ZERO);
+    let message = served
+        .get("/api/v1/readiness", Some(READ))
+        .await
+        .expect_error(StatusCode::SERVICE_UNAVAILABLE, "timeout");
+    assert!(message.contains("--query-timeout"), "{message}");
+}
+
+#[tokio::test]
+async fn an_ingest_beside_the_server_is_seen_at_once() {
+    let served = Served::empty();
+    let empty = served.get("/api/v1/groups", Some(READ)).await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert_eq!(empty.json()["groups"], serde_json::json!([]));
+    assert_eq!(
+        served
+            .get("/api/v1/groups", Some(READ))
+            .await
+            .header("x-cache"),
+        Some("hit")
+    );
+    // `lockstep ingest` run by someone else into the same folder.
+    ingest::ingest(
+        &ingest::Options {
+            data_dir: served.data(),
+            paths: vec![sample_logs().join("ForwardedEvents-1.evtx")],
+            strict: false,
+            threads: 1,
+        },
+        &ingest::Progress::default(),
+    )
+    .unwrap();
+    let after = served.get("/api/v1/groups", Some(READ)).await;
+    assert_eq!(after.header("x-cache"), Some("miss"));
+    assert_eq!(after.json()["groups"][0]["group"], "unassigned");
+}

@@ -337,3 +337,42 @@ async fn readers_keep_answering_while_uploads_arrive_fail_or_break_off() {
     assert_eq!(groups.status, 200);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_upload_times_out_and_a_full_server_says_so() {
+    let served = Served::with(true, |c| {
+        c.upload_idle_timeout = Duration::from_millis(300);
+        c.max_in_flight = 1;
+    });
+    let before = served.manifest();
+    let server = Running::start(&served).await;
+    // An upload that stops sending: it holds the only request slot until it times out.
+    let mut stalled = TcpStream::connect(server.address).await.unwrap();
+    let header = head(
+        "POST",
+        "/api/v1/ingest",
+        Some(ADMIN),
+        "application/octet-stream",
+        1 << 20,
+    );
+    stalled.write_all(header.as_bytes()).await.unwrap();
+    stalled.write_all(&[0u8; 1000]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let busy = call(server.address, "GET", "/api/v1/groups", Some(READ), "", b"").await;
+    assert_eq!(busy.status, 503, "{}", String::from_utf8_lossy(&busy.body));
+    assert_eq!(busy.json()["error"], "overloaded");
+    let answer = read_answer(&mut stalled).await;
+    assert_eq!(
+        answer.status,
+        408,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.json()["error"], "timeout");
+    assert_eq!(served.manifest(), before);
+    assert_eq!(std::fs::read_dir(served.uploads()).unwrap().count(), 0);
+    // The slot is free again.
+    let health = call(server.address, "GET", "/api/v1/health", None, "", b"").await;
+    assert_eq!(health.status, 200);
+    server.stop().await;
+}

@@ -1,5 +1,5 @@
-//! `lockstep serve` as a process: the printed address and generated token work, SIGTERM stops
-//! it cleanly, and it refuses to listen beyond loopback without a token.
+//! `lockstep serve` as a process: the printed address and generated token work, request logs
+//! are JSON lines with `--log-format json`, SIGTERM stops it cleanly, and it refuses to listen beyond loopback without a token.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -25,7 +25,14 @@ fn get(address: &str, path: &str, token: Option<&str>) -> (u16, String) {
 fn serve_prints_where_to_go_and_stops_on_sigterm() {
     let data = sample_store();
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("lockstep"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .args([
+            "serve",
+            "--log-format",
+            "json",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+        ])
         .arg(data.path())
         .env_remove("LOCKSTEP_TOKEN")
         .env_remove("LOCKSTEP_ADMIN_TOKEN")
@@ -74,7 +81,20 @@ fn serve_prints_where_to_go_and_stops_on_sigterm() {
         .unwrap()
         .read_to_string(&mut logs)
         .unwrap();
-    assert!(logs.contains("/api/v1/groups"), "request logs: {logs}");
+    // One JSON object per line; the request lines name method, path, status and latency.
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let request = lines
+        .iter()
+        .find(|l| l["fields"]["path"] == "/api/v1/groups" && l["fields"]["status"] == 200)
+        .unwrap_or_else(|| panic!("no request line: {logs}"));
+    assert_eq!(request["fields"]["method"], "GET");
+    assert!(
+        request["fields"]["latency_ms"].as_f64().is_some(),
+        "{request}"
+    );
 }
 
 #[test]
