@@ -1,5 +1,6 @@
 //! `lockstep serve` as a process: the printed address and generated token work, request logs
-//! are JSON lines with `--log-format json`, SIGTERM stops it cleanly, and it refuses to listen beyond loopback without a token.
+//! are JSON lines with `--log-format json`, SIGTERM stops it cleanly, and it refuses to listen
+//! beyond loopback without a token.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
