@@ -520,7 +520,7 @@ pub async fn suggestions(
                 header::CONTENT_DISPOSITION,
                 format!(
                     "attachment; filename=\"{}-suggested.xml\"",
-                    safe_file_name(&suggestions.group)
+                    policy::write::file_stem(&suggestions.group)
                 ),
             )
             .body(Body::from(xml))
@@ -528,20 +528,6 @@ pub async fn suggestions(
         return Ok(with_lookup(response, lookup));
     }
     Ok(with_lookup(Json(suggestions).into_response(), lookup))
-}
-
-/// Group names in a download's file name: anything but letters, digits, `-` and `_` is `_`.
-fn safe_file_name(group: &str) -> String {
-    group
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// Parameters of a what-if.

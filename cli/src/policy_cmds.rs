@@ -104,7 +104,7 @@ pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for g in &groups {
-            let name = safe_file_name(&g.group);
+            let name = policy::write::file_stem(&g.group);
             let path = dir.join(format!("{name}.xml"));
             std::fs::write(&path, policy::write::to_xml(&policy_of(g)))
                 .with_context(|| format!("writing {}", path.display()))?;
@@ -167,20 +167,6 @@ fn print_review_summary(g: &GroupSuggestions, include_review: bool) {
     for s in flagged {
         eprintln!("  {}: {}", s.apps.join(", "), s.review.join("; "));
     }
-}
-
-/// Group names as file names: anything but letters, digits, `-` and `_` becomes `_`.
-fn safe_file_name(group: &str) -> String {
-    group
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// Raw arguments of `lockstep simulate`.

@@ -163,3 +163,32 @@ fn text(value: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
+
+/// A group's name as the stem of a policy file name (`finance` → `finance.xml`): anything but
+/// ASCII letters, digits, `-` and `_` becomes `_`, so no name can leave the folder or clash
+/// with the file system's syntax.
+pub fn file_stem(group: &str) -> String {
+    group
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_stem;
+
+    #[test]
+    fn only_safe_characters_remain() {
+        assert_eq!(file_stem("it-ops_2"), "it-ops_2");
+        assert_eq!(file_stem("../etc/passwd"), "___etc_passwd");
+        assert_eq!(file_stem("Finance & HR"), "Finance___HR");
+        assert_eq!(file_stem("Zürich"), "Z_rich");
+    }
+}
