@@ -27,14 +27,12 @@ if [ ! -f "$BENCH_DIR/data/lockstep-store.json" ] || [ "$(cat "$BENCH_DIR/events
 fi
 
 token="bench-token-$(date +%s%N)"
-out=$(mktemp -u)
-mkfifo "$out"
+out=$(mktemp)
 LOCKSTEP_TOKEN="$token" "$bin" serve --data "$BENCH_DIR/data" --listen 127.0.0.1:0 \
     >"$out" 2>"$BENCH_DIR/server.log" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$out"' EXIT
-read -r first_line <"$out"
-address=$(sed -E 's|.*http://([^/]+)/.*|\1|' <<<"$first_line")
+address=$(.ci/served-address "$out" "$server")
 auth="Authorization: Bearer $token"
 group=$(curl -fsS -H "$auth" "http://$address/api/v1/inventory" | awk -F, 'NR == 2 { print $2 }')
 

@@ -127,7 +127,10 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let address = listener.local_addr()?;
-        announce(address, &args.data, generated.as_deref())?;
+        // A closed stdout (a script that read the address and went) must not stop the server.
+        if let Err(e) = announce(address, &args.data, generated.as_deref()) {
+            tracing::warn!("could not print the address: {e}");
+        }
         let state = Arc::new(api::AppState::new(config));
         api::serve(listener, state, shutdown_signal()).await?;
         tracing::info!("stopped: requests in progress were finished");
