@@ -32,13 +32,14 @@ pub use state::{AppState, Config};
 
 /// The API's routes (method, path), as the router serves them; a test checks the OpenAPI
 /// document lists exactly these.
-pub const ROUTES: [(&str, &str); 10] = [
+pub const ROUTES: [(&str, &str); 11] = [
     ("get", "/api/v1/health"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/groups"),
     ("get", "/api/v1/groups/{group}/blocked"),
     ("get", "/api/v1/groups/{group}/suggestions"),
     ("get", "/api/v1/readiness"),
+    ("get", "/api/v1/timeline"),
     ("post", "/api/v1/simulate"),
     ("post", "/api/v1/ingest"),
     ("get", "/api/v1/inventory"),
@@ -56,6 +57,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(routes::suggestions),
         )
         .route("/api/v1/readiness", get(routes::readiness))
+        .route("/api/v1/timeline", get(routes::timeline))
         .route("/api/v1/simulate", post(routes::simulate))
         .route("/api/v1/inventory", get(inventory::get_inventory))
         .route_layer(middleware::from_fn_with_state(

@@ -20,6 +20,7 @@ use crate::{inventory, routes, upload};
         routes::blocked,
         routes::suggestions,
         routes::readiness,
+        routes::timeline,
         routes::simulate,
         upload::ingest_upload,
         inventory::get_inventory,

@@ -530,6 +530,56 @@ pub async fn suggestions(
     Ok(with_lookup(Json(suggestions).into_response(), lookup))
 }
 
+/// Parameters of the timeline.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TimelineParams {
+    /// Only these groups, comma-separated (all when absent).
+    pub groups: Option<String>,
+}
+
+/// `GET /timeline`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TimelineResponse {
+    pub window: query::Window,
+    /// Per group and day (UTC) with any audit or blocked event, by group then day.
+    pub days: Vec<query::timeline::DayCount>,
+}
+
+/// Audit and blocked events per group and day: the burn-down as rules are added.
+#[utoipa::path(get, path = "/api/v1/timeline", tag = "reports",
+    params(WindowParams, TimelineParams),
+    responses(
+        (status = 200, description = "Events per group and day", body = TimelineResponse),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 401, description = "No or a wrong token", body = ErrorBody),
+        (status = 503, description = "The query took too long", body = ErrorBody)))]
+pub async fn timeline(
+    State(state): Shared,
+    ApiQuery(window): ApiQuery<WindowParams>,
+    ApiQuery(params): ApiQuery<TimelineParams>,
+) -> Result<Response, ApiError> {
+    let opts = query::timeline::TimelineOptions {
+        window: window.window()?,
+        groups: list(params.groups.as_deref()),
+        include_noise: window.include_noise,
+    };
+    let key = format!("timeline|{}|{:?}", window.key(), opts.groups);
+    let (days, lookup) = state
+        .cache
+        .get_or_compute(state.fingerprint(), key, || {
+            state.query(|ctx, inventory| async move {
+                Ok(query::timeline::daily_events(&ctx, &inventory, &opts).await?)
+            })
+        })
+        .await?;
+    let body = TimelineResponse {
+        window: window.window()?,
+        days: days.as_ref().clone(),
+    };
+    Ok(with_lookup(Json(body).into_response(), lookup))
+}
+
 /// Parameters of a what-if.
 #[derive(Debug, Clone, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

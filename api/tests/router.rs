@@ -723,3 +723,33 @@ async fn an_ingest_beside_the_server_is_seen_at_once() {
     assert_eq!(after.header("x-cache"), Some("miss"));
     assert_eq!(after.json()["groups"][0]["group"], "unassigned");
 }
+
+#[tokio::test]
+async fn timeline_counts_per_group_and_day() {
+    let served = Served::sample();
+    let reply = served.get("/api/v1/timeline", Some(READ)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let data = served.data();
+    let ctx = direct_context(&data).await;
+    let expected = query::timeline::daily_events(&ctx, &inventory(&data), &Default::default())
+        .await
+        .unwrap();
+    assert!(!expected.is_empty());
+    assert_eq!(
+        reply.json()["days"],
+        serde_json::to_value(&expected).unwrap()
+    );
+    let finance = served
+        .get(
+            "/api/v1/timeline?groups=finance&since=2026-10-10",
+            Some(READ),
+        )
+        .await
+        .json();
+    let days = finance["days"].as_array().unwrap();
+    assert!(!days.is_empty());
+    assert!(
+        days.iter()
+            .all(|d| d["group"] == "finance" && d["day"].as_str().unwrap() >= "2026-10-10")
+    );
+}

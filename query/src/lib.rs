@@ -17,6 +17,7 @@ pub mod report;
 pub mod simulate;
 pub mod suggest;
 mod time;
+pub mod timeline;
 pub mod whatif;
 
 use datafusion::arrow::datatypes::{DataType, Schema};

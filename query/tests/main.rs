@@ -6,3 +6,4 @@ mod policy_engine;
 mod readiness;
 mod report_edge_cases;
 mod report_sample_logs;
+mod timeline;
