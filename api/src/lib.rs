@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod inventory;
@@ -76,6 +77,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         ));
     Router::new()
         .route("/api/v1/health", get(routes::health))
+        .merge(dashboard::routes())
         .merge(read)
         .merge(admin)
         .fallback(|| async { routes::not_found_route() })

@@ -88,7 +88,7 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
         .await
         .expect_error(StatusCode::NOT_FOUND, "not_found");
     served
-        .get("/", Some(READ))
+        .get("/assets/nope.js", Some(READ))
         .await
         .expect_error(StatusCode::NOT_FOUND, "not_found");
     served
@@ -752,4 +752,42 @@ async fn timeline_counts_per_group_and_day() {
         days.iter()
             .all(|d| d["group"] == "finance" && d["day"].as_str().unwrap() >= "2026-10-10")
     );
+}
+
+#[tokio::test]
+async fn the_dashboard_is_served_without_a_token_and_locked_down() {
+    let served = Served::empty();
+    for (path, content_type) in [
+        ("/", "text/html"),
+        ("/assets/app.js", "text/javascript"),
+        ("/assets/app.css", "text/css"),
+    ] {
+        let reply = served.get(path, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        assert!(
+            reply
+                .header("content-type")
+                .unwrap()
+                .starts_with(content_type),
+            "{path}"
+        );
+        let csp = reply.header("content-security-policy").unwrap();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+    }
+    let page = served.get("/", None).await.text();
+    assert!(page.contains("/assets/app.js") && page.contains("/assets/app.css"));
+    // The page only talks to the API: no address of another site anywhere (the SVG
+    // namespace is a name, never fetched).
+    for path in api::dashboard::PATHS {
+        let text = served
+            .get(path, None)
+            .await
+            .text()
+            .replace("http://www.w3.org/2000/svg", "");
+        assert!(
+            !text.contains("https://") && !text.contains("http://"),
+            "{path}"
+        );
+    }
 }

@@ -40,7 +40,7 @@ const EXAMPLES: &str = "Examples:
   lockstep simulate --inventory inventory.csv --policy candidate.xml --group finance
   lockstep readiness --inventory inventory.csv --current current.xml --min-days 21
   lockstep ingest sample-logs/
-  lockstep serve --inventory sample-logs/inventory.csv
+  lockstep serve sample-logs/
   LOCKSTEP_TOKEN=$(cat read.token) lockstep serve --listen 0.0.0.0:8080 --admin-token-file admin.token
   lockstep ingest --data /srv/lockstep 'D:\\exports\\*.evtx' --json
   lockstep generate --out fleet --hosts 200 --groups 6 --days 30 --events 1000000
@@ -75,7 +75,7 @@ fn main() -> ExitCode {
         Command::Suggest(cmd) => policy_cmds::suggest(cmd),
         Command::Simulate(cmd) => policy_cmds::simulate(cmd),
         Command::Readiness(cmd) => policy_cmds::readiness(cmd),
-        Command::Serve(cmd) => serve::run(cmd),
+        Command::Serve(cmd) => serve::run(cmd, args.quiet),
     };
     match result {
         Ok(code) => code,

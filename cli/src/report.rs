@@ -124,7 +124,7 @@ pub(crate) fn run(args: ReportArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn ingest_first(paths: &[PathBuf], data: &Path, quiet: bool) -> anyhow::Result<()> {
+pub(crate) fn ingest_first(paths: &[PathBuf], data: &Path, quiet: bool) -> anyhow::Result<()> {
     let opts = ingest::Options {
         data_dir: data.to_owned(),
         paths: paths.to_vec(),
@@ -151,7 +151,7 @@ fn ingest_first(paths: &[PathBuf], data: &Path, quiet: bool) -> anyhow::Result<(
 }
 
 /// `inventory.csv` inside the one folder given, as `lockstep generate` writes it.
-fn folder_inventory(paths: &[PathBuf]) -> Option<PathBuf> {
+pub(crate) fn folder_inventory(paths: &[PathBuf]) -> Option<PathBuf> {
     let found: Vec<PathBuf> = paths
         .iter()
         .map(|p| p.join("inventory.csv"))

@@ -22,6 +22,10 @@ pub(crate) enum LogFormat {
 /// Raw arguments of `lockstep serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
+    /// EVTX files or folders to ingest first (idempotent); a folder's inventory.csv becomes
+    /// the served inventory when the data folder has none and --inventory is not given.
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
     /// The data folder (the event store).
     #[arg(long, env = "LOCKSTEP_DATA", default_value = "lockstep-data")]
     data: PathBuf,
@@ -100,8 +104,21 @@ fn read_token_file(path: &Path) -> anyhow::Result<String> {
         .with_context(|| format!("reading the token file {}", path.display()))
 }
 
-pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let (tokens, generated) = tokens(&args)?;
+    if !args.paths.is_empty() {
+        crate::report::ingest_first(&args.paths, &args.data, quiet)?;
+        let kept = args.data.join("inventory.csv");
+        if let (None, false, Some(found)) = (
+            &args.inventory,
+            kept.exists(),
+            crate::report::folder_inventory(&args.paths),
+        ) {
+            // A copy: PUT /api/v1/inventory must never rewrite the user's input folder.
+            std::fs::copy(&found, &kept)
+                .with_context(|| format!("copying {} to {}", found.display(), kept.display()))?;
+        }
+    }
     let mut config = api::Config::new(args.data.clone(), tokens);
     if let Some(inventory) = &args.inventory {
         // A bad inventory is better refused now than on every request.
@@ -151,11 +168,15 @@ fn announce(address: SocketAddr, data: &Path, generated: Option<&str>) -> anyhow
         out,
         "API: http://{address}/api/v1/ (OpenAPI: /api/v1/openapi.json)"
     )?;
-    if let Some(token) = generated {
-        writeln!(
+    match generated {
+        Some(token) => writeln!(
             out,
-            "No token was given: this run's admin token is {token}\nTry: curl -H 'Authorization: Bearer {token}' http://{address}/api/v1/groups"
-        )?;
+            "No token was given: this run's admin token is {token}\nDashboard: http://{address}/#token={token}"
+        )?,
+        None => writeln!(
+            out,
+            "Dashboard: http://{address}/ (sign in with your token)"
+        )?,
     }
     out.flush()?;
     Ok(())

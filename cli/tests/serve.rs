@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
-use crate::support::{lockstep, sample_store};
+use crate::support::{lockstep, sample_logs};
 
 fn get(address: &str, path: &str, token: Option<&str>) -> (u16, String) {
     let mut stream = TcpStream::connect(address).unwrap();
@@ -23,10 +23,12 @@ fn get(address: &str, path: &str, token: Option<&str>) -> (u16, String) {
 
 #[cfg(unix)]
 #[test]
-fn serve_prints_where_to_go_and_stops_on_sigterm() {
-    let data = sample_store();
+fn serve_ingests_prints_the_dashboard_link_and_stops_on_sigterm() {
+    // The quick start: `lockstep serve sample-logs/` into a fresh data folder.
+    let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("lockstep"))
         .args([
+            "-q",
             "serve",
             "--log-format",
             "json",
@@ -35,6 +37,7 @@ fn serve_prints_where_to_go_and_stops_on_sigterm() {
             "--data",
         ])
         .arg(data.path())
+        .arg(sample_logs())
         .env_remove("LOCKSTEP_TOKEN")
         .env_remove("LOCKSTEP_ADMIN_TOKEN")
         .stdout(Stdio::piped())
@@ -44,6 +47,7 @@ fn serve_prints_where_to_go_and_stops_on_sigterm() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut address = None;
     let mut token = None;
+    let mut dashboard = None;
     for line in lines.by_ref().take(4) {
         let line = line.unwrap();
         if let Some(rest) = line.split("http://").nth(1)
@@ -60,13 +64,26 @@ fn serve_prints_where_to_go_and_stops_on_sigterm() {
         if let Some(rest) = line.strip_prefix("No token was given: this run's admin token is ") {
             token = Some(rest.trim().to_owned());
         }
+        if let Some(rest) = line.strip_prefix("Dashboard: ") {
+            dashboard = Some(rest.trim().to_owned());
+        }
     }
     let (address, token) = (address.unwrap(), token.unwrap());
+    assert_eq!(
+        dashboard.unwrap(),
+        format!("http://{address}/#token={token}"),
+        "the printed link opens the dashboard signed in"
+    );
+    let (status, page) = get(&address, "/", None);
+    assert_eq!(status, 200);
+    assert!(page.contains("/assets/app.js"), "{page}");
     assert_eq!(get(&address, "/api/v1/health", None).0, 200);
     assert_eq!(get(&address, "/api/v1/groups", None).0, 401);
     let (status, body) = get(&address, "/api/v1/groups", Some(&token));
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("\"unassigned\""), "{body}");
+    // The folder's inventory was copied into the data folder and is the one served.
+    assert!(body.contains("\"finance\""), "{body}");
+    assert!(data.path().join("inventory.csv").is_file());
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -1,0 +1,596 @@
+// lockstep's dashboard: a page over the public HTTP API (/api/v1), nothing else.
+// Every string from the API (app names, paths: they come from event logs) is put in the page
+// as text, never as HTML.
+"use strict";
+
+const TOKEN_KEY = "lockstep-token";
+const PAGE_SIZE = 50;
+const COLLECTIONS = ["EXE", "DLL", "MSI", "SCRIPT", "APPX"];
+const PALETTE = ["#1f5fbf", "#b3261e", "#1e7a3c", "#8a6100", "#6a3fb5", "#0f7c86", "#c2185b", "#4e5d6c"];
+
+// ---- DOM helpers ----------------------------------------------------------------------
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "style") node.style.cssText = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function svg(tag, attrs, ...children) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+const view = () => document.getElementById("view");
+const number = (n) => Number(n || 0).toLocaleString("en-US");
+const day = (t) => (t ? String(t).slice(0, 10) : "–");
+const plural = (n, word) => `${number(n)} ${word}${n === 1 ? "" : "s"}`;
+
+function show(...nodes) {
+  view().replaceChildren(...nodes);
+}
+
+function showMessage(text) {
+  const box = document.getElementById("message");
+  box.textContent = text || "";
+  box.hidden = !text;
+}
+
+// ---- the token -------------------------------------------------------------------------
+
+// `#token=…` (the link `lockstep serve` prints; also `#/group/x&token=…`) signs in, then
+// leaves the address bar, so it is neither bookmarked nor shared by accident.
+function takeTokenFromAddress() {
+  const match = location.hash.match(/(^#|&)token=([^&]*)/);
+  if (!match) return;
+  sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[2]));
+  let rest = location.hash.replace(match[0], match[1]).replace(/^#&/, "#").replace(/&$/, "");
+  if (rest === "#" || rest === "") rest = "#/";
+  history.replaceState(null, "", location.pathname + location.search + rest);
+}
+
+const token = () => sessionStorage.getItem(TOKEN_KEY);
+
+function signOut(reason) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  showMessage(reason || "");
+  route();
+}
+
+function tokenForm() {
+  const input = el("input", {
+    id: "token",
+    type: "password",
+    autocomplete: "off",
+    required: true,
+    "aria-describedby": "token-help",
+  });
+  const form = el(
+    "form",
+    { class: "token panel" },
+    el("h1", {}, "Sign in"),
+    el("label", { for: "token" }, "Access token"),
+    input,
+    el(
+      "p",
+      { id: "token-help", class: "muted" },
+      "The read or admin token lockstep serve was started with (LOCKSTEP_TOKEN), or the one it printed. It is kept for this browser tab only."
+    ),
+    el("button", { type: "submit" }, "Sign in")
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+    showMessage("");
+    route();
+  });
+  show(form);
+  input.focus();
+}
+
+// ---- the API ---------------------------------------------------------------------------
+
+class ApiError extends Error {}
+
+async function api(path, { accept = "application/json", method = "GET", body, contentType } = {}) {
+  const headers = { Authorization: `Bearer ${token()}`, Accept: accept };
+  if (contentType) headers["Content-Type"] = contentType;
+  const response = await fetch(path, { method, headers, body });
+  if (response.status === 401) {
+    signOut("The token was not accepted; enter it again.");
+    throw new ApiError("not signed in");
+  }
+  if (!response.ok) {
+    let text = `${response.status} ${response.statusText}`;
+    try {
+      const error = await response.json();
+      text = `${error.message} (${error.error})`;
+    } catch (_) {
+      // not the API's error shape: keep the status line
+    }
+    throw new ApiError(text);
+  }
+  return accept === "application/json" ? response.json() : response.blob();
+}
+
+// ---- the fleet overview -----------------------------------------------------------------
+
+function statusBadge(status) {
+  const label = { ready: "ready", not_ready: "not ready", insufficient_data: "insufficient data" }[status] || status;
+  return el("span", { class: `status ${status}` }, label);
+}
+
+function groupCard(group) {
+  return el(
+    "a",
+    { class: "card", href: `#/group/${encodeURIComponent(group.group)}`, "data-group": group.group },
+    el("h3", {}, group.group, " ", statusBadge(group.status)),
+    el(
+      "dl",
+      {},
+      el("dt", {}, "Would block"),
+      el("dd", { "data-field": "would_block_apps" }, plural(group.would_block_apps, "app")),
+      el("dt", {}, "Audit events"),
+      el("dd", { "data-field": "audit_events" }, number(group.audit_events)),
+      el("dt", {}, "Hosts reporting"),
+      el(
+        "dd",
+        { "data-field": "hosts" },
+        group.hosts_in_inventory
+          ? `${number(group.hosts_reporting)} of ${number(group.hosts_in_inventory)}`
+          : `${number(group.hosts_reporting)}, none in the inventory`
+      ),
+      el("dt", {}, "Days of evidence"),
+      el("dd", {}, number(group.days_of_evidence))
+    )
+  );
+}
+
+// Audit events per day, one line per group, as SVG drawn here.
+function timelineChart(days) {
+  const groups = [...new Set(days.map((d) => d.group))];
+  const dates = [...new Set(days.map((d) => day(d.day)))].sort();
+  if (dates.length === 0) return el("p", { class: "muted" }, "No audit events in the window.");
+  const width = 900, height = 260, left = 56, right = 12, top = 12, bottom = 28;
+  const max = Math.max(1, ...days.map((d) => d.audit_events));
+  const x = (i) => left + (dates.length === 1 ? 0 : (i * (width - left - right)) / (dates.length - 1));
+  const y = (v) => top + (height - top - bottom) * (1 - v / max);
+  const chart = svg("svg", {
+    viewBox: `0 0 ${width} ${height}`,
+    role: "img",
+    "aria-label": "Audit events per day and group",
+  });
+  for (const tick of [0, max / 2, max]) {
+    chart.append(
+      svg("line", { class: "axis", x1: left, x2: width - right, y1: y(tick), y2: y(tick) }),
+      svg("text", { x: left - 6, y: y(tick) + 4, "text-anchor": "end" }, number(Math.round(tick)))
+    );
+  }
+  const labelEvery = Math.max(1, Math.ceil(dates.length / 8));
+  dates.forEach((d, i) => {
+    if (i % labelEvery === 0) chart.append(svg("text", { x: x(i), y: height - 8, "text-anchor": "middle" }, d.slice(5)));
+  });
+  groups.forEach((group, g) => {
+    const color = PALETTE[g % PALETTE.length];
+    const byDate = new Map(days.filter((d) => d.group === group).map((d) => [day(d.day), d.audit_events]));
+    const points = dates.map((d, i) => `${x(i)},${y(byDate.get(d) || 0)}`).join(" ");
+    chart.append(svg("polyline", { points, fill: "none", stroke: color, "stroke-width": 2 }));
+    dates.forEach((d, i) => {
+      if (byDate.has(d)) {
+        chart.append(
+          svg("circle", { cx: x(i), cy: y(byDate.get(d)), r: 2.5, fill: color },
+            svg("title", {}, `${group} ${d}: ${number(byDate.get(d))} audit events`))
+        );
+      }
+    });
+  });
+  const legend = el(
+    "div",
+    { class: "legend" },
+    groups.map((group, g) => el("span", { style: `--swatch: ${PALETTE[g % PALETTE.length]}` }, group))
+  );
+  return el("div", { class: "chart" }, chart, legend);
+}
+
+async function overview() {
+  show(el("p", { class: "muted" }, "Loading the fleet…"));
+  const [groups, timeline] = await Promise.all([api("/api/v1/groups"), api("/api/v1/timeline")]);
+  if (groups.groups.length === 0) {
+    show(
+      el("h1", {}, "Fleet overview"),
+      el(
+        "div",
+        { class: "panel empty" },
+        el("p", {}, "No data yet: ingest EVTX files or run the quick start."),
+        el("p", { class: "muted" }, "lockstep ingest --data DIR path/to/exports/, or drop the files below.")
+      ),
+      el("h2", {}, "Upload"),
+      uploadPanel()
+    );
+    return;
+  }
+  show(
+    el("h1", {}, "Fleet overview"),
+    el("div", { class: "cards", id: "groups" }, groups.groups.map(groupCard)),
+    el("h2", {}, "Audit events per day"),
+    el("div", { class: "panel" }, timelineChart(timeline.days)),
+    el("h2", {}, "What if"),
+    whatIfPanel(),
+    el("h2", {}, "Upload"),
+    uploadPanel()
+  );
+}
+
+// ---- what-if and uploads ---------------------------------------------------------------
+
+function simulationTable(sim) {
+  const rows = sim.groups.map((g) =>
+    el(
+      "tr",
+      { "data-group": g.group },
+      el("td", {}, g.group),
+      el("td", { class: "num", "data-field": "still_blocked_events" }, number(g.still_blocked_events)),
+      el("td", { class: "num" }, number(g.still_blocked.length)),
+      el("td", { class: "num", "data-field": "newly_blocked_events" }, number(g.newly_blocked_events)),
+      el("td", { class: "num" }, number(g.newly_blocked.length)),
+      el("td", {}, g.still_blocked.concat(g.newly_blocked).slice(0, 3).map((b) => appName(b)).join("; "))
+    )
+  );
+  return el(
+    "div",
+    { class: "table-wrap" },
+    el(
+      "table",
+      { id: "whatif-table" },
+      el(
+        "thead",
+        {},
+        el(
+          "tr",
+          {},
+          ["Group", "Still blocked events", "apps", "Newly blocked events", "apps", "Most blocked"].map((h, i) =>
+            el("th", { scope: "col", class: i > 0 && i < 5 ? "num" : "" }, h)
+          )
+        )
+      ),
+      el("tbody", {}, rows)
+    )
+  );
+}
+
+function whatIfPanel() {
+  const input = el("input", { type: "file", id: "whatif-file", accept: ".xml,application/xml,text/xml", "aria-label": "Candidate policy XML" });
+  const result = el("div", { id: "whatif-result", "aria-live": "polite" });
+  const run = el("button", { type: "button", id: "whatif-run" }, "Simulate");
+  run.addEventListener("click", async () => {
+    const file = input.files[0];
+    if (!file) {
+      showMessage("Choose a candidate policy XML file first.");
+      return;
+    }
+    run.disabled = true;
+    result.replaceChildren(el("p", { class: "muted" }, `Simulating ${file.name}…`));
+    try {
+      const sim = await api("/api/v1/simulate?top=20", { method: "POST", body: file, contentType: "application/xml" });
+      showMessage("");
+      result.replaceChildren(
+        el("p", { class: "muted" }, `${file.name}: ${number(sim.identities_evaluated)} distinct files judged.`),
+        simulationTable(sim)
+      );
+    } catch (error) {
+      result.replaceChildren();
+      showMessage(`What-if: ${error.message}`);
+    } finally {
+      run.disabled = false;
+    }
+  });
+  return el(
+    "div",
+    { class: "panel" },
+    el("p", {}, "Upload a candidate AppLocker policy to see what each group would still (or newly) have blocked if it were enforced."),
+    el("div", { class: "toolbar" }, input, run),
+    result
+  );
+}
+
+// Sends one file to /ingest, reporting upload progress (fetch cannot).
+function uploadFile(file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/v1/ingest");
+    xhr.setRequestHeader("Authorization", `Bearer ${token()}`);
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.upload.addEventListener("progress", (e) => e.lengthComputable && onProgress(e.loaded / e.total));
+    xhr.addEventListener("load", () => {
+      let body = null;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch (_) {
+        // not JSON: reported by status below
+      }
+      if (xhr.status === 200) resolve(body);
+      else reject(new ApiError(body && body.message ? `${body.message} (${body.error})` : `${xhr.status} ${xhr.statusText}`));
+    });
+    xhr.addEventListener("error", () => reject(new ApiError("the connection failed during the upload")));
+    xhr.send(file);
+  });
+}
+
+function uploadPanel() {
+  const input = el("input", { type: "file", id: "upload-file", multiple: true, accept: ".evtx", "aria-label": "EVTX files to ingest" });
+  const log = el("ul", { id: "upload-log", "aria-live": "polite" });
+  async function ingest(files) {
+    let stored = 0;
+    for (const file of files) {
+      const bar = el("progress", { max: 1, value: 0 });
+      const line = el("li", {}, `${file.name} `, bar);
+      log.append(line);
+      try {
+        const s = await uploadFile(file, (fraction) => (bar.value = fraction));
+        stored += s.rows_new;
+        line.replaceChildren(
+          `${file.name}: ${plural(s.rows_new, "new event")}, ${number(s.rows_duplicate)} already stored` +
+            (s.partial ? `, ${plural(s.damaged.length, "damaged part")} skipped` : "")
+        );
+      } catch (error) {
+        line.replaceChildren(el("span", { class: "flag" }, `${file.name}: ${error.message}`));
+      }
+    }
+    if (stored > 0) log.append(el("li", {}, el("a", { href: "#/", onclick: () => route() }, "Refresh the overview")));
+  }
+  input.addEventListener("change", () => ingest([...input.files]));
+  const zone = el(
+    "div",
+    { class: "panel drop", id: "upload" },
+    el("p", {}, "Drop EVTX files here, or choose them, to ingest them (admin token)."),
+    input,
+    log
+  );
+  zone.addEventListener("dragover", (e) => {
+    e.preventDefault();
+    zone.classList.add("over");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("over");
+    ingest([...e.dataTransfer.files]);
+  });
+  return zone;
+}
+
+// ---- a group ---------------------------------------------------------------------------
+
+// `O=` (else `CN=`) of a certificate subject: what people call the publisher.
+function shortPublisher(subject) {
+  const match = subject.match(/(?:^|,\s*)O=("(?:[^"]|"")*"|[^,]*)/) || subject.match(/(?:^|,\s*)CN=("(?:[^"]|"")*"|[^,]*)/);
+  if (!match) return subject;
+  return match[1].replace(/^"|"$/g, "").replace(/""/g, '"');
+}
+
+function appName(app) {
+  if (app.publisher) return [shortPublisher(app.publisher), app.product, app.binary].filter(Boolean).join(" / ");
+  return app.paths[0] || app.file_hash || "(unknown)";
+}
+
+const COLUMNS = [
+  { key: "collection", label: "Collection", value: (a) => a.collection || "" },
+  { key: "app", label: "App", value: appName },
+  { key: "version", label: "Versions", value: (a) => a.version_max || "" },
+  { key: "events", label: "Events", value: (a) => a.events, numeric: true },
+  { key: "hosts", label: "Hosts", value: (a) => a.hosts, numeric: true },
+  { key: "users", label: "Users", value: (a) => a.users, numeric: true },
+  { key: "first_seen", label: "First seen", value: (a) => a.first_seen || "" },
+  { key: "last_seen", label: "Last seen", value: (a) => a.last_seen || "" },
+];
+
+function appsTable(apps) {
+  const state = { sort: "events", descending: true, collection: "", text: "", page: 0 };
+  const tbody = el("tbody");
+  const counter = el("span", { class: "muted", "aria-live": "polite" });
+  const prev = el("button", { type: "button" }, "Previous");
+  const next = el("button", { type: "button" }, "Next");
+  const headers = COLUMNS.map((column) =>
+    el(
+      "th",
+      { class: column.numeric ? "num" : "", scope: "col", "data-column": column.key },
+      el("button", { type: "button", onclick: () => sortBy(column.key) }, column.label)
+    )
+  );
+
+  function rows() {
+    const needle = state.text.toLowerCase();
+    const column = COLUMNS.find((c) => c.key === state.sort);
+    return apps
+      .filter((a) => !state.collection || a.collection === state.collection)
+      .filter((a) => !needle || [appName(a), ...a.paths, a.file_hash || ""].join(" ").toLowerCase().includes(needle))
+      .sort((a, b) => {
+        const [va, vb] = [column.value(a), column.value(b)];
+        const order = column.numeric ? va - vb : String(va).localeCompare(String(vb));
+        return state.descending ? -order : order;
+      });
+  }
+
+  function render() {
+    const all = rows();
+    const pages = Math.max(1, Math.ceil(all.length / PAGE_SIZE));
+    state.page = Math.min(state.page, pages - 1);
+    const shown = all.slice(state.page * PAGE_SIZE, (state.page + 1) * PAGE_SIZE);
+    tbody.replaceChildren(
+      ...shown.map((a) =>
+        el(
+          "tr",
+          {},
+          el("td", {}, a.collection || ""),
+          el(
+            "td",
+            { title: a.publisher || a.file_hash || "" },
+            appName(a),
+            a.paths.length ? el("div", { class: "paths" }, a.paths.join("; ")) : null
+          ),
+          el("td", {}, a.version_min && a.version_min !== a.version_max ? `${a.version_min} – ${a.version_max}` : a.version_max || ""),
+          el("td", { class: "num" }, number(a.events)),
+          el("td", { class: "num" }, number(a.hosts)),
+          el("td", { class: "num" }, number(a.users)),
+          el("td", { class: "date" }, day(a.first_seen)),
+          el("td", { class: "date" }, day(a.last_seen))
+        )
+      )
+    );
+    if (shown.length === 0) tbody.append(el("tr", {}, el("td", { colspan: COLUMNS.length, class: "muted" }, "No app matches.")));
+    counter.textContent = `${number(all.length)} apps · page ${state.page + 1} of ${pages}`;
+    prev.disabled = state.page === 0;
+    next.disabled = state.page >= pages - 1;
+    headers.forEach((th) => {
+      const key = th.dataset.column;
+      th.setAttribute("aria-sort", key === state.sort ? (state.descending ? "descending" : "ascending") : "none");
+    });
+  }
+
+  function sortBy(key) {
+    state.descending = state.sort === key ? !state.descending : COLUMNS.find((c) => c.key === key).numeric;
+    state.sort = key;
+    render();
+  }
+
+  const collection = el(
+    "select",
+    { "aria-label": "Collection", onchange: (e) => { state.collection = e.target.value; state.page = 0; render(); } },
+    el("option", { value: "" }, "All collections"),
+    COLLECTIONS.map((c) => el("option", { value: c }, c))
+  );
+  const search = el("input", {
+    type: "search",
+    placeholder: "Filter by app, path or hash",
+    "aria-label": "Filter apps",
+    oninput: (e) => { state.text = e.target.value; state.page = 0; render(); },
+  });
+  prev.addEventListener("click", () => { state.page -= 1; render(); });
+  next.addEventListener("click", () => { state.page += 1; render(); });
+  render();
+  return el(
+    "div",
+    {},
+    el("div", { class: "toolbar" }, collection, search, el("span", { class: "grow" }), counter, prev, next),
+    el("div", { class: "table-wrap" }, el("table", { id: "apps" }, el("thead", {}, el("tr", {}, headers)), tbody))
+  );
+}
+
+function ruleText(rule) {
+  if (!rule) return "no safe rule";
+  const c = rule.condition;
+  if (c.type === "publisher") {
+    const version = c.low ? ` ≥ ${c.low}` : "";
+    return `${rule.action} publisher ${shortPublisher(c.publisher_name)} / ${c.product_name || "*"} / ${c.binary_name || "*"}${version}`;
+  }
+  if (c.type === "path") return `${rule.action} path ${c.path}`;
+  return `${rule.action} hash ${c.hashes.map((h) => h.source_file_name || h.data.slice(0, 18)).join(", ")}`;
+}
+
+function suggestionList(suggestions) {
+  if (suggestions.length === 0) return el("p", { class: "muted" }, "Nothing to suggest: no app would be blocked.");
+  return el(
+    "div",
+    { class: "panel", id: "suggestions" },
+    suggestions.map((s) =>
+      el(
+        "div",
+        { class: "suggestion" },
+        el("div", {}, el("span", { class: "kind" }, s.collection), " ", ruleText(s.rule)),
+        el(
+          "div",
+          { class: "muted" },
+          `${plural(s.events, "event")} · ${plural(s.hosts, "host")} · ${plural(s.users, "user")} · ${s.apps.join(", ")}`
+        ),
+        el("div", {}, s.why),
+        s.review.length ? el("div", { class: "flag" }, "Review: ", s.review.join("; ")) : null
+      )
+    )
+  );
+}
+
+async function downloadPolicy(group) {
+  const blob = await api(`/api/v1/groups/${encodeURIComponent(group)}/suggestions?format=xml`, { accept: "application/xml" });
+  const url = URL.createObjectURL(blob);
+  const link = el("a", { href: url, download: `${group.replace(/[^A-Za-z0-9_-]/g, "_")}-suggested.xml` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+async function groupPage(group) {
+  show(el("p", { class: "muted" }, `Loading ${group}…`));
+  const path = `/api/v1/groups/${encodeURIComponent(group)}`;
+  const [blocked, suggestions] = await Promise.all([
+    api(`${path}/blocked?limit=10000`),
+    api(`${path}/suggestions`),
+  ]);
+  const download = el("button", { type: "button", id: "download" }, "Download suggested policy (XML)");
+  download.addEventListener("click", () => downloadPolicy(group).catch((e) => showMessage(e.message)));
+  const flagged = suggestions.suggestions.filter((s) => s.review.length).length;
+  show(
+    el("p", {}, el("a", { href: "#/" }, "← Fleet overview")),
+    el("h1", {}, group),
+    el(
+      "p",
+      { class: "muted" },
+      `${plural(blocked.total_apps, "app")} would be blocked · ${plural(blocked.audit_events, "audit event")} · ` +
+        `${number(blocked.hosts_reporting)} of ${number(blocked.hosts_in_inventory)} hosts reporting`
+    ),
+    el("h2", {}, "Would be blocked"),
+    blocked.total_apps ? appsTable(blocked.apps) : el("p", { class: "muted" }, "Nothing would be blocked in this group."),
+    el("h2", {}, "Suggested rules"),
+    el(
+      "div",
+      { class: "toolbar" },
+      download,
+      el("span", { class: "muted" }, flagged ? `${flagged} flagged for review are left out of the XML.` : "")
+    ),
+    suggestionList(suggestions.suggestions)
+  );
+}
+
+// ---- routing ---------------------------------------------------------------------------
+
+async function route() {
+  document.getElementById("sign-out").hidden = !token();
+  if (!token()) {
+    tokenForm();
+    return;
+  }
+  const match = location.hash.match(/^#\/group\/(.+)$/);
+  try {
+    if (match) await groupPage(decodeURIComponent(match[1]));
+    else await overview();
+    showMessage("");
+    view().focus({ preventScroll: true });
+  } catch (error) {
+    if (!(error instanceof ApiError && error.message === "not signed in")) {
+      showMessage(error.message);
+      show(el("p", { class: "muted" }, "This page could not be loaded."));
+    }
+  }
+}
+
+document.getElementById("sign-out").addEventListener("click", () => signOut("Signed out."));
+window.addEventListener("hashchange", () => {
+  takeTokenFromAddress();
+  route();
+});
+takeTokenFromAddress();
+route();

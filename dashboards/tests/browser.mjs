@@ -1,0 +1,159 @@
+// The dashboard in a real browser (Debian's Chromium, driven by playwright-core) against a
+// running `lockstep serve` of sample-logs. Started by .ci/browser, which passes:
+//   LOCKSTEP_URL     http://127.0.0.1:PORT
+//   LOCKSTEP_TOKEN   a token of that server (the admin token: uploads are tested too)
+//   CANDIDATE        a candidate policy XML file for the what-if
+//   UPLOAD           an EVTX file to upload
+//   SCREENSHOTS      folder for the screenshots (CI artifacts)
+// Fails on any failed check and on any JavaScript console error or page error.
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const base = process.env.LOCKSTEP_URL;
+const token = process.env.LOCKSTEP_TOKEN;
+const shots = process.env.SCREENSHOTS || "target/browser";
+mkdirSync(shots, { recursive: true });
+
+async function api(path, options = {}) {
+  const response = await fetch(base + path, {
+    ...options,
+    headers: { Authorization: `Bearer ${token}`, ...(options.headers || {}) },
+  });
+  assert.equal(response.status, 200, `${path}: ${response.status}`);
+  return response.json();
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+  ],
+});
+const problems = [];
+const step = async (name, body) => {
+  process.stdout.write(`- ${name} … `);
+  await body();
+  process.stdout.write("ok\n");
+};
+
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const page = await context.newPage();
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+
+  await step("the token form, then every group card with the API's numbers", async () => {
+    await page.goto(base + "/");
+    await page.getByLabel("Access token").fill(token);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator(".card").first().waitFor();
+    const groups = (await api("/api/v1/groups")).groups;
+    assert.ok(groups.length > 1);
+    assert.equal(await page.locator(".card").count(), groups.length);
+    for (const g of groups) {
+      const card = page.locator(`.card[data-group="${g.group}"]`);
+      const apps = await card.locator('[data-field="would_block_apps"]').innerText();
+      assert.equal(apps, `${g.would_block_apps.toLocaleString("en-US")} app${g.would_block_apps === 1 ? "" : "s"}`, g.group);
+      const events = await card.locator('[data-field="audit_events"]').innerText();
+      assert.equal(events, g.audit_events.toLocaleString("en-US"), g.group);
+    }
+    assert.equal(await page.locator(".chart polyline").count(), new Set((await api("/api/v1/timeline")).days.map((d) => d.group)).size);
+    await page.screenshot({ path: join(shots, "overview.png"), fullPage: true });
+  });
+
+  await step("the link with #token= signs in and leaves the address bar", async () => {
+    const other = await context.newPage();
+    other.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    await other.goto(`${base}/#/group/finance&token=${token}`);
+    await other.locator("h1", { hasText: "finance" }).waitFor();
+    assert.ok(!other.url().includes("token="), other.url());
+    assert.ok(other.url().endsWith("#/group/finance"), other.url());
+    await other.close();
+  });
+
+  await step("a group: the table sorts, filters and pages", async () => {
+    await page.locator('.card[data-group="finance"]').click();
+    await page.locator("table#apps tbody tr").first().waitFor();
+    const blocked = await api("/api/v1/groups/finance/blocked?limit=10000");
+    assert.equal(await page.locator("table#apps tbody tr").count(), Math.min(50, blocked.total_apps));
+    const eventsColumn = () => page.locator("table#apps tbody tr td:nth-child(4)").allInnerTexts();
+    const numbers = (texts) => texts.map((t) => Number(t.replace(/,/g, "")));
+    const descending = numbers(await eventsColumn());
+    assert.deepEqual(descending, [...descending].sort((a, b) => b - a));
+    await page.locator('th[data-column="events"] button').click();
+    assert.equal(await page.locator('th[data-column="events"]').getAttribute("aria-sort"), "ascending");
+    const ascending = numbers(await eventsColumn());
+    assert.deepEqual(ascending, [...ascending].sort((a, b) => a - b));
+    await page.getByLabel("Collection").selectOption("SCRIPT");
+    const collections = await page.locator("table#apps tbody tr td:nth-child(1)").allInnerTexts();
+    assert.ok(collections.length > 0 && collections.every((c) => c === "SCRIPT"), collections.join());
+    await page.getByLabel("Collection").selectOption("");
+    await page.getByLabel("Filter apps").fill("zoom");
+    const names = await page.locator("table#apps tbody tr td:nth-child(2)").allInnerTexts();
+    assert.ok(names.length > 0 && names.every((n) => n.toLowerCase().includes("zoom")), names.join("|"));
+    await page.getByLabel("Filter apps").fill("");
+    await page.screenshot({ path: join(shots, "group-finance.png"), fullPage: true });
+  });
+
+  await step("the suggested policy downloads as AppLocker XML", async () => {
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#download").click()]);
+    assert.equal(download.suggestedFilename(), "finance-suggested.xml");
+    const path = join(shots, "finance-suggested.xml");
+    await download.saveAs(path);
+    const xml = readFileSync(path, "utf8");
+    assert.ok(xml.includes("<AppLockerPolicy"), xml.slice(0, 200));
+  });
+
+  await step("what-if: a candidate policy, per group, as the API answers", async () => {
+    await page.locator("a", { hasText: "Fleet overview" }).click();
+    await page.locator("#whatif-file").setInputFiles(process.env.CANDIDATE);
+    await page.locator("#whatif-run").click();
+    await page.locator("#whatif-table tbody tr").first().waitFor();
+    const sim = await api("/api/v1/simulate?top=20", {
+      method: "POST",
+      body: readFileSync(process.env.CANDIDATE),
+      headers: { "Content-Type": "application/xml" },
+    });
+    for (const g of sim.groups) {
+      const cell = page.locator(`#whatif-table tr[data-group="${g.group}"] [data-field="still_blocked_events"]`);
+      assert.equal(await cell.innerText(), g.still_blocked_events.toLocaleString("en-US"), g.group);
+    }
+    await page.locator("#whatif-table").screenshot({ path: join(shots, "what-if.png") });
+  });
+
+  await step("upload: an EVTX file is ingested with a summary", async () => {
+    await page.locator("#upload-file").setInputFiles(process.env.UPLOAD);
+    const line = page.locator("#upload-log li").first();
+    await line.filter({ hasText: "already stored" }).waitFor();
+    assert.match(await line.innerText(), /new events?, [\d,]+ already stored/);
+    await page.screenshot({ path: join(shots, "upload.png"), fullPage: true });
+  });
+
+  await step("errors from the API are shown, and a wrong token asks again", async () => {
+    await page.goto(`${base}/#/group/no-such-group`);
+    await page.locator("#message").filter({ hasText: "no group" }).waitFor();
+    await page.evaluate(() => sessionStorage.setItem("lockstep-token", "wrong-token-0123456789"));
+    await page.goto(`${base}/#/`); // a hash change: the page asks the API with the wrong token
+    await page.getByLabel("Access token").waitFor();
+    assert.match(await page.locator("#message").innerText(), /not accepted/);
+  });
+} finally {
+  await browser.close();
+}
+
+// The page's own 401 and 404 answers above are expected network errors, not script errors.
+const unexpected = problems.filter((p) => !/status of (401|404)/.test(p));
+if (unexpected.length) {
+  console.error(unexpected.join("\n"));
+  process.exit(1);
+}
+console.log(`dashboard checks passed; screenshots in ${shots}`);
