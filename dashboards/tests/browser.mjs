@@ -1,6 +1,7 @@
 // The dashboard in a real browser (Debian's Chromium, driven by playwright-core) against a
 // running `lockstep serve` of sample-logs. Started by .ci/browser, which passes:
 //   LOCKSTEP_URL     http://127.0.0.1:PORT
+//   LOCKSTEP_EMPTY_URL  a server (same token) over an empty store
 //   LOCKSTEP_TOKEN   a token of that server (the admin token: uploads are tested too)
 //   CANDIDATE        a candidate policy XML file for the what-if
 //   UPLOAD           an EVTX file to upload
@@ -136,6 +137,16 @@ try {
     await line.filter({ hasText: "already stored" }).waitFor();
     assert.match(await line.innerText(), /new events?, [\d,]+ already stored/);
     await page.screenshot({ path: join(shots, "upload.png"), fullPage: true });
+  });
+
+  await step("an empty store says what to do", async () => {
+    const empty = await context.newPage();
+    empty.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    await empty.goto(`${process.env.LOCKSTEP_EMPTY_URL}/#token=${token}`);
+    await empty.locator(".empty").filter({ hasText: "No data yet: ingest EVTX files or run the quick start" }).waitFor();
+    assert.equal(await empty.locator(".card").count(), 0);
+    await empty.screenshot({ path: join(shots, "empty.png"), fullPage: true });
+    await empty.close();
   });
 
   await step("errors from the API are shown, and a wrong token asks again", async () => {
