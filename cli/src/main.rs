@@ -60,6 +60,7 @@ enum Command {
     Simulate(policy_cmds::SimulateArgs),
     /// Per group and collection: ready to enforce, not ready, or insufficient data.
     Readiness(policy_cmds::ReadinessArgs),
+    /// The dashboard and the HTTP API (`serve sample-logs/` ingests first and prints a link)
     Serve(serve::ServeArgs),
 }
 

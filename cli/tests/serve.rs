@@ -137,3 +137,27 @@ fn serve_refuses_other_addresses_without_a_token_and_weak_tokens() {
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(stderr.contains("shorter than 16"), "{stderr}");
 }
+
+#[test]
+fn every_subcommand_has_a_help_line() {
+    let out = lockstep().arg("--help").assert().success();
+    let help = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    for command in [
+        "generate",
+        "ingest",
+        "report",
+        "suggest",
+        "simulate",
+        "readiness",
+        "serve",
+    ] {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{command} ")))
+            .unwrap_or_else(|| panic!("{command} missing:\n{help}"));
+        assert!(
+            !line.contains("Raw arguments") && line.len() > command.len() + 10,
+            "{line}"
+        );
+    }
+}
