@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 pub struct ErrorBody {
     /// A stable, machine-readable kind: `bad_parameter`, `bad_body`, `unauthorized`,
     /// `forbidden`, `not_found`, `method_not_allowed`, `too_large`, `unsupported_media_type`,
-    /// `damaged_input`, `timeout`, `overloaded`, `internal`.
+    /// `damaged_input`, `timeout`, `overloaded`, `engine_unavailable`, `internal`.
     pub error: String,
     /// For people: what was wrong and, where it helps, what to do.
     pub message: String,
@@ -113,6 +113,11 @@ impl From<query::Error> for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 format!("the served inventory is invalid at line {line}: {message}"),
+            ),
+            query::Error::Unreachable { ref source, .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "engine_unavailable",
+                format!("{err}: {source}"),
             ),
             other => ApiError::internal("the query", &other),
         }

@@ -151,7 +151,7 @@ fn candidate_label(state: &AppState) -> String {
         (status = 200, description = "Readiness per group", body = ReadinessResponse),
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 401, description = "No or a wrong token", body = ErrorBody),
-        (status = 503, description = "The query took too long", body = ErrorBody)))]
+        (status = 503, description = "The query took too long, or the query engine (a Ballista scheduler) did not answer", body = ErrorBody)))]
 pub async fn readiness(
     State(state): Shared,
     ApiQuery(window): ApiQuery<WindowParams>,
@@ -203,7 +203,7 @@ pub struct GroupsResponse {
         (status = 200, description = "The groups", body = GroupsResponse),
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 401, description = "No or a wrong token", body = ErrorBody),
-        (status = 503, description = "The query took too long", body = ErrorBody)))]
+        (status = 503, description = "The query took too long, or the query engine (a Ballista scheduler) did not answer", body = ErrorBody)))]
 pub async fn groups(
     State(state): Shared,
     ApiQuery(window): ApiQuery<WindowParams>,
@@ -315,7 +315,7 @@ pub struct BlockedPage {
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 401, description = "No or a wrong token", body = ErrorBody),
         (status = 404, description = "No such group", body = ErrorBody),
-        (status = 503, description = "The query took too long", body = ErrorBody)))]
+        (status = 503, description = "The query took too long, or the query engine (a Ballista scheduler) did not answer", body = ErrorBody)))]
 pub async fn blocked(
     State(state): Shared,
     ApiPath(group): ApiPath<String>,
@@ -463,7 +463,7 @@ fn wants_xml(headers: &HeaderMap, format: Option<SuggestionFormat>) -> bool {
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 401, description = "No or a wrong token", body = ErrorBody),
         (status = 404, description = "No such group", body = ErrorBody),
-        (status = 503, description = "The query took too long", body = ErrorBody)))]
+        (status = 503, description = "The query took too long, or the query engine (a Ballista scheduler) did not answer", body = ErrorBody)))]
 pub async fn suggestions(
     State(state): Shared,
     headers: HeaderMap,
@@ -553,7 +553,7 @@ pub struct TimelineResponse {
         (status = 200, description = "Events per group and day", body = TimelineResponse),
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 401, description = "No or a wrong token", body = ErrorBody),
-        (status = 503, description = "The query took too long", body = ErrorBody)))]
+        (status = 503, description = "The query took too long, or the query engine (a Ballista scheduler) did not answer", body = ErrorBody)))]
 pub async fn timeline(
     State(state): Shared,
     ApiQuery(window): ApiQuery<WindowParams>,
@@ -607,7 +607,7 @@ const EXAMPLE_POLICY: &str = r#"<AppLockerPolicy Version="1"><RuleCollection Typ
         (status = 401, description = "No or a wrong token", body = ErrorBody),
         (status = 413, description = "The policy is too large", body = ErrorBody),
         (status = 415, description = "Not sent as XML", body = ErrorBody),
-        (status = 503, description = "The query took too long", body = ErrorBody)))]
+        (status = 503, description = "The query took too long, or the query engine (a Ballista scheduler) did not answer", body = ErrorBody)))]
 pub async fn simulate(
     State(state): Shared,
     headers: HeaderMap,

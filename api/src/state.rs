@@ -26,7 +26,9 @@ pub struct Config {
     /// judges "current + suggestions".
     pub current_policy: Option<policy::Policy>,
     pub tokens: Tokens,
-    /// Memory all running queries may use together, in MiB.
+    /// Where the queries run (in this process, or on a Ballista cluster).
+    pub engine: query::Engine,
+    /// Memory all running queries may use together, in MiB (local engine).
     pub memory_mb: usize,
     /// Queries that run at once; more wait for a turn (within `query_timeout`).
     pub query_concurrency: usize,
@@ -51,6 +53,7 @@ impl Config {
             data_dir,
             current_policy: None,
             tokens,
+            engine: query::Engine::Local,
             memory_mb: 2048,
             query_concurrency: 2,
             query_timeout: Duration::from_secs(300),
@@ -132,7 +135,7 @@ impl AppState {
                 .map_err(|e| ApiError::internal("waiting for a query turn", &e))?;
             let inventory = self.inventory()?;
             let share = self.config.memory_mb / self.config.query_concurrency.max(1);
-            let ctx = query::local_context(share)?;
+            let ctx = self.config.engine.context(share, &self.store()).await?;
             query::register_store(&ctx, &self.store()).await?;
             f(ctx, inventory).await
         };

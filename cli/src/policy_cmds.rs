@@ -85,8 +85,7 @@ pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
         include_noise: args.store.include_noise,
     };
     let store = args.store.store();
-    let groups = engine::block_on(args.store.memory_mb, |ctx| async move {
-        query::register_store(&ctx, &store).await?;
+    let groups = engine::block_on(&args.store.engine, &store, |ctx, _| async move {
         query::suggest::suggest_rules(&ctx, &inventory, current_for_query.as_ref(), &opts).await
     })
     .with_context(|| format!("suggesting rules from {}", args.store.data.display()))?;
@@ -199,8 +198,7 @@ pub(crate) fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         include_allowed: true,
     };
     let store = args.store.store();
-    let sim = engine::block_on(args.store.memory_mb, |ctx| async move {
-        query::register_store(&ctx, &store).await?;
+    let sim = engine::block_on(&args.store.engine, &store, |ctx, _| async move {
         query::simulate::simulate(&ctx, &inventory, &evaluator, &opts).await
     })
     .with_context(|| format!("simulating on {}", args.store.data.display()))?;
@@ -313,8 +311,7 @@ pub(crate) fn readiness(args: ReadinessArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let store = args.store.store();
-    let groups = engine::block_on(args.store.memory_mb, |ctx| async move {
-        query::register_store(&ctx, &store).await?;
+    let groups = engine::block_on(&args.store.engine, &store, |ctx, _| async move {
         query::readiness::readiness_of(&ctx, &inventory, &candidate, sid_groups, &opts).await
     })
     .with_context(|| format!("judging readiness on {}", args.store.data.display()))?;

@@ -61,9 +61,8 @@ pub(crate) struct ReportArgs {
     /// At most N apps per group (the table shows 20 unless set).
     #[arg(long, value_name = "N")]
     top: Option<usize>,
-    /// Memory the query engine may use, in MiB.
-    #[arg(long, env = "LOCKSTEP_MEMORY_MB", default_value_t = engine::DEFAULT_MEMORY_MB)]
-    memory_mb: usize,
+    #[command(flatten)]
+    engine: engine::EngineArgs,
 }
 
 pub(crate) fn run(args: ReportArgs, quiet: bool) -> anyhow::Result<ExitCode> {
@@ -98,8 +97,7 @@ pub(crate) fn run(args: ReportArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         top: args.top.or(table_top),
     };
     let store = query::Store::new(&args.data);
-    let (report, rows) = engine::block_on(args.memory_mb, |ctx| async move {
-        let rows = query::register_store(&ctx, &store).await?;
+    let (report, rows) = engine::block_on(&args.engine, &store, |ctx, rows| async move {
         let report = query::report::blocked_apps_by_group(&ctx, &inventory, &opts).await?;
         Ok::<_, query::Error>((report, rows))
     })

@@ -51,9 +51,8 @@ pub(crate) struct ServeArgs {
     /// Request logs as text or JSON lines (stderr).
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) log_format: LogFormat,
-    /// Memory all running queries may use together, in MiB.
-    #[arg(long, env = "LOCKSTEP_MEMORY_MB", default_value_t = engine::DEFAULT_MEMORY_MB)]
-    memory_mb: usize,
+    #[command(flatten)]
+    engine: engine::EngineArgs,
     /// Queries that run at once (more wait for a turn).
     #[arg(long, value_name = "N", default_value_t = 2)]
     query_concurrency: usize,
@@ -126,7 +125,8 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         config.inventory_path = inventory.clone();
     }
     config.current_policy = args.current.as_deref().map(read_policy).transpose()?;
-    config.memory_mb = args.memory_mb;
+    config.memory_mb = args.engine.memory_mb;
+    config.engine = args.engine.engine.clone();
     config.query_concurrency = args.query_concurrency.max(1);
     config.query_timeout = Duration::from_secs(args.query_timeout.max(1));
     config.upload_limit = args.upload_limit_mb.max(1) << 20;
@@ -140,6 +140,12 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        if config.engine != query::Engine::Local {
+            // An unreachable scheduler is said now, not as a 503 on every request.
+            let store = query::Store::new(&args.data);
+            config.engine.context(config.memory_mb, &store).await?;
+            tracing::info!(engine = %config.engine, "queries run on Ballista");
+        }
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;

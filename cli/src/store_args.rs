@@ -28,9 +28,8 @@ pub(crate) struct StoreArgs {
     /// Keep PowerShell's __PSSCRIPTPOLICYTEST_* probes (counted as noise otherwise).
     #[arg(long)]
     pub(crate) include_noise: bool,
-    /// Memory the query engine may use, in MiB.
-    #[arg(long, env = "LOCKSTEP_MEMORY_MB", default_value_t = engine::DEFAULT_MEMORY_MB)]
-    pub(crate) memory_mb: usize,
+    #[command(flatten)]
+    pub(crate) engine: engine::EngineArgs,
 }
 
 impl StoreArgs {

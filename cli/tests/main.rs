@@ -1,6 +1,8 @@
 //! End-to-end tests of the `lockstep` binary: one smoke test per subcommand, checking exit
 //! codes and the key lines of output. Add new subcommand tests as modules here.
 
+#[cfg(feature = "ballista")]
+mod ballista;
 mod external;
 mod generate;
 mod ingest;

@@ -19,6 +19,12 @@ pub enum Error {
     },
     #[error("invalid {name}: {message}")]
     BadParameter { name: &'static str, message: String },
+    /// The distributed engine's scheduler did not answer.
+    #[error("cannot reach the Ballista scheduler at {address}")]
+    Unreachable {
+        address: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] schema::StoreError),
     /// The query engine failed (including running out of its memory budget).

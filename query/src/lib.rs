@@ -10,6 +10,7 @@
 //! - [`simulate::simulate`]: what a candidate policy would still / newly block.
 //! - [`readiness::readiness`]: per group and collection, ready to enforce or not, and why.
 
+mod engine;
 mod error;
 pub mod inventory;
 pub mod readiness;
@@ -21,10 +22,10 @@ pub mod timeline;
 pub mod whatif;
 
 use datafusion::arrow::datatypes::{DataType, Schema};
-use datafusion::datasource::MemTable;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
+pub use engine::{BALLISTA_DEFAULT_PORT, Engine};
 pub use error::{Error, Result};
 pub use inventory::Inventory;
 pub use schema::Store;
@@ -49,19 +50,24 @@ pub fn local_context(memory_mb: usize) -> Result<SessionContext> {
 pub async fn register_store(ctx: &SessionContext, store: &Store) -> Result<u64> {
     let manifest = store.read_manifest()?;
     let schema = schema::event_schema();
+    if manifest.files.is_empty() {
+        engine::register_batches(ctx, EVENTS, schema, vec![]).await?;
+        return Ok(0);
+    }
     if ctx.table_exist(EVENTS)? {
         ctx.deregister_table(EVENTS)?;
     }
-    if manifest.files.is_empty() {
-        let empty = MemTable::try_new(schema, vec![vec![]])?;
-        ctx.register_table(EVENTS, std::sync::Arc::new(empty))?;
-        return Ok(0);
-    }
+    // Absolute paths: a distributed engine's executors do not share our working folder.
     let paths: Vec<String> = manifest
         .files
         .iter()
-        .map(|f| store.resolve(&f.path).display().to_string())
-        .collect();
+        .map(|f| {
+            let path = store.resolve(&f.path);
+            std::path::absolute(&path)
+                .map(|p| p.display().to_string())
+                .map_err(|e| Error::Io { path, source: e })
+        })
+        .collect::<Result<_>>()?;
     // Text columns are read as Utf8View (what DataFusion reads Parquet text as by default):
     // grouping and joining on the many text columns of the app queries is markedly faster
     // than with Utf8 (10 M events: see README "Performance").

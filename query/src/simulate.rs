@@ -3,9 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use std::sync::Arc;
-
-use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use policy::Evaluator;
 
@@ -109,10 +106,7 @@ pub async fn simulate(
         Some(b) => b.schema(),
         None => ctx.sql(&fine).await?.schema().inner().clone(),
     };
-    if ctx.table_exist(BLOCKED)? {
-        ctx.deregister_table(BLOCKED)?;
-    }
-    ctx.register_table(BLOCKED, Arc::new(MemTable::try_new(schema, vec![blocked])?))?;
+    crate::engine::register_batches(ctx, BLOCKED, schema, blocked).await?;
     let blocked_sql = format!("SELECT * FROM {BLOCKED}");
     let sql = apps_sql(
         &blocked_sql,

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use policy::{CollectionKind, Evaluator, FileFacts, Verdict};
 use rayon::prelude::*;
@@ -93,13 +92,7 @@ pub async fn register_verdicts(
         evaluate_ms = (started.elapsed() - scanned).as_millis() as u64,
         "verdicts"
     );
-    if ctx.table_exist(VERDICTS)? {
-        ctx.deregister_table(VERDICTS)?;
-    }
-    ctx.register_table(
-        VERDICTS,
-        Arc::new(MemTable::try_new(schema, vec![judged_batches])?),
-    )?;
+    crate::engine::register_batches(ctx, VERDICTS, schema, judged_batches).await?;
     Ok(judged)
 }
 

@@ -79,6 +79,9 @@ impl Store {
     pub const EVENTS_DIR: &'static str = "events";
     pub const STAGING_DIR: &'static str = "staging";
     pub const LOCK: &'static str = ".lock";
+    /// Tables a distributed query engine reads besides the events (what-if verdicts),
+    /// one folder per query context, removed when it ends; ingest never touches it.
+    pub const SCRATCH_DIR: &'static str = "scratch";
 
     /// The store at `root` (which may not exist yet).
     pub fn new(root: impl Into<PathBuf>) -> Self {
@@ -99,6 +102,10 @@ impl Store {
 
     pub fn staging_dir(&self) -> PathBuf {
         self.root.join(Self::STAGING_DIR)
+    }
+
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.root.join(Self::SCRATCH_DIR)
     }
 
     pub fn lock_path(&self) -> PathBuf {

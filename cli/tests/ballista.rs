@@ -1,0 +1,323 @@
+//! `--engine ballista://…`: a real Ballista cluster (the stock `ballista-scheduler` and two
+//! `ballista-executor` processes on loopback ports) gives the same answers as the local
+//! engine on the bundled fleet. Built with `--features ballista-cluster` (see .ci/run);
+//! the binaries come from `cargo build -p ballista-scheduler -p ballista-executor
+//! --features lockstep/ballista-cluster` (next to lockstep's), `LOCKSTEP_BALLISTA_BIN_DIR`
+//! or the PATH.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{lockstep, sample_logs, sample_store};
+
+/// The processes of a cluster; killed when dropped, so a failing test leaves none behind.
+struct Cluster {
+    children: Vec<(String, Child)>,
+    scheduler_port: u16,
+    logs: tempfile::TempDir,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Cluster {
+    /// A scheduler and `executors` executors, each with 1 core, ready to run tasks.
+    fn start(executors: usize) -> Cluster {
+        let bin = binaries();
+        let logs = tempfile::tempdir().unwrap();
+        let scheduler_port = free_port();
+        let mut cluster = Cluster {
+            children: Vec::new(),
+            scheduler_port,
+            logs,
+        };
+        let scheduler = cluster.spawn(
+            "scheduler",
+            Command::new(bin.join("ballista-scheduler")).args([
+                "--bind-host",
+                "127.0.0.1",
+                "--external-host",
+                "127.0.0.1",
+                "--bind-port",
+                &scheduler_port.to_string(),
+                "--min-ready-executors",
+                &executors.to_string(),
+            ]),
+        );
+        cluster.children.push(scheduler);
+        for i in 0..executors {
+            let work = cluster.logs.path().join(format!("executor-{i}"));
+            std::fs::create_dir_all(&work).unwrap();
+            let executor = cluster.spawn(
+                &format!("executor-{i}"),
+                Command::new(bin.join("ballista-executor"))
+                    .args(["--bind-host", "127.0.0.1", "--external-host", "127.0.0.1"])
+                    .args(["--scheduler-host", "127.0.0.1"])
+                    .args(["--scheduler-port", &scheduler_port.to_string()])
+                    .args(["--bind-port", &free_port().to_string()])
+                    .args(["--bind-grpc-port", &free_port().to_string()])
+                    .args(["--bind-health-port", &free_port().to_string()])
+                    .args(["--scheduler-connect-timeout-seconds", "60"])
+                    .args(["--vcores", "1"])
+                    .arg("--work-dir")
+                    .arg(&work),
+            );
+            cluster.children.push(executor);
+        }
+        cluster.wait_until_ready();
+        cluster
+    }
+
+    fn spawn(&self, name: &str, command: &mut Command) -> (String, Child) {
+        let log = std::fs::File::create(self.logs.path().join(format!("{name}.log"))).unwrap();
+        let child = command
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        (name.to_owned(), child)
+    }
+
+    /// Waits for the scheduler's `/readyz` (200 once `--min-ready-executors` registered).
+    fn wait_until_ready(&mut self) {
+        let started = Instant::now();
+        loop {
+            if http_status(self.scheduler_port, "/readyz") == Some(200) {
+                return;
+            }
+            let exited = self
+                .children
+                .iter_mut()
+                .find_map(|(name, child)| Some((name.clone(), child.try_wait().unwrap()?)));
+            if let Some((name, status)) = exited {
+                panic!("{name} exited ({status}):\n{}", self.log(&name));
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "the cluster was not ready within 120 s:\n{}",
+                self.log("scheduler")
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.logs.path().join(format!("{name}.log"))).unwrap_or_default()
+    }
+
+    fn engine(&self) -> String {
+        format!("ballista://127.0.0.1:{}", self.scheduler_port)
+    }
+
+    /// Jobs the scheduler ran (its REST API), to show the answers came from the cluster.
+    fn jobs(&self) -> Vec<serde_json::Value> {
+        let body = http_body(self.scheduler_port, "/api/jobs").expect("the scheduler answers");
+        let jobs: serde_json::Value = serde_json::from_str(&body).unwrap();
+        jobs.as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// Where the stock Ballista binaries are.
+fn binaries() -> PathBuf {
+    let next_to_lockstep = assert_cmd::cargo::cargo_bin("lockstep")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut candidates: Vec<PathBuf> = std::env::var_os("LOCKSTEP_BALLISTA_BIN_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    candidates.push(next_to_lockstep);
+    candidates.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    candidates
+        .into_iter()
+        .find(|dir| {
+            dir.join("ballista-scheduler").is_file() && dir.join("ballista-executor").is_file()
+        })
+        .expect(
+            "ballista-scheduler and ballista-executor were not found next to lockstep, in \
+             LOCKSTEP_BALLISTA_BIN_DIR or on the PATH; build them with `cargo build -p \
+             ballista-scheduler -p ballista-executor --features lockstep/ballista-cluster`",
+        )
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).ok()?;
+    Some(raw)
+}
+
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    http(port, path)?.get(9..12)?.parse().ok()
+}
+
+fn http_body(port: u16, path: &str) -> Option<String> {
+    let raw = http(port, path)?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return Some(dechunk(body));
+    }
+    Some(body.to_owned())
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+    out
+}
+
+/// `lockstep ARGS --data DATA --inventory sample-logs/inventory.csv --engine ENGINE`, stdout.
+fn answer(args: &[&str], data: &Path, engine: &str) -> String {
+    let out = lockstep()
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .arg("--inventory")
+        .arg(sample_logs().join("inventory.csv"))
+        .args(["--engine", engine])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "lockstep {args:?} --engine {engine}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn policy_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../policy/tests/fixtures/table-policy.xml")
+}
+
+#[test]
+fn report_simulate_and_readiness_on_ballista_equal_the_local_engine() {
+    let data = sample_store();
+    let suggested = tempfile::tempdir().unwrap();
+    let out = suggested.path().to_str().unwrap();
+    answer(&["suggest", "--out", out], data.path(), "local");
+    let finance = suggested.path().join("finance.xml");
+    let fixture = policy_fixture();
+    let questions: Vec<Vec<&str>> = vec![
+        vec!["report", "--format", "json", "--outcome", "all"],
+        vec![
+            "report",
+            "--format",
+            "json",
+            "--since",
+            "2026-10-12",
+            "--group",
+            "finance",
+        ],
+        vec!["suggest", "--format", "json", "--group", "finance"],
+        vec![
+            "simulate",
+            "--format",
+            "json",
+            "--policy",
+            finance.to_str().unwrap(),
+        ],
+        vec![
+            "simulate",
+            "--format",
+            "json",
+            "--policy",
+            fixture.to_str().unwrap(),
+        ],
+        vec!["readiness", "--format", "json"],
+    ];
+    let local: Vec<String> = questions
+        .iter()
+        .map(|q| answer(q, data.path(), "local"))
+        .collect();
+
+    let cluster = Cluster::start(2);
+    let jobs_before = cluster.jobs().len();
+    for (question, expected) in questions.iter().zip(&local) {
+        let distributed = answer(question, data.path(), &cluster.engine());
+        assert_eq!(
+            &distributed, expected,
+            "lockstep {question:?} differs on Ballista"
+        );
+    }
+    assert!(
+        local[0].contains("\"finance\"") && local[3].contains("still_blocked"),
+        "the answers compared are real reports: {}",
+        &local[0][..local[0].len().min(400)]
+    );
+    let jobs = cluster.jobs();
+    assert!(
+        jobs.len() > jobs_before + questions.len(),
+        "the scheduler ran the queries: {} jobs",
+        jobs.len()
+    );
+    assert!(
+        jobs.iter().all(|j| j["status"] == "Completed"),
+        "failed jobs: {jobs:?}"
+    );
+    // Each context's scratch tables (the what-if verdicts) are gone with it.
+    let scratch = data.path().join("scratch");
+    let left: Vec<_> = std::fs::read_dir(&scratch)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "scratch left behind: {left:?}");
+}
+
+#[test]
+fn an_unreachable_scheduler_is_named() {
+    let data = sample_store();
+    let port = free_port();
+    let out = lockstep()
+        .args(["report", "--data"])
+        .arg(data.path())
+        .args(["--engine", &format!("ballista://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the Ballista scheduler at 127.0.0.1:{port}"
+        )),
+        "{stderr}"
+    );
+}
