@@ -225,6 +225,53 @@ fn answer(args: &[&str], data: &Path, engine: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Bodies of a few API answers from `lockstep serve --engine ENGINE` (killed afterwards).
+fn served_answers(data: &Path, engine: &str) -> Vec<String> {
+    let token = "ballista-test-token-0123456789";
+    let mut server = Command::new(assert_cmd::cargo::cargo_bin("lockstep"))
+        .args(["-q", "serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .arg("--inventory")
+        .arg(sample_logs().join("inventory.csv"))
+        .args(["--engine", engine])
+        .env("LOCKSTEP_TOKEN", token)
+        .env_remove("LOCKSTEP_ADMIN_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let port: u16 = first
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {first:?}"));
+    let answers = ["/api/v1/groups", "/api/v1/groups/finance/blocked?limit=500"]
+        .iter()
+        .map(|path| {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            write!(
+                stream,
+                "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut raw = String::new();
+            stream.read_to_string(&mut raw).unwrap();
+            assert!(raw.starts_with("HTTP/1.1 200"), "{path} on {engine}: {raw}");
+            raw.split_once("\r\n\r\n").unwrap().1.to_owned()
+        })
+        .collect();
+    let _ = server.kill();
+    let _ = server.wait();
+    answers
+}
+
 fn policy_fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../policy/tests/fixtures/table-policy.xml")
 }
@@ -270,8 +317,15 @@ fn report_simulate_and_readiness_on_ballista_equal_the_local_engine() {
         .map(|q| answer(q, data.path(), "local"))
         .collect();
 
+    let local_served = served_answers(data.path(), "local");
+
     let cluster = Cluster::start(2);
     let jobs_before = cluster.jobs().len();
+    assert_eq!(
+        served_answers(data.path(), &cluster.engine()),
+        local_served,
+        "lockstep serve answers differ on Ballista"
+    );
     for (question, expected) in questions.iter().zip(&local) {
         let distributed = answer(question, data.path(), &cluster.engine());
         assert_eq!(
@@ -286,7 +340,7 @@ fn report_simulate_and_readiness_on_ballista_equal_the_local_engine() {
     );
     let jobs = cluster.jobs();
     assert!(
-        jobs.len() > jobs_before + questions.len(),
+        jobs.len() > jobs_before + questions.len() + local_served.len(),
         "the scheduler ran the queries: {} jobs",
         jobs.len()
     );
