@@ -160,6 +160,7 @@ impl Scratch {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
+        remove_stale(&root);
         let dir = root.join(format!("{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| Error::Io {
             path: dir.clone(),
@@ -189,6 +190,28 @@ impl Scratch {
         }
         writer.close().map_err(parquet)?;
         Ok(path)
+    }
+}
+
+/// A scratch folder older than this was left by a run that was killed (a context lives for
+/// one command or one API request).
+const STALE_SCRATCH: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes the scratch folders of killed runs.
+#[cfg_attr(not(feature = "ballista"), allow(dead_code))]
+fn remove_stale(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok());
+        if age.is_some_and(|age| age > STALE_SCRATCH) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -262,6 +285,27 @@ mod tests {
                 assert!(e.contains("--features ballista"), "{e}");
             }
         }
+    }
+
+    #[test]
+    fn scratch_folders_of_killed_runs_are_removed_after_a_day() {
+        let root = tempfile::tempdir().unwrap();
+        let (old, recent) = (root.path().join("1-1"), root.path().join("2-2"));
+        for dir in [&old, &recent] {
+            std::fs::create_dir(dir).unwrap();
+            std::fs::write(dir.join("verdicts-0.parquet"), b"x").unwrap();
+        }
+        let two_days_ago = std::time::SystemTime::now() - 2 * STALE_SCRATCH;
+        std::fs::File::open(&old)
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+        remove_stale(root.path());
+        assert!(!old.exists(), "a folder untouched for two days is removed");
+        assert!(
+            recent.join("verdicts-0.parquet").exists(),
+            "a live run's folder stays"
+        );
     }
 
     #[test]
