@@ -14,9 +14,10 @@ EVENTS="${EVENTS:-10000000}"
 RUNS="${RUNS:-3}"
 QUESTIONS="${QUESTIONS:-report simulate}"
 BENCH_DIR="${BENCH_DIR:-target/bench-report}"
-cargo build --release -q -p lockstep -p ballista-scheduler -p ballista-executor \
+PROFILE="${PROFILE:-release}"   # PROFILE=dev tries the script quickly on a small store
+cargo build --profile "$PROFILE" -q -p lockstep -p ballista-scheduler -p ballista-executor \
     --features lockstep/ballista-cluster --bin lockstep --bin ballista-scheduler --bin ballista-executor
-out="${CARGO_TARGET_DIR:-target}/release"
+out="${CARGO_TARGET_DIR:-target}/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")"
 if [ ! -f "$BENCH_DIR/data/lockstep-store.json" ] || [ "$(cat "$BENCH_DIR/events" 2>/dev/null)" != "$EVENTS" ]; then
     EVENTS="$EVENTS" RUNS=1 bash bench/report.sh >/dev/null
 fi
