@@ -5,13 +5,13 @@
 //! --features lockstep/ballista-cluster` (next to lockstep's), `LOCKSTEP_BALLISTA_BIN_DIR`
 //! or the PATH.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{lockstep, sample_logs, sample_store};
+use crate::support::{http_get, lockstep, sample_logs, sample_store};
 
 /// The processes of a cluster; killed when dropped, so a failing test leaves none behind.
 struct Cluster {
@@ -163,18 +163,9 @@ fn free_port() -> u16 {
 }
 
 fn http(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).ok()?;
-    Some(raw)
+    http_get(&format!("127.0.0.1:{port}"), path, None)
+        .ok()
+        .map(|(_, raw)| raw)
 }
 
 fn http_status(port: u16, path: &str) -> Option<u16> {
@@ -241,11 +232,9 @@ fn served_answers(data: &Path, engine: &str) -> Vec<String> {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
-        &mut first,
-    )
-    .unwrap();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
     let port: u16 = first
         .split("http://127.0.0.1:")
         .nth(1)
@@ -255,15 +244,8 @@ fn served_answers(data: &Path, engine: &str) -> Vec<String> {
     let answers = ["/api/v1/groups", "/api/v1/groups/finance/blocked?limit=500"]
         .iter()
         .map(|path| {
-            let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-            write!(
-                stream,
-                "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-            )
-            .unwrap();
-            let mut raw = String::new();
-            stream.read_to_string(&mut raw).unwrap();
-            assert!(raw.starts_with("HTTP/1.1 200"), "{path} on {engine}: {raw}");
+            let (status, raw) = http_get(&format!("127.0.0.1:{port}"), path, Some(token)).unwrap();
+            assert_eq!(status, 200, "{path} on {engine}: {raw}");
             raw.split_once("\r\n\r\n").unwrap().1.to_owned()
         })
         .collect();

@@ -2,23 +2,13 @@
 //! are JSON lines with `--log-format json`, SIGTERM stops it cleanly, and it refuses to listen
 //! beyond loopback without a token.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 
-use crate::support::{lockstep, sample_logs};
+use crate::support::{http_get, lockstep, sample_logs};
 
 fn get(address: &str, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut stream = TcpStream::connect(address).unwrap();
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).unwrap();
-    (raw[9..12].parse().unwrap(), raw)
+    http_get(address, path, token).unwrap()
 }
 
 #[cfg(unix)]

@@ -1,6 +1,9 @@
 //! Helpers the end-to-end tests share.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use assert_cmd::Command;
 
@@ -27,4 +30,24 @@ pub(crate) fn sample_store() -> tempfile::TempDir {
     let data = tempfile::tempdir().unwrap();
     ingest_sample_logs(data.path());
     data
+}
+
+/// `GET path` on `address` (HTTP/1.1, `Connection: close`, a bearer token if given): the
+/// status and the whole raw response (head and body).
+pub(crate) fn http_get(
+    address: &str,
+    path: &str,
+    token: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Connection: close\r\n\r\n"
+    )?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw)?;
+    let status = raw.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Ok((status, raw))
 }
