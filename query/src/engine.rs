@@ -223,6 +223,11 @@ impl Drop for Scratch {
     }
 }
 
+/// Whether `ctx` runs its plans elsewhere (made by [`Engine::context`] for Ballista).
+pub(crate) fn is_distributed(ctx: &SessionContext) -> bool {
+    ctx.state().config().get_extension::<Scratch>().is_some()
+}
+
 /// Registers `batches` (computed in this process) as the table `name`, replacing one of
 /// that name: in memory on a local context; on a distributed one, as a Parquet file in the
 /// store's scratch folder, which the executors read like the events (an in-memory table
@@ -236,8 +241,7 @@ pub(crate) async fn register_batches(
     if ctx.table_exist(name)? {
         ctx.deregister_table(name)?;
     }
-    let scratch = ctx.state().config().get_extension::<Scratch>();
-    match scratch {
+    match ctx.state().config().get_extension::<Scratch>() {
         None => {
             ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
         }
