@@ -120,7 +120,7 @@ async fn ballista_context(host: &str, port: u16, store: &Store) -> Result<Sessio
         Ok(Err(e)) => return Err(unreachable(e)),
         Err(_) => return Err(unreachable(std::io::ErrorKind::TimedOut.into())),
     }
-    let scratch = Scratch::create(store)?;
+    let scratch = Scratch::new(store)?;
     let config = SessionConfig::new_with_ballista()
         .with_information_schema(false)
         .with_extension(Arc::new(scratch));
@@ -142,16 +142,18 @@ async fn ballista_context(_host: &str, _port: u16, _store: &Store) -> Result<Ses
 }
 
 /// A folder in the store for tables computed here that a distributed engine must read:
-/// `DATA/scratch/<this context>/`, removed with the context.
+/// `DATA/scratch/<this context>/`, made at the first table (a context that needs none, such
+/// as one API request for a report, touches no file) and removed with the context.
 #[derive(Debug)]
 struct Scratch {
+    root: PathBuf,
     dir: PathBuf,
     files: AtomicU64,
 }
 
 impl Scratch {
     #[cfg_attr(not(feature = "ballista"), allow(dead_code))]
-    fn create(store: &Store) -> Result<Scratch> {
+    fn new(store: &Store) -> Result<Scratch> {
         let root = std::path::absolute(store.scratch_dir()).map_err(|e| Error::Io {
             path: store.scratch_dir(),
             source: e,
@@ -160,13 +162,9 @@ impl Scratch {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        remove_stale(&root);
         let dir = root.join(format!("{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| Error::Io {
-            path: dir.clone(),
-            source: e,
-        })?;
         Ok(Scratch {
+            root,
             dir,
             files: AtomicU64::new(0),
         })
@@ -175,6 +173,13 @@ impl Scratch {
     /// Writes `batches` as a new Parquet file and returns its path.
     fn write(&self, name: &str, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<PathBuf> {
         let n = self.files.fetch_add(1, Ordering::Relaxed);
+        if n == 0 {
+            remove_stale(&self.root);
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::Io {
+            path: self.dir.clone(),
+            source: e,
+        })?;
         let path = self.dir.join(format!("{name}-{n}.parquet"));
         let io = |e: std::io::Error| Error::Io {
             path: path.clone(),
@@ -198,7 +203,6 @@ impl Scratch {
 const STALE_SCRATCH: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// Removes the scratch folders of killed runs.
-#[cfg_attr(not(feature = "ballista"), allow(dead_code))]
 fn remove_stale(root: &Path) {
     let Ok(entries) = std::fs::read_dir(root) else {
         return;
@@ -217,6 +221,9 @@ fn remove_stale(root: &Path) {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        if self.files.load(Ordering::Relaxed) == 0 {
+            return;
+        }
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
             tracing::warn!(dir = %self.dir.display(), "could not remove the scratch folder: {e}");
         }
@@ -248,15 +255,13 @@ pub(crate) async fn register_batches(
         Some(scratch) => {
             let path = scratch.write(name, &schema, &batches)?;
             let options = ParquetReadOptions::default().schema(&schema);
-            let frame = ctx.read_parquet(path_text(&path), options).await?;
+            let frame = ctx
+                .read_parquet(path.display().to_string(), options)
+                .await?;
             ctx.register_table(name, frame.into_view())?;
         }
     }
     Ok(())
-}
-
-fn path_text(path: &Path) -> String {
-    path.display().to_string()
 }
 
 #[cfg(test)]
