@@ -194,15 +194,71 @@ pub(crate) fn is_applocker(provider: &str, event_id: u16) -> bool {
     provider.eq_ignore_ascii_case(APPLOCKER_PROVIDER) && (8000..=8040).contains(&event_id)
 }
 
-/// Builds the row from the System fields and a lookup of payload fields by element name
-/// (`RuleAndFileData` children, or `EventData/Data[@Name]` items).
+/// The payload fields lockstep reads: children of `UserData/RuleAndFileData` (and the
+/// packaged-app form), or the `Name` of `EventData/Data` items (applocker-events.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PayloadField {
+    PolicyName,
+    RuleId,
+    RuleName,
+    TargetUser,
+    TargetProcessId,
+    FilePath,
+    FileHash,
+    FileHashLength,
+    Sha256Hash,
+    Fqbn,
+    TargetLogonId,
+    FullFilePath,
+    Package,
+}
+
+impl PayloadField {
+    pub(crate) const ALL: [PayloadField; 13] = [
+        PayloadField::PolicyName,
+        PayloadField::RuleId,
+        PayloadField::RuleName,
+        PayloadField::TargetUser,
+        PayloadField::TargetProcessId,
+        PayloadField::FilePath,
+        PayloadField::FileHash,
+        PayloadField::FileHashLength,
+        PayloadField::Sha256Hash,
+        PayloadField::Fqbn,
+        PayloadField::TargetLogonId,
+        PayloadField::FullFilePath,
+        PayloadField::Package,
+    ];
+
+    /// The element name (or `Data` item name) as logged.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            PayloadField::PolicyName => "PolicyName",
+            PayloadField::RuleId => "RuleId",
+            PayloadField::RuleName => "RuleName",
+            PayloadField::TargetUser => "TargetUser",
+            PayloadField::TargetProcessId => "TargetProcessId",
+            PayloadField::FilePath => "FilePath",
+            PayloadField::FileHash => "FileHash",
+            PayloadField::FileHashLength => "FileHashLength",
+            PayloadField::Sha256Hash => "Sha256Hash",
+            PayloadField::Fqbn => "Fqbn",
+            PayloadField::TargetLogonId => "TargetLogonId",
+            PayloadField::FullFilePath => "FullFilePath",
+            PayloadField::Package => "Package",
+        }
+    }
+}
+
+/// Builds the row from the System fields and a lookup of payload fields (each asked for
+/// once, so a lookup may move its value out).
 pub(crate) fn assemble<'p>(
     sys: SystemFields<'_>,
-    mut payload: impl FnMut(&str) -> Option<Cow<'p, str>>,
+    mut payload: impl FnMut(PayloadField) -> Option<Cow<'p, str>>,
 ) -> AuditEvent {
-    let mut text = |name: &str| payload(name).map(Cow::into_owned);
-    let hash_len = text("FileHashLength").and_then(|l| l.trim().parse::<usize>().ok());
-    let hash = text("FileHash").or_else(|| text("Sha256Hash"));
+    let mut text = |field: PayloadField| payload(field).map(Cow::into_owned);
+    let hash_len = text(PayloadField::FileHashLength).and_then(|l| l.trim().parse::<usize>().ok());
+    let hash = text(PayloadField::FileHash).or_else(|| text(PayloadField::Sha256Hash));
     AuditEvent {
         time_us: sys.time_us,
         computer: sys.computer.to_owned(),
@@ -210,17 +266,17 @@ pub(crate) fn assemble<'p>(
         provider: sys.provider.to_owned(),
         event_id: sys.event_id,
         record_id: sys.record_id,
-        user_sid: text("TargetUser").or_else(|| sys.security_user.map(str::to_owned)),
-        process_id: text("TargetProcessId").and_then(|v| parse_int(&v)),
-        logon_id: text("TargetLogonId").and_then(|v| parse_int(&v)),
-        policy_name: text("PolicyName"),
-        rule_id: text("RuleId").map(|v| crate::event::normalize_guid(&v)),
-        rule_name: text("RuleName"),
-        file_path: text("FilePath"),
-        full_file_path: text("FullFilePath"),
+        user_sid: text(PayloadField::TargetUser).or_else(|| sys.security_user.map(str::to_owned)),
+        process_id: text(PayloadField::TargetProcessId).and_then(|v| parse_int(&v)),
+        logon_id: text(PayloadField::TargetLogonId).and_then(|v| parse_int(&v)),
+        policy_name: text(PayloadField::PolicyName),
+        rule_id: text(PayloadField::RuleId).map(|v| crate::event::normalize_guid(&v)),
+        rule_name: text(PayloadField::RuleName),
+        file_path: text(PayloadField::FilePath),
+        full_file_path: text(PayloadField::FullFilePath),
         file_hash: hash.and_then(|h| crate::event::normalize_hash(&h, hash_len)),
-        fqbn: text("Fqbn"),
-        package: text("Package"),
+        fqbn: text(PayloadField::Fqbn),
+        package: text(PayloadField::Package),
     }
 }
 
@@ -282,24 +338,23 @@ pub(crate) fn decode(json: &[u8]) -> Result<Decoded, DecodeError> {
         .or(record.event.event_data.as_ref());
     let empty = Payload::default();
     let p = payload.unwrap_or(&empty);
-    let event = assemble(sys, |name| {
-        let field = match name {
-            "PolicyName" => &p.policy_name,
-            "RuleId" => &p.rule_id,
-            "RuleName" => &p.rule_name,
-            "TargetUser" => &p.target_user,
-            "TargetProcessId" => &p.target_process_id,
-            "FilePath" => &p.file_path,
-            "FileHash" => &p.file_hash,
-            "FileHashLength" => &p.file_hash_length,
-            "Sha256Hash" => &p.sha256_hash,
-            "Fqbn" => &p.fqbn,
-            "TargetLogonId" => &p.target_logon_id,
-            "FullFilePath" => &p.full_file_path,
-            "Package" => &p.package,
-            _ => return None,
+    let event = assemble(sys, |field| {
+        let text = match field {
+            PayloadField::PolicyName => &p.policy_name,
+            PayloadField::RuleId => &p.rule_id,
+            PayloadField::RuleName => &p.rule_name,
+            PayloadField::TargetUser => &p.target_user,
+            PayloadField::TargetProcessId => &p.target_process_id,
+            PayloadField::FilePath => &p.file_path,
+            PayloadField::FileHash => &p.file_hash,
+            PayloadField::FileHashLength => &p.file_hash_length,
+            PayloadField::Sha256Hash => &p.sha256_hash,
+            PayloadField::Fqbn => &p.fqbn,
+            PayloadField::TargetLogonId => &p.target_logon_id,
+            PayloadField::FullFilePath => &p.full_file_path,
+            PayloadField::Package => &p.package,
         };
-        field.get().map(|v| Cow::Owned(v.to_owned()))
+        text.get().map(|v| Cow::Owned(v.to_owned()))
     });
     Ok(Decoded::AppLocker(Box::new(event)))
 }

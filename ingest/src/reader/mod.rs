@@ -249,27 +249,152 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
-    /// The fast path reads every record of the sample fleet, and reads it exactly as the
-    /// full renderer does.
+    /// Each record of `path` read by the fast path (`None`: left to the full renderer)
+    /// and by the full renderer.
+    fn both_paths(path: &Path) -> Vec<(Option<String>, String)> {
+        let mut parser = EvtxParser::from_path(path).unwrap();
+        parser
+            .serialized_records(|record| {
+                let record = record?;
+                let fast = typed::decode(&record).map(|d| format!("{d:?}"));
+                let json = record.into_json_bytes()?;
+                let full = match decode(&json.data) {
+                    Ok(d) => format!("{d:?}"),
+                    Err(e) => format!("{e:?}"),
+                };
+                Ok((fast, full))
+            })
+            .filter_map(Result::ok)
+            .collect()
+    }
+
+    fn evtx_files(dir: &Path) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files.extend(evtx_files(&path));
+            } else if has_evtx_magic(&path).unwrap() {
+                files.push(path);
+            }
+        }
+        files.sort();
+        files
+    }
+
+    /// The fast path reads every record of the sample fleet (per-host logs of every event
+    /// form, and collector files), and reads it exactly as the full renderer does.
     #[test]
     fn the_typed_path_agrees_with_the_full_renderer() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-logs");
-        for name in ["ForwardedEvents-1.evtx", "ForwardedEvents-2.evtx"] {
-            let mut parser = EvtxParser::from_path(root.join(name)).unwrap();
-            let results: Vec<(Option<String>, String)> = parser
-                .serialized_records(|record| {
-                    let record = record?;
-                    let fast = typed::decode(&record).map(|d| format!("{d:?}"));
-                    let json = record.into_json_bytes()?;
-                    Ok((fast, format!("{:?}", decode(&json.data).unwrap())))
-                })
-                .map(|r| r.unwrap())
-                .collect();
-            assert!(results.len() > 300, "{}", results.len());
+        let files = evtx_files(&root);
+        assert!(files.len() > 10, "{files:?}");
+        let mut applocker = 0;
+        for path in files {
+            let results = both_paths(&path);
+            assert!(!results.is_empty(), "{}", path.display());
             for (i, (fast, full)) in results.iter().enumerate() {
-                assert_eq!(fast.as_ref(), Some(full), "{name} record {i}");
+                assert_eq!(fast.as_ref(), Some(full), "{} record {i}", path.display());
+                applocker += usize::from(full.starts_with("AppLocker"));
             }
         }
+        assert!(applocker > 2000, "{applocker}");
     }
+
+    /// Real Windows logs (none AppLocker): whatever the fast path reads, it reads as the
+    /// full renderer does.
+    #[test]
+    fn the_typed_path_agrees_on_real_windows_logs() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/real-evtx");
+        let mut fast_records = 0;
+        for path in evtx_files(&root) {
+            for (i, (fast, full)) in both_paths(&path).iter().enumerate() {
+                if let Some(fast) = fast {
+                    assert_eq!(fast, full, "{} record {i}", path.display());
+                    fast_records += 1;
+                }
+            }
+        }
+        assert!(fast_records > 1000, "{fast_records}");
+    }
+
+    /// A collector's record: `RenderingInfo` has a `Channel` of its own (a display name),
+    /// and the payload is `EventData` in the record's own template, not a nested value.
+    #[test]
+    fn system_fields_come_from_system_and_inline_event_data_is_read() {
+        use evtx_writer::{Element, EvtxWriter, Instance, Template, Value, ValueType as T};
+        let template = Template::new(
+            Element::new("Event")
+                .child(
+                    Element::new("System")
+                        .child(Element::new("Provider").attr("Name", APPLOCKER))
+                        .child(Element::new("EventID").subst(0, T::UInt16))
+                        .child(Element::new("TimeCreated").attr_subst("SystemTime", 1, T::FileTime))
+                        .child(Element::new("EventRecordID").subst(2, T::UInt64))
+                        .child(
+                            Element::new("Channel")
+                                .text("Microsoft-Windows-AppLocker/MSI and Script"),
+                        )
+                        .child(Element::new("Computer").text("FIN-WS01.corp.example"))
+                        .child(Element::new("Security").attr_subst("UserID", 3, T::Sid)),
+                )
+                .child(
+                    Element::new("EventData")
+                        .child(
+                            Element::new("Data")
+                                .attr("Name", "FilePath")
+                                .subst(4, T::String),
+                        )
+                        .child(
+                            Element::new("Data")
+                                .attr("Name", "Unknown")
+                                .subst(5, T::String),
+                        )
+                        .child(
+                            Element::new("Data")
+                                .attr("Name", "PolicyName")
+                                .text("SCRIPT"),
+                        ),
+                )
+                .child(
+                    Element::new("RenderingInfo")
+                        .child(Element::new("Channel").subst(6, T::String))
+                        .child(Element::new("Computer").text("elsewhere")),
+                ),
+        );
+        let values = vec![
+            Value::UInt16(8006),
+            Value::FileTime(evtx_writer::filetime_from_unix_nanos(
+                1_700_000_000_000_000_000,
+            )),
+            Value::UInt64(42),
+            Value::sid("S-1-5-21-1-2-3-1001").unwrap(),
+            Value::string(r"%OSDRIVE%\USERS\A\RUN.PS1"),
+            Value::string("not read"),
+            Value::string("AppLocker MSI und Skript"),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("collector.evtx");
+        let mut writer = EvtxWriter::new(std::fs::File::create(&path).unwrap());
+        writer
+            .append(133_540_416_000_000_000, &Instance::new(&template, values))
+            .unwrap();
+        writer.finish().unwrap();
+        let [(fast, full)] = both_paths(&path).try_into().unwrap();
+        assert_eq!(fast.as_ref(), Some(&full));
+        for expected in [
+            r#"channel: "Microsoft-Windows-AppLocker/MSI and Script""#,
+            r#"computer: "FIN-WS01.corp.example""#,
+            r#"file_path: Some("%OSDRIVE%\\USERS\\A\\RUN.PS1")"#,
+            r#"policy_name: Some("SCRIPT")"#,
+            r#"user_sid: Some("S-1-5-21-1-2-3-1001")"#,
+            "record_id: 42",
+        ] {
+            assert!(full.contains(expected), "{expected} not in {full}");
+        }
+    }
+
+    const APPLOCKER: &str = crate::record::APPLOCKER_PROVIDER;
 }
