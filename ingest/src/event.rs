@@ -58,14 +58,10 @@ impl AuditEvent {
     /// for App Control script events from the file extension.
     pub(crate) fn collection(&self) -> Option<&'static str> {
         let from_policy = self.policy_name.as_deref().and_then(|p| {
-            match p.trim().to_ascii_uppercase().as_str() {
-                "EXE" => Some("EXE"),
-                "DLL" => Some("DLL"),
-                "MSI" => Some("MSI"),
-                "SCRIPT" => Some("SCRIPT"),
-                "APPX" => Some("APPX"),
-                _ => None,
-            }
+            let p = p.trim();
+            ["EXE", "DLL", "MSI", "SCRIPT", "APPX"]
+                .into_iter()
+                .find(|name| p.eq_ignore_ascii_case(name))
         });
         from_policy.or(match self.event_id {
             8020..=8025 => Some("APPX"),
@@ -108,8 +104,20 @@ pub(crate) fn split_fqbn(fqbn: &str) -> Option<FqbnParts<'_>> {
 }
 
 /// A version as four zero-padded 10-digit parts, so text order is numeric order
-/// (`2.9.0.00` < `2.10.0.00`). Missing parts count as 0; `None` if a part is not a number.
-pub(crate) fn version_key(version: &str) -> Option<String> {
+/// (`2.9.0.00` < `2.10.0.00`); written with `Display`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VersionKey([u64; 4]);
+
+impl std::fmt::Display for VersionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [a, b, c, d] = self.0;
+        write!(f, "{a:010}.{b:010}.{c:010}.{d:010}")
+    }
+}
+
+/// The sortable key of `version`. Missing parts count as 0; `None` if a part is not a
+/// number.
+pub(crate) fn version_key(version: &str) -> Option<VersionKey> {
     let mut parts = [0u64; 4];
     for (i, part) in version.trim().split('.').enumerate() {
         if i >= 4 || part.is_empty() {
@@ -117,20 +125,25 @@ pub(crate) fn version_key(version: &str) -> Option<String> {
         }
         parts[i] = part.parse().ok()?;
     }
-    Some(format!(
-        "{:010}.{:010}.{:010}.{:010}",
-        parts[0], parts[1], parts[2], parts[3]
-    ))
+    Some(VersionKey(parts))
 }
 
-/// Lower-case short name: `FIN-WS02.corp.example.com` → `fin-ws02`.
-pub(crate) fn computer_key(computer: &str) -> String {
-    computer
-        .trim()
-        .split('.')
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase()
+/// Lower-case short name, appended to `out`: `FIN-WS02.corp.example.com` → `fin-ws02`.
+pub(crate) fn push_computer_key(computer: &str, out: &mut String) {
+    let start = out.len();
+    out.push_str(computer_label(computer));
+    out[start..].make_ascii_lowercase();
+}
+
+/// The first label of a computer name, as logged: `FIN-WS02.corp` → `FIN-WS02`.
+fn computer_label(computer: &str) -> &str {
+    computer.trim().split('.').next().unwrap_or("")
+}
+
+/// Orders computers as their [`computer_key`]s would, without building them.
+pub(crate) fn cmp_computer_keys(a: &str, b: &str) -> std::cmp::Ordering {
+    let key = |c| computer_label(c).bytes().map(|b| b.to_ascii_lowercase());
+    key(a).cmp(key(b))
 }
 
 /// A GUID as lower case without braces.
@@ -237,9 +250,10 @@ mod tests {
 
     #[test]
     fn version_keys_sort_numerically() {
-        let a = version_key("3.9.13.150").unwrap();
-        let b = version_key("3.10.11.1013").unwrap();
+        let a = version_key("3.9.13.150").unwrap().to_string();
+        let b = version_key("3.10.11.1013").unwrap().to_string();
         assert!(a < b);
+        assert_eq!(a, "0000000003.0000000009.0000000013.0000000150");
         assert_eq!(
             version_key("4.28.0.00").unwrap(),
             version_key("4.28").unwrap()
@@ -283,9 +297,27 @@ mod tests {
         assert_eq!(parse_system_time("2023-13-20T15:05:03Z"), None);
     }
 
+    fn computer_key(computer: &str) -> String {
+        let mut key = String::from("kept:");
+        push_computer_key(computer, &mut key);
+        key.strip_prefix("kept:").expect("appended").to_owned()
+    }
+
     #[test]
     fn computer_keys_are_short_and_lower_case() {
         assert_eq!(computer_key("FIN-WS02.corp.example.com"), "fin-ws02");
         assert_eq!(computer_key("el33t-b00k-1"), "el33t-b00k-1");
+        let mut names = [
+            "fin-ws10.corp",
+            "FIN-WS02",
+            " Fin-ws02.x ",
+            "ENG-1",
+            "fin-ws1",
+        ];
+        names.sort_by(|a, b| cmp_computer_keys(a, b));
+        let keys: Vec<String> = names.iter().map(|n| computer_key(n)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
     }
 }

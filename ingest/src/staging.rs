@@ -2,7 +2,9 @@
 //! group by (computer, time), and written as zstd Parquet into the ingest's staging folder.
 //! Nothing here is visible to readers until `commit` lists it in the manifest.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+use arrow_array::RecordBatch;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -12,11 +14,13 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::Error;
 use crate::batch::{Row, dedup_key, to_record_batch};
-use crate::event::computer_key;
+use crate::event::cmp_computer_keys;
 
 /// Rows per row group: big enough for good compression and statistics, small enough that a
 /// group being sorted and encoded stays a few tens of MB.
 pub(crate) const ROW_GROUP_ROWS: usize = 65_536;
+/// Rows per record batch handed to the Parquet writer.
+const BATCH_ROWS: usize = 8192;
 /// Row groups per file before starting the next one.
 const FILE_ROW_GROUPS: usize = 16;
 
@@ -68,7 +72,8 @@ pub(crate) struct StagedFile {
 struct OpenFile {
     staged: StagedFile,
     keys: Vec<u128>,
-    batches: std::sync::mpsc::SyncSender<arrow_array::RecordBatch>,
+    /// One row group at a time, as a few record batches.
+    batches: std::sync::mpsc::SyncSender<Vec<RecordBatch>>,
     encoder: std::thread::JoinHandle<Result<(), Error>>,
 }
 
@@ -77,12 +82,14 @@ impl OpenFile {
         let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
         let mut writer = ArrowWriter::try_new(file, schema::event_schema(), Some(properties()))
             .map_err(|e| Error::parquet(&path, e))?;
-        let (batches, rx) = std::sync::mpsc::sync_channel::<arrow_array::RecordBatch>(2);
+        let (batches, rx) = std::sync::mpsc::sync_channel::<Vec<RecordBatch>>(2);
         let encoder_path = path.clone();
         let encoder = std::thread::spawn(move || {
             let path = encoder_path;
-            for batch in rx {
-                writer.write(&batch).map_err(|e| Error::parquet(&path, e))?;
+            for group in rx {
+                for batch in group {
+                    writer.write(&batch).map_err(|e| Error::parquet(&path, e))?;
+                }
                 writer.flush().map_err(|e| Error::parquet(&path, e))?;
             }
             let file = writer.into_inner().map_err(|e| Error::parquet(&path, e))?;
@@ -123,6 +130,8 @@ pub(crate) struct StagingWriter {
     /// file are dropped here, duplicates across files at commit (a merge of the key files).
     seen: HashSet<u128, KeyHasher>,
     pending: Vec<Row>,
+    /// The de-duplication keys of `pending`, in the same order.
+    pending_keys: Vec<u128>,
     current: Option<OpenFile>,
     groups_in_current: usize,
     /// Rows per row group and row groups per file ([`ROW_GROUP_ROWS`], `FILE_ROW_GROUPS`;
@@ -152,6 +161,7 @@ impl StagingWriter {
             sources: Vec::new(),
             seen: HashSet::default(),
             pending: Vec::new(),
+            pending_keys: Vec::new(),
             current: None,
             groups_in_current: 0,
             group_rows: ROW_GROUP_ROWS,
@@ -180,14 +190,18 @@ impl StagingWriter {
     pub(crate) fn push(&mut self, rows: impl IntoIterator<Item = Row>) -> Result<(), Error> {
         for row in rows {
             let e = &row.event;
-            if !self
-                .seen
-                .insert(dedup_key(&e.computer, &e.channel, e.record_id, e.time_us))
-            {
+            let key = dedup_key(&e.computer, &e.channel, e.record_id, e.time_us);
+            if !self.seen.insert(key) {
                 self.duplicates_in_input += 1;
                 continue;
             }
+            if self.pending.capacity() == 0 {
+                // Sized once per group: growing a vector of rows copies it.
+                self.pending.reserve_exact(self.group_rows);
+                self.pending_keys.reserve_exact(self.group_rows);
+            }
             self.pending.push(row);
+            self.pending_keys.push(key);
             if self.pending.len() == self.group_rows {
                 self.flush_group()?;
             }
@@ -200,9 +214,12 @@ impl StagingWriter {
             return Ok(());
         }
         let mut rows = std::mem::take(&mut self.pending);
+        let mut keys = std::mem::take(&mut self.pending_keys);
         // Sorted by computer then time inside each row group: min/max statistics then prune
         // scans for a host or a window.
-        rows.sort_by_cached_key(|r| (computer_key(&r.event.computer), r.event.time_us));
+        let ranks = computer_ranks(&rows);
+        let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| (ranks[i as usize], rows[i as usize].event.time_us, i));
         if self.current.is_none() {
             let path = self.dir.join(format!(
                 "part-{}-{:04}.parquet",
@@ -213,16 +230,26 @@ impl StagingWriter {
         }
         let open = self.current.as_mut().expect("opened above");
         let staged = &mut open.staged;
-        for r in &rows {
-            let e = &r.event;
-            open.keys
-                .push(dedup_key(&e.computer, &e.channel, e.record_id, e.time_us));
-            staged.min_time = staged.min_time.min(e.time_us);
-            staged.max_time = staged.max_time.max(e.time_us);
+        let sorted: Vec<&Row> = order.iter().map(|&i| &rows[i as usize]).collect();
+        for (&i, r) in order.iter().zip(&sorted) {
+            open.keys.push(keys[i as usize]);
+            staged.min_time = staged.min_time.min(r.event.time_us);
+            staged.max_time = staged.max_time.max(r.event.time_us);
         }
-        staged.rows += rows.len() as u64;
-        let batch = to_record_batch(&rows, &self.sources, &self.ingest_id);
-        if open.batches.send(batch).is_err() {
+        staged.rows += sorted.len() as u64;
+        // Built a slice at a time: small builders reuse the allocator's memory instead of
+        // faulting in fresh pages for every row group.
+        let group: Vec<RecordBatch> = sorted
+            .chunks(BATCH_ROWS)
+            .map(|part| to_record_batch(part, &self.sources, &self.ingest_id))
+            .collect();
+        drop(sorted);
+        // The vectors keep their capacity for the next group.
+        rows.clear();
+        keys.clear();
+        self.pending = rows;
+        self.pending_keys = keys;
+        if open.batches.send(group).is_err() {
             // The encoder stopped early: closing the file returns its error.
             let failed = self.current.take().expect("open");
             let stopped = || {
@@ -256,6 +283,31 @@ impl StagingWriter {
         self.close_file()?;
         Ok(self.done)
     }
+}
+
+/// Per row, the rank of its computer's key among the distinct keys of `rows`: sorting by
+/// rank sorts by key, and each distinct name is looked at once instead of at every
+/// comparison.
+fn computer_ranks(rows: &[Row]) -> Vec<u32> {
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let row_ids: Vec<u32> = rows
+        .iter()
+        .map(|r| {
+            let next = ids.len() as u32;
+            *ids.entry(r.event.computer.as_str()).or_insert(next)
+        })
+        .collect();
+    let mut names: Vec<(&str, u32)> = ids.into_iter().collect();
+    names.sort_by(|a, b| cmp_computer_keys(a.0, b.0));
+    let mut rank_of_id = vec![0u32; names.len()];
+    let mut rank = 0;
+    for (i, &(name, id)) in names.iter().enumerate() {
+        if i > 0 && cmp_computer_keys(names[i - 1].0, name).is_ne() {
+            rank += 1;
+        }
+        rank_of_id[id as usize] = rank;
+    }
+    row_ids.iter().map(|&id| rank_of_id[id as usize]).collect()
 }
 
 /// Writes sorted keys as little-endian u128s.
