@@ -263,7 +263,7 @@ fn read_all(
     progress: &Progress,
     writer: &mut StagingWriter,
 ) -> Result<(Vec<reader::FileStats>, BTreeMap<u16, u64>), Error> {
-    let (tx, rx) = mpsc::sync_channel::<(u32, Vec<event::AuditEvent>)>(threads * 2);
+    let (tx, rx) = mpsc::sync_channel::<(u32, Vec<event::AuditEvent>)>(threads * 8);
     let mut by_id: BTreeMap<u16, u64> = BTreeMap::new();
     let stats = std::thread::scope(|scope| {
         let parser = scope.spawn(move || {

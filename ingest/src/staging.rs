@@ -19,8 +19,9 @@ use crate::event::cmp_computer_keys;
 /// Rows per row group: big enough for good compression and statistics, small enough that a
 /// group being sorted and encoded stays a few tens of MB.
 pub(crate) const ROW_GROUP_ROWS: usize = 65_536;
-/// Rows per record batch handed to the Parquet writer.
-const BATCH_ROWS: usize = 8192;
+/// Rows per record batch handed to the Parquet writer: text columns of a few hundred KB,
+/// under the allocator's large-object size, so their memory is reused.
+const BATCH_ROWS: usize = 4096;
 /// Row groups per file before starting the next one.
 const FILE_ROW_GROUPS: usize = 16;
 
