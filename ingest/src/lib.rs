@@ -1,6 +1,6 @@
 //! `lockstep ingest`: EVTX files into the Parquet event store of `schema::Store`.
 //!
-//! - Reads files with the `evtx` crate (only `reader.rs` uses it), keeps AppLocker events
+//! - Reads files with the `evtx` crate (only `reader/` uses it), keeps AppLocker events
 //!   (provider `Microsoft-Windows-AppLocker`, by name and event ID, never by file name) and
 //!   counts the rest.
 //! - Idempotent: rows are keyed by `(computer, channel, record_id, time)`; a key already in
@@ -281,12 +281,14 @@ fn read_all(
             };
             let (big, small): (Vec<usize>, Vec<usize>) =
                 (0..files.len()).partition(|&i| sizes[i] >= BIG_FILE);
-            let mut stats: Vec<(usize, Result<reader::FileStats, Error>)> =
-                big.into_iter().map(|i| (i, read_one(i, threads))).collect();
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .expect("thread pool");
+            let mut stats: Vec<(usize, Result<reader::FileStats, Error>)> = big
+                .into_iter()
+                .map(|i| (i, pool.install(|| read_one(i, threads))))
+                .collect();
             stats.extend(pool.install(|| {
                 small
                     .into_par_iter()

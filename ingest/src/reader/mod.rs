@@ -1,16 +1,23 @@
 //! Reading EVTX files: the only module that uses the `evtx` crate.
 //!
-//! A scan of the file first (truncation, checksums, where each chunk sits), then the `evtx` crate parses chunks (in parallel for big files) and each
-//! record is rendered and decoded on the worker that parsed its chunk.
+//! Chunks are read and decoded by the worker threads, in windows so that events come out
+//! in chunk order. For each chunk:
+//! - its CRC32s are checked (a mismatch is reported, and the chunk goes the full way);
+//! - the fast path walks its records with the `evtx` crate's record header reader and
+//!   decodes each from its template values (`typed.rs`);
+//! - anything the fast path does not take (a damaged or unusual chunk or record) sends the
+//!   whole chunk through the `evtx` crate: its record iterator, which resynchronises after
+//!   damage and names what it skipped, and its JSON rendering for records the fast path
+//!   cannot read.
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use evtx::err::EvtxError;
-use evtx::{EvtxParser, ParserSettings};
+use evtx::{EvtxChunkData, EvtxParser, EvtxRecordHeader, ParserSettings};
+use rayon::prelude::*;
 
 mod template;
 mod typed;
@@ -23,9 +30,15 @@ const FILE_MAGIC: &[u8; 8] = b"ElfFile\0";
 const CHUNK_MAGIC: &[u8; 8] = b"ElfChnk\0";
 const HEADER_SIZE: u64 = 4096;
 const CHUNK_SIZE: u64 = 65536;
+const CHUNK_HEADER_SIZE: usize = 512;
+const RECORD_HEADER_SIZE: usize = 24;
 /// Decoded events handed to the caller at a time: a few hundred KB, under the allocator's
 /// large-object size, so batch memory is reused rather than fresh pages each time.
 const BATCH: usize = 1024;
+/// Chunks decoded in parallel before their events are handed on, per thread: enough that
+/// the threads rarely wait for each other at the end of a window, little enough that a
+/// window's events stay a few MB.
+const WINDOW_PER_THREAD: u64 = 16;
 
 /// True when the file starts with the EVTX magic bytes (the extension does not matter).
 pub(crate) fn has_evtx_magic(path: &Path) -> std::io::Result<bool> {
@@ -41,7 +54,7 @@ pub(crate) fn has_evtx_magic(path: &Path) -> std::io::Result<bool> {
     Ok(&magic == FILE_MAGIC)
 }
 
-/// What reading one file found.
+/// What reading one file (or one chunk of it) found.
 #[derive(Debug, Default)]
 pub(crate) struct FileStats {
     pub(crate) records: u64,
@@ -49,18 +62,27 @@ pub(crate) struct FileStats {
     pub(crate) damage: Vec<Damage>,
 }
 
-/// Where each chunk of a file starts, by the first record id in its header, so a decode
-/// error can name its chunk; and what the headers say is wrong with the file.
-struct Scan {
-    chunk_by_first_id: HashMap<u64, u64>,
-    damage: Vec<Damage>,
+/// One chunk's events and findings.
+#[derive(Default)]
+struct ChunkOutcome {
+    events: Vec<AuditEvent>,
+    stats: FileStats,
 }
 
-fn scan(path: &Path) -> Result<Scan, Error> {
+/// The file's header checks: damage found, whether it keeps checksums, and how many whole
+/// chunks follow the header. `None` when there is nothing to read.
+struct FileLayout {
+    checksums: bool,
+    chunks: u64,
+}
+
+fn file_layout(
+    path: &Path,
+    file: &File,
+    stats: &mut FileStats,
+) -> Result<Option<FileLayout>, Error> {
     let io = |e| Error::io(path, e);
-    let file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
-    let mut damage = Vec::new();
     let file_damage = |message: String| Damage {
         file: path.to_owned(),
         chunk: None,
@@ -68,61 +90,46 @@ fn scan(path: &Path) -> Result<Scan, Error> {
         message,
     };
     if len < HEADER_SIZE {
-        damage.push(file_damage(format!(
+        stats.damage.push(file_damage(format!(
             "file is {len} bytes, shorter than the 4096-byte EVTX header"
         )));
-        return Ok(Scan {
-            chunk_by_first_id: HashMap::new(),
-            damage,
-        });
+        return Ok(None);
     }
-    let mut reader = BufReader::with_capacity(CHUNK_SIZE as usize, file);
+    if let Err(e) = EvtxParser::from_read_seek(file) {
+        stats
+            .damage
+            .push(file_damage(format!("unreadable EVTX header: {e}")));
+        return Ok(None);
+    }
     let mut header = vec![0u8; HEADER_SIZE as usize];
+    let mut reader = file;
+    reader.seek(SeekFrom::Start(0)).map_err(io)?;
     reader.read_exact(&mut header).map_err(io)?;
     // File flag 0x4: the log keeps no checksums (real-evtx damaged_application_no-crc32).
     let no_crc = u32::from_le_bytes(header[120..124].try_into().expect("4 bytes")) & 0x4 != 0;
     let stored = u32::from_le_bytes(header[124..128].try_into().expect("4 bytes"));
     if !no_crc && stored != crc32fast::hash(&header[..120]) {
-        damage.push(file_damage(
+        stats.damage.push(file_damage(
             "file header CRC32 mismatch; the chunks were read anyway".into(),
         ));
     }
-    let full_chunks = (len - HEADER_SIZE) / CHUNK_SIZE;
+    let chunks = (len - HEADER_SIZE) / CHUNK_SIZE;
     let tail = (len - HEADER_SIZE) % CHUNK_SIZE;
-    let mut chunk_by_first_id = HashMap::new();
-    let mut chunk = vec![0u8; CHUNK_SIZE as usize];
-    for number in 0..full_chunks {
-        reader.read_exact(&mut chunk).map_err(io)?;
-        if &chunk[..8] != CHUNK_MAGIC {
-            continue; // the parser reports it (or skips an all-zero chunk, as Windows leaves)
-        }
-        let first_id = u64::from_le_bytes(chunk[24..32].try_into().expect("8 bytes"));
-        chunk_by_first_id.insert(first_id, number);
-        if !no_crc && let Some(problem) = chunk_checksum_problem(&chunk) {
-            // Windows does not always refresh the CRC of the chunk it was writing when a log
-            // is copied while open. Its records are still read (dropping them could hide an
-            // app that enforcement would block), but the admin is told.
-            damage.push(Damage {
-                file: path.to_owned(),
-                chunk: Some(number),
-                record: None,
-                message: format!("{problem}; its records were read anyway and may be corrupt"),
-            });
-        }
-    }
     if tail != 0 {
         // evtx_dump reads such a file without a word (real-evtx/SOURCES.md): say it.
-        damage.push(Damage {
+        stats.damage.push(Damage {
             file: path.to_owned(),
-            chunk: Some(full_chunks),
+            chunk: Some(chunks),
             record: None,
-            message: format!("file is truncated: chunk {full_chunks} has {tail} of {CHUNK_SIZE} bytes and was skipped"),
+            message: format!(
+                "file is truncated: chunk {chunks} has {tail} of {CHUNK_SIZE} bytes and was skipped"
+            ),
         });
     }
-    Ok(Scan {
-        chunk_by_first_id,
-        damage,
-    })
+    Ok(Some(FileLayout {
+        checksums: !no_crc,
+        chunks,
+    }))
 }
 
 /// Checks a chunk's header and records CRC32s (evtx-format.md §2.1).
@@ -144,80 +151,219 @@ fn chunk_checksum_problem(chunk: &[u8]) -> Option<String> {
         .then(|| "chunk records CRC32 mismatch".into())
 }
 
-/// One decoded record, or why it could not be decoded (record id, chunk first id, reason).
-type Item = Result<Decoded, (u64, u64, String)>;
-
-/// Reads every record of `path`, handing AppLocker events to `on_events` in batches.
+/// Reads every record of `path`, handing AppLocker events to `on_events` in batches, in
+/// chunk order. Chunks are decoded on the current rayon pool when `threads` > 1.
 /// Damaged chunks and records are skipped and listed in the returned stats.
 pub(crate) fn read_events(
     path: &Path,
     threads: usize,
     mut on_events: impl FnMut(Vec<AuditEvent>),
 ) -> Result<FileStats, Error> {
-    let Scan {
-        chunk_by_first_id,
-        damage,
-    } = scan(path)?;
-    let mut stats = FileStats {
-        damage,
-        ..FileStats::default()
-    };
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let settings = ParserSettings::default()
-        .num_threads(threads.max(1))
-        .validate_checksums(false);
-    // Unbuffered: the parser seeks to every chunk and reads it whole, so a BufReader would
-    // only re-read (and discard) its buffer at each seek.
-    let mut parser = match EvtxParser::from_read_seek(file) {
-        Ok(p) => p.with_configuration(settings),
-        Err(e) => {
-            stats.damage.push(Damage {
-                file: path.to_owned(),
-                chunk: None,
-                record: None,
-                message: format!("unreadable EVTX header: {e}"),
-            });
-            return Ok(stats);
-        }
+    let mut stats = FileStats::default();
+    let Some(layout) = file_layout(path, &file, &mut stats)? else {
+        return Ok(stats);
     };
-    let chunk_by_first_id = Arc::new(chunk_by_first_id);
+    let reader = ChunkReader {
+        path,
+        file: Mutex::new(file),
+        checksums: layout.checksums,
+        settings: Arc::new(ParserSettings::default().validate_checksums(false)),
+    };
+    let window = WINDOW_PER_THREAD * threads.max(1) as u64;
     let mut batch = Vec::with_capacity(BATCH);
-    let items = parser.serialized_records(|record| {
-        let record = record?;
-        if let Some(decoded) = typed::decode(&record) {
-            return Ok::<Item, EvtxError>(Ok(decoded));
-        }
-        let id = record.event_record_id;
-        let chunk_first = record.chunk.header.first_event_record_id;
-        let json = record.into_json_bytes()?;
-        Ok::<Item, EvtxError>(decode(&json.data).map_err(|e| (id, chunk_first, e.0)))
-    });
-    for item in items {
-        match item {
-            Ok(Ok(Decoded::AppLocker(event))) => {
-                stats.records += 1;
-                batch.push(*event);
+    let mut start = 0;
+    while start < layout.chunks {
+        let numbers = start..(start + window).min(layout.chunks);
+        start = numbers.end;
+        let outcomes: Vec<Result<ChunkOutcome, Error>> = if threads > 1 {
+            numbers.into_par_iter().map(|n| reader.read(n)).collect()
+        } else {
+            numbers.map(|n| reader.read(n)).collect()
+        };
+        for outcome in outcomes {
+            let outcome = outcome?;
+            stats.records += outcome.stats.records;
+            stats.other_records += outcome.stats.other_records;
+            stats.damage.extend(outcome.stats.damage);
+            for event in outcome.events {
+                batch.push(event);
                 if batch.len() == BATCH {
                     on_events(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
                 }
             }
-            Ok(Ok(Decoded::Other)) => {
-                stats.records += 1;
-                stats.other_records += 1;
-            }
-            Ok(Err((record, chunk_first, message))) => stats.damage.push(Damage {
-                file: path.to_owned(),
-                chunk: chunk_by_first_id.get(&chunk_first).copied(),
-                record: Some(record),
-                message,
-            }),
-            Err(err) => stats.damage.push(evtx_damage(path, &err)),
         }
     }
     if !batch.is_empty() {
         on_events(batch);
     }
     Ok(stats)
+}
+
+/// Reads and decodes the chunks of one file; shared by the worker threads.
+struct ChunkReader<'a> {
+    path: &'a Path,
+    file: Mutex<File>,
+    /// The file keeps CRC32s (its header does not say otherwise).
+    checksums: bool,
+    settings: Arc<ParserSettings>,
+}
+
+impl ChunkReader<'_> {
+    /// Reads and decodes chunk `number` (its place in the file).
+    fn read(&self, number: u64) -> Result<ChunkOutcome, Error> {
+        let mut data = Vec::with_capacity(CHUNK_SIZE as usize);
+        {
+            let io = |e| Error::io(self.path, e);
+            let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+            file.seek(SeekFrom::Start(HEADER_SIZE + number * CHUNK_SIZE))
+                .map_err(io)?;
+            (&mut *file)
+                .take(CHUNK_SIZE)
+                .read_to_end(&mut data)
+                .map_err(io)?;
+        }
+        let mut outcome = ChunkOutcome::default();
+        if data.len() as u64 != CHUNK_SIZE || data.iter().all(|&b| b == 0) {
+            return Ok(outcome); // an unused chunk, as Windows leaves them
+        }
+        let mut verified = self.checksums && &data[..8] == CHUNK_MAGIC;
+        if verified && let Some(problem) = chunk_checksum_problem(&data) {
+            // Windows does not always refresh the CRC of the chunk it was writing when a log
+            // is copied while open. Its records are still read (dropping them could hide an
+            // app that enforcement would block), but the admin is told.
+            outcome.stats.damage.push(Damage {
+                file: self.path.to_owned(),
+                chunk: Some(number),
+                record: None,
+                message: format!("{problem}; its records were read anyway and may be corrupt"),
+            });
+            verified = false;
+        }
+        let mut chunk = match EvtxChunkData::new(data, false) {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                let err = EvtxError::FailedToParseChunk {
+                    chunk_id: number,
+                    source: Box::new(e),
+                };
+                outcome.stats.damage.push(evtx_damage(self.path, &err));
+                return Ok(outcome);
+            }
+        };
+        chunk.number = Some(number);
+        // Only chunks whose checksums hold take the fast path: the full parser is the one
+        // that finds and names damage inside records.
+        if verified && fast_chunk(&chunk, &mut outcome) {
+            return Ok(outcome);
+        }
+        outcome.events.clear();
+        outcome.stats.records = 0;
+        outcome.stats.other_records = 0;
+        self.full_chunk(&mut chunk, number, &mut outcome);
+        Ok(outcome)
+    }
+
+    /// The `evtx` crate's way through a chunk: its record iterator, and JSON rendering for
+    /// records the fast path cannot read.
+    fn full_chunk(&self, data: &mut EvtxChunkData, number: u64, outcome: &mut ChunkOutcome) {
+        let mut chunk = match data.parse(Arc::clone(&self.settings)) {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                let err = EvtxError::FailedToParseChunk {
+                    chunk_id: number,
+                    source: Box::new(e),
+                };
+                outcome.stats.damage.push(evtx_damage(self.path, &err));
+                return;
+            }
+        };
+        let stats = &mut outcome.stats;
+        for record in chunk.iter() {
+            let record = match record {
+                Ok(record) => record,
+                Err(err) => {
+                    let mut damage = evtx_damage(self.path, &err);
+                    damage.chunk.get_or_insert(number);
+                    stats.damage.push(damage);
+                    continue;
+                }
+            };
+            let id = record.event_record_id;
+            let fast = usize::try_from(record.binxml_offset)
+                .ok()
+                .and_then(|at| typed::decode(record.chunk.data, at, record.binxml_size as usize));
+            let decoded = match fast {
+                Some(decoded) => decoded,
+                None => {
+                    let json = match record.into_json_bytes() {
+                        Ok(json) => json,
+                        Err(err) => {
+                            let mut damage = evtx_damage(self.path, &err);
+                            damage.chunk.get_or_insert(number);
+                            damage.record.get_or_insert(id);
+                            stats.damage.push(damage);
+                            continue;
+                        }
+                    };
+                    match decode(&json.data) {
+                        Ok(decoded) => decoded,
+                        Err(e) => {
+                            stats.damage.push(Damage {
+                                file: self.path.to_owned(),
+                                chunk: Some(number),
+                                record: Some(id),
+                                message: e.0,
+                            });
+                            continue;
+                        }
+                    }
+                }
+            };
+            count(decoded, &mut outcome.events, stats);
+        }
+    }
+}
+
+/// Counts a decoded record, keeping it if it is an AppLocker event.
+fn count(decoded: Decoded, events: &mut Vec<AuditEvent>, stats: &mut FileStats) {
+    stats.records += 1;
+    match decoded {
+        Decoded::AppLocker(event) => events.push(*event),
+        Decoded::Other => stats.other_records += 1,
+    }
+}
+
+/// The fast path through a chunk: its live records, walked as the `evtx` crate walks them
+/// (from the chunk header to the free space, ending at the header's last record), each
+/// decoded from its template values. `false` as soon as something does not fit; the caller
+/// then takes the full path for the whole chunk.
+fn fast_chunk(chunk: &EvtxChunkData, outcome: &mut ChunkOutcome) -> bool {
+    let data = chunk.data.as_slice();
+    let header = &chunk.header;
+    let live_end = (header.free_space_offset as usize).min(data.len());
+    let mut offset = CHUNK_HEADER_SIZE;
+    while offset < live_end {
+        let Ok(record) = EvtxRecordHeader::from_bytes_at(data, offset) else {
+            return false;
+        };
+        let Ok(size) = record.record_data_size() else {
+            return false;
+        };
+        let start = offset + RECORD_HEADER_SIZE;
+        if start + size as usize > data.len() {
+            return false;
+        }
+        let Some(decoded) = typed::decode(data, start, size as usize) else {
+            return false;
+        };
+        count(decoded, &mut outcome.events, &mut outcome.stats);
+        if record.event_record_id == header.last_event_record_id {
+            break;
+        }
+        offset += record.data_size as usize;
+    }
+    true
 }
 
 /// A parser error as damage, keeping the chunk and record numbers it names.
@@ -259,7 +405,12 @@ mod tests {
         parser
             .serialized_records(|record| {
                 let record = record?;
-                let fast = typed::decode(&record).map(|d| format!("{d:?}"));
+                let fast = typed::decode(
+                    record.chunk.data,
+                    record.binxml_offset as usize,
+                    record.binxml_size as usize,
+                )
+                .map(|d| format!("{d:?}"));
                 let json = record.into_json_bytes()?;
                 let full = match decode(&json.data) {
                     Ok(d) => format!("{d:?}"),
@@ -302,6 +453,50 @@ mod tests {
             }
         }
         assert!(applocker > 2000, "{applocker}");
+    }
+
+    /// Every chunk of the sample fleet takes the fast path (a chunk that silently fell back
+    /// would only cost speed, so nothing else would notice), and it finds exactly what the
+    /// `evtx` crate's way through the chunk finds.
+    #[test]
+    fn sample_chunks_take_the_fast_path_and_agree_with_the_full_one() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-logs");
+        let mut chunks = 0;
+        for path in evtx_files(&root) {
+            let file = File::open(&path).unwrap();
+            let mut stats = FileStats::default();
+            let layout = file_layout(&path, &file, &mut stats).unwrap().unwrap();
+            assert!(stats.damage.is_empty(), "{:?}", stats.damage);
+            let reader = ChunkReader {
+                path: &path,
+                file: Mutex::new(file),
+                checksums: layout.checksums,
+                settings: Arc::new(ParserSettings::default()),
+            };
+            for number in 0..layout.chunks {
+                let mut data = vec![0u8; CHUNK_SIZE as usize];
+                let mut file = reader.file.lock().unwrap();
+                file.seek(SeekFrom::Start(HEADER_SIZE + number * CHUNK_SIZE))
+                    .unwrap();
+                file.read_exact(&mut data).unwrap();
+                drop(file);
+                let mut chunk = EvtxChunkData::new(data, true).unwrap();
+                let (mut fast, mut full) = (ChunkOutcome::default(), ChunkOutcome::default());
+                let where_ = format!("{} chunk {number}", path.display());
+                assert!(fast_chunk(&chunk, &mut fast), "{where_} fell back");
+                reader.full_chunk(&mut chunk, number, &mut full);
+                assert!(full.stats.damage.is_empty(), "{where_}");
+                assert_eq!(fast.events, full.events, "{where_}");
+                assert_eq!(
+                    (fast.stats.records, fast.stats.other_records),
+                    (full.stats.records, full.stats.other_records),
+                    "{where_}"
+                );
+                assert!(fast.stats.records > 0, "{where_}");
+                chunks += 1;
+            }
+        }
+        assert!(chunks > 20, "{chunks}");
     }
 
     /// Real Windows logs (none AppLocker): whatever the fast path reads, it reads as the

@@ -1,6 +1,6 @@
 //! The fast path: a record's fields read straight from its template values, without
-//! rendering JSON. The `evtx` crate parses the chunk and walks its records; `template.rs`
-//! reads the record's value array and which slot is which field from the template
+//! rendering JSON. Given where the record's BinXML sits in its chunk, `template.rs` reads
+//! the record's value array and which slot is which field from the template
 //! definition (by name, never by position), and decodes only the values lockstep keeps.
 //!
 //! Returns `None` whenever the record has a shape this path does not handle; the caller then
@@ -12,8 +12,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
-
-use evtx::EvtxRecord;
 
 use super::template::{
     Definition, Shape, Source, SystemField, Value, definition_end, instance_at, push_value_text,
@@ -50,9 +48,10 @@ thread_local! {
     static DECODER: RefCell<Decoder> = RefCell::new(Decoder::default());
 }
 
-/// Decodes `record` without rendering it, or `None` to ask for the full renderer.
-pub(super) fn decode(record: &EvtxRecord<'_>) -> Option<Decoded> {
-    DECODER.with(|d| d.borrow_mut().decode(record))
+/// Decodes the record whose BinXML is the `binxml_size` bytes at `binxml_offset` of
+/// `chunk`, without rendering it; `None` to ask for the full renderer.
+pub(super) fn decode(chunk: &[u8], binxml_offset: usize, binxml_size: usize) -> Option<Decoded> {
+    DECODER.with(|d| d.borrow_mut().decode(chunk, binxml_offset, binxml_size))
 }
 
 /// FILETIME (100-ns ticks since 1601) to µs since the Unix epoch.
@@ -137,15 +136,14 @@ impl Decoder {
         }
     }
 
-    fn decode(&mut self, record: &EvtxRecord<'_>) -> Option<Decoded> {
-        let chunk = record.chunk.data;
+    fn decode(
+        &mut self,
+        chunk: &[u8],
+        binxml_offset: usize,
+        binxml_size: usize,
+    ) -> Option<Decoded> {
         let mut values = std::mem::take(&mut self.record_values);
-        let def_offset = instance_at(
-            chunk,
-            usize::try_from(record.binxml_offset).ok()?,
-            record.binxml_size as usize,
-            &mut values,
-        );
+        let def_offset = instance_at(chunk, binxml_offset, binxml_size, &mut values);
         let decoded = match def_offset {
             Some(def_offset) => self.decode_instance(chunk, def_offset, &values),
             None => None,
