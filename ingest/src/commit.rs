@@ -358,7 +358,7 @@ mod tests {
         let id = new_ingest_id();
         let staging = prepare(store, &lock, &id).unwrap();
         let mut writer = StagingWriter::with_sizes(staging.clone(), id.clone(), 2, 2);
-        writer.sources = vec!["test.evtx".into()];
+        writer.sources = Arc::from(vec!["test.evtx".to_owned()]);
         writer.push(records.into_iter().map(row)).unwrap();
         let in_file = writer.duplicates_in_input;
         let staged = writer.finish().unwrap();

@@ -7,6 +7,9 @@ use std::collections::{HashMap, HashSet};
 use arrow_array::RecordBatch;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -68,65 +71,112 @@ pub(crate) struct StagedFile {
     pub(crate) max_time: i64,
 }
 
-/// A staging file being encoded on its own thread, so Parquet encoding and compression
-/// overlap with decoding and batch building.
+/// A staging file being encoded on its own thread: row groups are sorted, turned into
+/// Arrow batches and written there, so that this work overlaps with decoding, and the
+/// batches are freed by the thread that allocated them (memory it reuses at once; freed
+/// elsewhere, it went back to the system and came back as freshly zeroed pages).
 struct OpenFile {
-    staged: StagedFile,
+    path: PathBuf,
+    groups: SyncSender<Group>,
+    /// Emptied row vectors coming back, to be filled again.
+    recycled: Receiver<Vec<Row>>,
+    encoder: JoinHandle<Result<Encoded, Error>>,
+}
+
+/// One row group on its way to the encoder.
+struct Group {
+    rows: Vec<Row>,
     keys: Vec<u128>,
-    /// One row group at a time, as a few record batches.
-    batches: std::sync::mpsc::SyncSender<Vec<RecordBatch>>,
-    encoder: std::thread::JoinHandle<Result<(), Error>>,
+}
+
+/// What the encoder wrote.
+struct Encoded {
+    keys: Vec<u128>,
+    rows: u64,
+    min_time: i64,
+    max_time: i64,
 }
 
 impl OpenFile {
-    fn create(path: PathBuf) -> Result<OpenFile, Error> {
+    fn create(path: PathBuf, sources: Arc<[String]>, ingest_id: String) -> Result<OpenFile, Error> {
         let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
         let mut writer = ArrowWriter::try_new(file, schema::event_schema(), Some(properties()))
             .map_err(|e| Error::parquet(&path, e))?;
-        let (batches, rx) = std::sync::mpsc::sync_channel::<Vec<RecordBatch>>(2);
+        // One group waiting while one is encoded: rows are the bulk of ingest's memory.
+        let (groups, rx) = sync_channel::<Group>(1);
+        let (recycle, recycled) = sync_channel::<Vec<Row>>(1);
         let encoder_path = path.clone();
         let encoder = std::thread::spawn(move || {
             let path = encoder_path;
-            for group in rx {
-                for batch in group {
+            let mut encoded = Encoded {
+                keys: Vec::new(),
+                rows: 0,
+                min_time: i64::MAX,
+                max_time: i64::MIN,
+            };
+            for Group { mut rows, keys } in rx {
+                encoded.keys.extend(keys);
+                encoded.rows += rows.len() as u64;
+                for r in &rows {
+                    encoded.min_time = encoded.min_time.min(r.event.time_us);
+                    encoded.max_time = encoded.max_time.max(r.event.time_us);
+                }
+                for batch in sorted_batches(&rows, &sources, &ingest_id) {
                     writer.write(&batch).map_err(|e| Error::parquet(&path, e))?;
                 }
                 writer.flush().map_err(|e| Error::parquet(&path, e))?;
+                rows.clear();
+                let _ = recycle.try_send(rows);
             }
             let file = writer.into_inner().map_err(|e| Error::parquet(&path, e))?;
-            file.sync_all().map_err(|e| Error::io(&path, e))
+            file.sync_all().map_err(|e| Error::io(&path, e))?;
+            Ok(encoded)
         });
-        let staged = StagedFile {
-            keys_path: path.with_extension("keys"),
-            path,
-            rows: 0,
-            min_time: i64::MAX,
-            max_time: i64::MIN,
-        };
         Ok(OpenFile {
-            staged,
-            keys: Vec::new(),
-            batches,
+            path,
+            groups,
+            recycled,
             encoder,
         })
     }
 
     /// Finishes the file; the encoder's error, if it failed, comes out here.
     fn close(self) -> Result<StagedFile, Error> {
-        drop(self.batches);
-        self.encoder.join().expect("parquet encoder panicked")?;
-        let mut keys = self.keys;
-        keys.sort_unstable();
-        write_keys(&self.staged.keys_path, &keys)?;
-        Ok(self.staged)
+        drop(self.groups);
+        let mut encoded = self.encoder.join().expect("parquet encoder panicked")?;
+        encoded.keys.sort_unstable();
+        let keys_path = self.path.with_extension("keys");
+        write_keys(&keys_path, &encoded.keys)?;
+        Ok(StagedFile {
+            path: self.path,
+            keys_path,
+            rows: encoded.rows,
+            min_time: encoded.min_time,
+            max_time: encoded.max_time,
+        })
     }
+}
+
+/// A row group as record batches, sorted by computer then time: min/max statistics then
+/// prune scans for a host or a window. Built a slice at a time: small builders reuse the
+/// allocator's memory.
+fn sorted_batches(rows: &[Row], sources: &[String], ingest_id: &str) -> Vec<RecordBatch> {
+    let ranks = computer_ranks(rows);
+    let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| (ranks[i as usize], rows[i as usize].event.time_us, i));
+    let sorted: Vec<&Row> = order.iter().map(|&i| &rows[i as usize]).collect();
+    sorted
+        .chunks(BATCH_ROWS)
+        .map(|part| to_record_batch(part, sources, ingest_id))
+        .collect()
 }
 
 /// Writes staging files.
 pub(crate) struct StagingWriter {
     dir: PathBuf,
     ingest_id: String,
-    pub(crate) sources: Vec<String>,
+    /// Source file names, by index (`Row::source`).
+    pub(crate) sources: Arc<[String]>,
     /// Keys of the rows of the open file (and those pending for it): duplicates inside one
     /// file are dropped here, duplicates across files at commit (a merge of the key files).
     seen: HashSet<u128, KeyHasher>,
@@ -159,7 +209,7 @@ impl StagingWriter {
         StagingWriter {
             dir,
             ingest_id,
-            sources: Vec::new(),
+            sources: Arc::from(Vec::new()),
             seen: HashSet::default(),
             pending: Vec::new(),
             pending_keys: Vec::new(),
@@ -214,43 +264,21 @@ impl StagingWriter {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let mut rows = std::mem::take(&mut self.pending);
-        let mut keys = std::mem::take(&mut self.pending_keys);
-        // Sorted by computer then time inside each row group: min/max statistics then prune
-        // scans for a host or a window.
-        let ranks = computer_ranks(&rows);
-        let mut order: Vec<u32> = (0..rows.len() as u32).collect();
-        order.sort_unstable_by_key(|&i| (ranks[i as usize], rows[i as usize].event.time_us, i));
         if self.current.is_none() {
             let path = self.dir.join(format!(
                 "part-{}-{:04}.parquet",
                 self.ingest_id,
                 self.done.len()
             ));
-            self.current = Some(OpenFile::create(path)?);
+            let sources = Arc::clone(&self.sources);
+            self.current = Some(OpenFile::create(path, sources, self.ingest_id.clone())?);
         }
         let open = self.current.as_mut().expect("opened above");
-        let staged = &mut open.staged;
-        let sorted: Vec<&Row> = order.iter().map(|&i| &rows[i as usize]).collect();
-        for (&i, r) in order.iter().zip(&sorted) {
-            open.keys.push(keys[i as usize]);
-            staged.min_time = staged.min_time.min(r.event.time_us);
-            staged.max_time = staged.max_time.max(r.event.time_us);
-        }
-        staged.rows += sorted.len() as u64;
-        // Built a slice at a time: small builders reuse the allocator's memory instead of
-        // faulting in fresh pages for every row group.
-        let group: Vec<RecordBatch> = sorted
-            .chunks(BATCH_ROWS)
-            .map(|part| to_record_batch(part, &self.sources, &self.ingest_id))
-            .collect();
-        drop(sorted);
-        // The vectors keep their capacity for the next group.
-        rows.clear();
-        keys.clear();
-        self.pending = rows;
-        self.pending_keys = keys;
-        if open.batches.send(group).is_err() {
+        let group = Group {
+            rows: std::mem::take(&mut self.pending),
+            keys: std::mem::replace(&mut self.pending_keys, Vec::with_capacity(self.group_rows)),
+        };
+        if open.groups.send(group).is_err() {
             // The encoder stopped early: closing the file returns its error.
             let failed = self.current.take().expect("open");
             let stopped = || {
@@ -260,6 +288,9 @@ impl StagingWriter {
                 )
             };
             return Err(failed.close().err().unwrap_or_else(stopped));
+        }
+        if let Ok(rows) = open.recycled.try_recv() {
+            self.pending = rows; // keeps its capacity: growing a vector of rows copies it
         }
         self.groups_in_current += 1;
         if self.groups_in_current == self.file_groups {
