@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Bencher, Criterion, Throughput, criterion_group, criterion_main};
 
 const THREADS: usize = 2;
 
@@ -71,6 +71,24 @@ fn find_evtx_dump() -> Option<PathBuf> {
     ok(&cargo_bin).then_some(cargo_bin)
 }
 
+/// Times `run` for criterion, keeping each measurement for the ratio printed at the end.
+fn timed(
+    b: &mut Bencher,
+    times: &mut Vec<(&'static str, Duration, u32)>,
+    name: &'static str,
+    run: impl Fn(),
+) {
+    b.iter_custom(|iters| {
+        let start = Instant::now();
+        for _ in 0..iters {
+            run();
+        }
+        let elapsed = start.elapsed();
+        times.push((name, elapsed, iters as u32));
+        elapsed
+    })
+}
+
 fn ingest_vs_evtx_dump(c: &mut Criterion) {
     let events = std::env::var("LOCKSTEP_BENCH_EVENTS")
         .ok()
@@ -103,27 +121,13 @@ fn ingest_vs_evtx_dump(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(60));
     let mut times: Vec<(&str, Duration, u32)> = Vec::new();
     group.bench_function("lockstep_ingest", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                ingest_fleet(&logs, &data);
-            }
-            let elapsed = start.elapsed();
-            times.push(("lockstep_ingest", elapsed, iters as u32));
-            elapsed
+        timed(b, &mut times, "lockstep_ingest", || {
+            ingest_fleet(&logs, &data)
         })
     });
     match find_evtx_dump() {
         Some(evtx_dump) => group.bench_function("evtx_dump", |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    dump_all(&evtx_dump, &files);
-                }
-                let elapsed = start.elapsed();
-                times.push(("evtx_dump", elapsed, iters as u32));
-                elapsed
-            })
+            timed(b, &mut times, "evtx_dump", || dump_all(&evtx_dump, &files))
         }),
         None => {
             println!("evtx_dump not found (cargo install evtx --version 0.15.1): not compared");
