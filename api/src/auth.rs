@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// What a request may do.
@@ -120,43 +120,30 @@ fn authorize(tokens: &Tokens, request: &Request, needed: Role) -> Result<(), Api
         });
     let Some(presented) = presented else {
         return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::MissingToken,
             "send `Authorization: Bearer <token>` (the token lockstep serve was started with)",
         ));
     };
     match tokens.role_of(presented) {
         None => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::InvalidToken,
             "the bearer token is not valid",
         )),
         Some(role) if role < needed => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::AdminTokenNeeded,
             "this needs the admin token; the read token may only read",
         )),
         Some(_) => Ok(()),
     }
 }
 
-/// Middleware: the read or admin token.
-pub async fn require_read(
-    State(state): State<Arc<AppState>>,
+/// Middleware: a token of `role` or above.
+pub(crate) async fn require(
+    State((state, role)): State<(Arc<AppState>, Role)>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    authorize(&state.config.tokens, &request, Role::Read)?;
-    Ok(next.run(request).await)
-}
-
-/// Middleware: the admin token.
-pub async fn require_admin(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    authorize(&state.config.tokens, &request, Role::Admin)?;
+    authorize(&state.config.tokens, &request, role)?;
     Ok(next.run(request).await)
 }
 

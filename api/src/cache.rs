@@ -19,13 +19,13 @@ const MAX_ENTRIES: usize = 512;
 
 /// What cached answers depend on.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Fingerprint {
+pub(crate) struct Fingerprint {
     files: Vec<Option<(u64, SystemTime)>>,
     generation: u64,
 }
 
 impl Fingerprint {
-    pub fn of(files: &[&Path], generation: u64) -> Fingerprint {
+    pub(crate) fn of(files: &[&Path], generation: u64) -> Fingerprint {
         let files = files
             .iter()
             .map(|f| {
@@ -38,29 +38,59 @@ impl Fingerprint {
     }
 }
 
+/// What an answer is the answer to: the question and every parameter it depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum CacheKey {
+    KnownGroups,
+    Report {
+        window: query::Window,
+        include_noise: bool,
+        groups: Vec<String>,
+        collections: Vec<query::Collection>,
+        outcome: query::report::OutcomeFilter,
+    },
+    Readiness {
+        window: query::Window,
+        include_noise: bool,
+        groups: Vec<String>,
+        min_days: u32,
+    },
+    Suggestions {
+        window: query::Window,
+        include_noise: bool,
+        group: String,
+        granularity: Option<policy::suggest::Granularity>,
+    },
+    Timeline {
+        window: query::Window,
+        include_noise: bool,
+        groups: Vec<String>,
+    },
+}
+
 type Slot = Arc<OnceCell<Arc<dyn Any + Send + Sync>>>;
 
 #[derive(Debug, Default)]
 struct Entries {
     fingerprint: Fingerprint,
-    slots: HashMap<String, Slot>,
+    slots: HashMap<CacheKey, Slot>,
 }
 
 /// The cache.
 #[derive(Debug, Default)]
-pub struct ResponseCache {
+pub(crate) struct ResponseCache {
     entries: Mutex<Entries>,
 }
 
 /// Whether an answer came from the cache (sent as `X-Cache`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     Hit,
     Miss,
 }
 
 impl Lookup {
-    pub fn header_value(self) -> &'static str {
+    pub(crate) fn header_value(self) -> &'static str {
         match self {
             Lookup::Hit => "hit",
             Lookup::Miss => "miss",
@@ -71,10 +101,10 @@ impl Lookup {
 impl ResponseCache {
     /// The answer for `key` under `fingerprint`, computed by `compute` when missing. Errors
     /// are not kept: the next request tries again.
-    pub async fn get_or_compute<T, F, Fut>(
+    pub(crate) async fn get_or_compute<T, F, Fut>(
         &self,
         fingerprint: Fingerprint,
-        key: String,
+        key: CacheKey,
         compute: F,
     ) -> Result<(Arc<T>, Lookup), ApiError>
     where
@@ -111,8 +141,9 @@ impl ResponseCache {
         Ok((typed, lookup))
     }
 
-    /// Number of answers kept (for tests).
-    pub fn len(&self) -> usize {
+    /// Number of answers kept.
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -120,10 +151,6 @@ impl ResponseCache {
             .values()
             .filter(|s| s.initialized())
             .count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -139,6 +166,14 @@ mod tests {
         }
     }
 
+    fn key(name: &str) -> CacheKey {
+        CacheKey::Timeline {
+            window: query::Window::default(),
+            include_noise: false,
+            groups: vec![name.to_owned()],
+        }
+    }
+
     #[tokio::test]
     async fn computes_once_per_fingerprint_and_key() {
         let cache = ResponseCache::default();
@@ -148,23 +183,23 @@ mod tests {
             Ok::<_, ApiError>(42u32)
         };
         let (v, l) = cache
-            .get_or_compute(print(0), "a".into(), compute)
+            .get_or_compute(print(0), key("a"), compute)
             .await
             .unwrap();
         assert_eq!((*v, l), (42, Lookup::Miss));
         let (_, l) = cache
-            .get_or_compute(print(0), "a".into(), compute)
+            .get_or_compute(print(0), key("a"), compute)
             .await
             .unwrap();
         assert_eq!(l, Lookup::Hit);
         cache
-            .get_or_compute(print(0), "b".into(), compute)
+            .get_or_compute(print(0), key("b"), compute)
             .await
             .unwrap();
         assert_eq!(runs.load(Ordering::SeqCst), 2);
         // A change of the store empties the cache.
         let (_, l) = cache
-            .get_or_compute(print(1), "a".into(), compute)
+            .get_or_compute(print(1), key("a"), compute)
             .await
             .unwrap();
         assert_eq!(l, Lookup::Miss);
@@ -175,13 +210,13 @@ mod tests {
     async fn errors_are_not_kept() {
         let cache = ResponseCache::default();
         let failed = cache
-            .get_or_compute(print(0), "a".into(), || async {
+            .get_or_compute(print(0), key("a"), || async {
                 Err::<u32, _>(ApiError::bad_parameter("no"))
             })
             .await;
         assert!(failed.is_err());
         let (v, l) = cache
-            .get_or_compute(print(0), "a".into(), || async { Ok::<_, ApiError>(7u32) })
+            .get_or_compute(print(0), key("a"), || async { Ok::<_, ApiError>(7u32) })
             .await
             .unwrap();
         assert_eq!((*v, l), (7, Lookup::Miss));
@@ -196,7 +231,7 @@ mod tests {
             let (cache, runs) = (cache.clone(), runs.clone());
             tasks.push(tokio::spawn(async move {
                 cache
-                    .get_or_compute(print(0), "k".into(), || async {
+                    .get_or_compute(print(0), key("k"), || async {
                         runs.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                         Ok::<_, ApiError>(1u8)

@@ -34,7 +34,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// The dashboard's routes.
-pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route(
             "/",

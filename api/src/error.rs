@@ -1,5 +1,7 @@
-//! The one error shape of the API: `{"error": kind, "message": ...}` with the right status.
-//! Server-side failures are logged in full and answered with a message that leaks nothing.
+//! The one error shape of the API, `{"error": kind, "code": code, "message": ...}`, and the
+//! catalogue of codes ([`ErrorCode`]): clients and the dashboard match `code` (or the coarser
+//! `error`), never the message. Server-side failures are logged in full and answered with a
+//! message that leaks nothing.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -8,65 +10,157 @@ use axum::response::{IntoResponse, Response};
 /// The body of every error response.
 #[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// A stable, machine-readable kind: `bad_parameter`, `bad_body`, `unauthorized`,
-    /// `forbidden`, `not_found`, `method_not_allowed`, `too_large`, `unsupported_media_type`,
-    /// `damaged_input`, `timeout`, `overloaded`, `engine_unavailable`, `internal`.
+    /// The class of error, stable: `bad_parameter`, `bad_body`, `unauthorized`, `forbidden`,
+    /// `not_found`, `method_not_allowed`, `timeout`, `too_large`, `unsupported_media_type`,
+    /// `damaged_input`, `overloaded`, `engine_unavailable`, `internal`.
     pub error: String,
+    /// What exactly, stable and finer than `error` (see the `ErrorCode` schema).
+    pub(crate) code: ErrorCode,
     /// For people: what was wrong and, where it helps, what to do.
     pub message: String,
 }
 
+/// Every error the API answers with. Each has one HTTP status and one class.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A query parameter or path segment is not valid (the message names it).
+    BadParameter,
+    /// The request body is not what the endpoint takes.
+    BadBody,
+    /// The policy in the body could not be read (the message names the line).
+    BadPolicy,
+    /// The inventory in the body has a bad line (the message names it).
+    BadInventory,
+    /// The body is not an EVTX file.
+    NotEvtx,
+    /// The upload ended before its end.
+    UploadInterrupted,
+    /// No `Authorization: Bearer` header.
+    MissingToken,
+    /// A token that is not this server's.
+    InvalidToken,
+    /// The read token on an endpoint that needs the admin token.
+    AdminTokenNeeded,
+    /// No such endpoint.
+    UnknownEndpoint,
+    /// No such business group.
+    UnknownGroup,
+    /// The endpoint does not take that method.
+    MethodNotAllowed,
+    /// The upload sent nothing for too long.
+    UploadStalled,
+    /// The body is larger than the server accepts.
+    TooLarge,
+    /// The body's media type is not the one the endpoint takes.
+    UnsupportedMediaType,
+    /// A damaged EVTX upload with `strict=true`: nothing was stored.
+    DamagedInput,
+    /// The query did not finish within the server's query timeout.
+    QueryTimeout,
+    /// Too many requests in progress.
+    Overloaded,
+    /// The query engine (a Ballista scheduler) did not answer.
+    EngineUnavailable,
+    /// The server failed; its log has the details.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status answered with this code.
+    pub fn status(self) -> StatusCode {
+        use ErrorCode::*;
+        match self {
+            BadParameter | BadBody | BadPolicy | BadInventory | NotEvtx | UploadInterrupted => {
+                StatusCode::BAD_REQUEST
+            }
+            MissingToken | InvalidToken => StatusCode::UNAUTHORIZED,
+            AdminTokenNeeded => StatusCode::FORBIDDEN,
+            UnknownEndpoint | UnknownGroup => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            UploadStalled => StatusCode::REQUEST_TIMEOUT,
+            TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            DamagedInput => StatusCode::UNPROCESSABLE_ENTITY,
+            QueryTimeout | Overloaded | EngineUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The coarse class (`error` in the body), as older clients match it.
+    pub fn kind(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            BadParameter => "bad_parameter",
+            BadBody | BadPolicy | BadInventory | NotEvtx | UploadInterrupted => "bad_body",
+            MissingToken | InvalidToken => "unauthorized",
+            AdminTokenNeeded => "forbidden",
+            UnknownEndpoint | UnknownGroup => "not_found",
+            MethodNotAllowed => "method_not_allowed",
+            UploadStalled | QueryTimeout => "timeout",
+            TooLarge => "too_large",
+            UnsupportedMediaType => "unsupported_media_type",
+            DamagedInput => "damaged_input",
+            Overloaded => "overloaded",
+            EngineUnavailable => "engine_unavailable",
+            Internal => "internal",
+        }
+    }
+}
+
 /// An error answer.
 #[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub kind: &'static str,
-    pub message: String,
+pub(crate) struct ApiError {
+    pub(crate) code: ErrorCode,
+    pub(crate) message: String,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError {
-            status,
-            kind,
+            code,
             message: message.into(),
         }
     }
 
-    pub fn bad_parameter(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_parameter", message)
+    pub(crate) fn bad_parameter(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::BadParameter, message)
     }
 
-    pub fn bad_body(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_body", message)
+    pub(crate) fn bad_body(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::BadBody, message)
     }
 
-    pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
-    }
-
-    pub fn too_large(limit: u64) -> ApiError {
+    pub(crate) fn unknown_group(group: &str) -> ApiError {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            ErrorCode::UnknownGroup,
+            format!(
+                "no group {group:?}: it is neither in the inventory nor a group of any computer in the store (GET /api/v1/groups lists them)"
+            ),
+        )
+    }
+
+    pub(crate) fn too_large(limit: u64) -> ApiError {
+        ApiError::new(
+            ErrorCode::TooLarge,
             format!("the request body is larger than this server accepts ({limit} bytes)"),
         )
     }
 
-    pub fn unsupported_media_type(expected: &str) -> ApiError {
+    pub(crate) fn unsupported_media_type(expected: &str) -> ApiError {
         ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!("send the body as {expected}"),
         )
     }
 
     /// A failure of the server itself: the details go to the log, not to the client.
-    pub fn internal(context: &str, err: &dyn std::error::Error) -> ApiError {
+    pub(crate) fn internal(context: &str, err: &dyn std::error::Error) -> ApiError {
         tracing::error!(error = %error_chain(err), "{context}");
         ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             format!("{context} failed; the server log has the details"),
         )
     }
@@ -86,12 +180,14 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let status = self.code.status();
         let body = ErrorBody {
-            error: self.kind.to_owned(),
+            error: self.code.kind().to_owned(),
+            code: self.code,
             message: self.message,
         };
-        let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"lockstep\""),
@@ -110,16 +206,122 @@ impl From<query::Error> for ApiError {
             // The served inventory is the server's file: a broken one is the server's problem,
             // but naming the line helps whoever PUT it.
             query::Error::Inventory { line, message, .. } => ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
+                ErrorCode::Internal,
                 format!("the served inventory is invalid at line {line}: {message}"),
             ),
-            query::Error::Unreachable { ref source, .. } => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "engine_unavailable",
-                format!("{err}: {source}"),
-            ),
+            query::Error::Unreachable { ref source, .. } => {
+                ApiError::new(ErrorCode::EngineUnavailable, format!("{err}: {source}"))
+            }
             other => ApiError::internal("the query", &other),
+        }
+    }
+}
+
+/// The error responses the OpenAPI document declares, shared by the endpoints: each set is
+/// what a kind of endpoint can answer besides its success.
+pub(crate) mod responses {
+    use super::ErrorBody;
+
+    /// A question about the store (any group).
+    #[derive(utoipa::IntoResponses)]
+    #[allow(dead_code)]
+    pub(crate) enum Query {
+        /// A bad parameter (named in the message).
+        #[response(status = 400)]
+        BadParameter(ErrorBody),
+        /// No or a wrong token.
+        #[response(status = 401)]
+        Unauthorized(ErrorBody),
+        /// The query took too long, or the query engine (a Ballista scheduler) did not answer.
+        #[response(status = 503)]
+        Unavailable(ErrorBody),
+    }
+
+    /// A question about one group.
+    #[derive(utoipa::IntoResponses)]
+    #[allow(dead_code)]
+    pub(crate) enum GroupQuery {
+        /// A bad parameter (named in the message).
+        #[response(status = 400)]
+        BadParameter(ErrorBody),
+        /// No or a wrong token.
+        #[response(status = 401)]
+        Unauthorized(ErrorBody),
+        /// No such group.
+        #[response(status = 404)]
+        UnknownGroup(ErrorBody),
+        /// The query took too long, or the query engine (a Ballista scheduler) did not answer.
+        #[response(status = 503)]
+        Unavailable(ErrorBody),
+    }
+
+    /// A body that is a document (policy, inventory) besides the question.
+    #[derive(utoipa::IntoResponses)]
+    #[allow(dead_code)]
+    pub(crate) enum Document {
+        /// Larger than the server accepts.
+        #[response(status = 413)]
+        TooLarge(ErrorBody),
+        /// Not sent with the media type the endpoint takes.
+        #[response(status = 415)]
+        UnsupportedMediaType(ErrorBody),
+    }
+
+    /// An endpoint that needs the admin token.
+    #[derive(utoipa::IntoResponses)]
+    #[allow(dead_code)]
+    pub(crate) enum Admin {
+        /// No or a wrong token.
+        #[response(status = 401)]
+        Unauthorized(ErrorBody),
+        /// Not the admin token.
+        #[response(status = 403)]
+        Forbidden(ErrorBody),
+    }
+
+    /// Any endpoint that needs a token.
+    #[derive(utoipa::IntoResponses)]
+    #[allow(dead_code)]
+    pub(crate) enum Read {
+        /// No or a wrong token.
+        #[response(status = 401)]
+        Unauthorized(ErrorBody),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_status_and_a_class_that_agree() {
+        for code in [
+            ErrorCode::BadParameter,
+            ErrorCode::BadPolicy,
+            ErrorCode::NotEvtx,
+            ErrorCode::MissingToken,
+            ErrorCode::AdminTokenNeeded,
+            ErrorCode::UnknownGroup,
+            ErrorCode::UploadStalled,
+            ErrorCode::QueryTimeout,
+            ErrorCode::Internal,
+        ] {
+            let class = code.kind();
+            let status = code.status().as_u16();
+            let expected = match class {
+                "bad_parameter" | "bad_body" => 400,
+                "unauthorized" => 401,
+                "forbidden" => 403,
+                "not_found" => 404,
+                "timeout" => {
+                    assert!(status == 408 || status == 503, "{code:?}");
+                    status
+                }
+                "internal" => 500,
+                "overloaded" | "engine_unavailable" => 503,
+                other => panic!("{other}"),
+            };
+            assert_eq!(status, expected, "{code:?}");
         }
     }
 }

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 
 /// Query parameters; a bad one is a 400 in the API's error shape.
-pub struct ApiQuery<T>(pub T);
+pub(crate) struct ApiQuery<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
@@ -20,7 +20,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 /// Path parameters; a bad one is a 400 in the API's error shape.
-pub struct ApiPath<T>(pub T);
+pub(crate) struct ApiPath<T>(pub(crate) T);
 
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
@@ -36,42 +36,55 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
 /// The time window and noise switch most endpoints take.
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct WindowParams {
+pub(crate) struct WindowParams {
     /// Start of the window: a date (`2026-10-05`) or an RFC 3339 time.
-    pub since: Option<String>,
+    pub(crate) since: Option<String>,
     /// End of the window: a date (that whole day included) or an RFC 3339 time (excluded).
-    pub until: Option<String>,
+    pub(crate) until: Option<String>,
     /// Keep PowerShell's `__PSSCRIPTPOLICYTEST_*` probes (left out as noise otherwise).
     #[serde(default)]
-    pub include_noise: bool,
+    pub(crate) include_noise: bool,
 }
 
 impl WindowParams {
-    pub fn window(&self) -> Result<query::Window, ApiError> {
-        let bound = |text: &Option<String>, is_until| {
-            text.as_deref()
-                .map(|t| query::parse_time_bound(t, is_until))
-                .transpose()
-        };
-        let window = query::Window {
-            since: bound(&self.since, false)?,
-            until: bound(&self.until, true)?,
-        };
-        if let (Some(s), Some(u)) = (window.since, window.until)
-            && s >= u
-        {
-            return Err(ApiError::bad_parameter("since must be before until"));
-        }
-        Ok(window)
+    pub(crate) fn window(&self) -> Result<query::Window, ApiError> {
+        Ok(query::Window::parse(
+            self.since.as_deref(),
+            self.until.as_deref(),
+        )?)
     }
+}
 
-    /// The part of a cache key these parameters make.
-    pub fn key(&self) -> String {
-        format!(
-            "since={:?}&until={:?}&noise={}",
-            self.since, self.until, self.include_noise
-        )
+/// Rows per page, or apps per list, unless the request says otherwise.
+pub(crate) const PAGE_DEFAULT: usize = 100;
+/// The most a request may ask for at once.
+pub(crate) const PAGE_MAX: usize = 10_000;
+
+/// The page size of parameter `name` (`limit`, `top`): [`PAGE_DEFAULT`] when absent.
+pub(crate) fn page_size(value: Option<usize>, name: &str) -> Result<usize, ApiError> {
+    let size = value.unwrap_or(PAGE_DEFAULT);
+    if (1..=PAGE_MAX).contains(&size) {
+        Ok(size)
+    } else {
+        Err(ApiError::bad_parameter(format!(
+            "{name}: between 1 and {PAGE_MAX}"
+        )))
     }
+}
+
+/// A comma-separated list of values of a value list (`EXE,SCRIPT`), each checked.
+pub(crate) fn parsed_list<T>(name: &str, text: Option<&str>) -> Result<Vec<T>, ApiError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    list(text)
+        .iter()
+        .map(|item| {
+            item.parse()
+                .map_err(|e| ApiError::bad_parameter(format!("{name}: {e}")))
+        })
+        .collect()
 }
 
 /// A comma-separated list parameter (`finance,hr`), trimmed, empty items dropped.

@@ -5,16 +5,14 @@
 //! and an admin token for uploads and the inventory); bodies, time and concurrency are
 //! bounded; answers for an unchanged store are cached.
 
-pub mod auth;
-pub mod cache;
-pub mod dashboard;
-pub mod error;
-pub mod extract;
-pub mod inventory;
-pub mod openapi;
-pub mod routes;
-pub mod state;
-pub mod upload;
+mod auth;
+mod body;
+mod cache;
+mod dashboard;
+mod error;
+mod extract;
+mod routes;
+mod state;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -22,69 +20,33 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 
-pub use auth::Tokens;
-pub use error::{ApiError, ErrorBody};
+pub use auth::{MIN_TOKEN_LEN, Tokens};
+pub use dashboard::PATHS as DASHBOARD_PATHS;
+pub use error::{ErrorBody, ErrorCode};
+pub use routes::{document, route_list};
 pub use state::{AppState, Config};
 
-/// The API's routes (method, path), as the router serves them; a test checks the OpenAPI
-/// document lists exactly these.
-pub const ROUTES: [(&str, &str); 11] = [
-    ("get", "/api/v1/health"),
-    ("get", "/api/v1/openapi.json"),
-    ("get", "/api/v1/groups"),
-    ("get", "/api/v1/groups/{group}/blocked"),
-    ("get", "/api/v1/groups/{group}/suggestions"),
-    ("get", "/api/v1/readiness"),
-    ("get", "/api/v1/timeline"),
-    ("post", "/api/v1/simulate"),
-    ("post", "/api/v1/ingest"),
-    ("get", "/api/v1/inventory"),
-    ("put", "/api/v1/inventory"),
-];
+use error::ApiError;
 
-/// The router over `state`.
+/// The router over `state`: the API's route table, the dashboard, and the limits every
+/// request goes through.
 pub fn router(state: Arc<AppState>) -> Router {
-    let read = Router::new()
-        .route("/api/v1/openapi.json", get(openapi::openapi_json))
-        .route("/api/v1/groups", get(routes::groups))
-        .route("/api/v1/groups/{group}/blocked", get(routes::blocked))
-        .route(
-            "/api/v1/groups/{group}/suggestions",
-            get(routes::suggestions),
-        )
-        .route("/api/v1/readiness", get(routes::readiness))
-        .route("/api/v1/timeline", get(routes::timeline))
-        .route("/api/v1/simulate", post(routes::simulate))
-        .route("/api/v1/inventory", get(inventory::get_inventory))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_read,
-        ));
-    let admin = Router::new()
-        .route("/api/v1/ingest", post(upload::ingest_upload))
-        .route(
-            "/api/v1/inventory",
-            axum::routing::put(inventory::put_inventory),
-        )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_admin,
-        ));
+    let (api, _) = routes::table(Some(&state)).split_for_parts();
     Router::new()
-        .route("/api/v1/health", get(routes::health))
         .merge(dashboard::routes())
-        .merge(read)
-        .merge(admin)
-        .fallback(|| async { routes::not_found_route() })
+        .merge(api)
+        .fallback(|| async {
+            ApiError::new(
+                ErrorCode::UnknownEndpoint,
+                "no such endpoint; GET /api/v1/openapi.json lists them",
+            )
+        })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 "this endpoint does not take that method; GET /api/v1/openapi.json lists them",
             )
         })
@@ -107,8 +69,7 @@ async fn bound_in_flight(
     match state.in_flight.clone().try_acquire_owned() {
         Ok(_permit) => next.run(request).await,
         Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
+            ErrorCode::Overloaded,
             "too many requests in progress; try again shortly",
         )
         .into_response(),

@@ -7,13 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use datafusion::prelude::SessionContext;
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::auth::Tokens;
 use crate::cache::{Fingerprint, ResponseCache};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -46,21 +44,34 @@ pub struct Config {
 }
 
 impl Config {
+    /// Queries that run at once unless told otherwise.
+    pub const DEFAULT_QUERY_CONCURRENCY: usize = 2;
+    /// Seconds a query may run unless told otherwise.
+    pub const DEFAULT_QUERY_TIMEOUT_SECS: u64 = 300;
+    /// Requests in progress at once.
+    pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+    /// Largest EVTX upload unless told otherwise, in MiB.
+    pub const DEFAULT_UPLOAD_LIMIT_MB: u64 = 1024;
+    /// Largest policy or inventory body unless told otherwise, in MiB.
+    pub const DEFAULT_DOCUMENT_LIMIT_MB: u64 = 10;
+    /// Seconds of upload silence after which an upload is abandoned.
+    pub const DEFAULT_UPLOAD_IDLE_SECS: u64 = 60;
+
     /// Defaults for everything but the data folder and the tokens.
     pub fn new(data_dir: PathBuf, tokens: Tokens) -> Config {
         Config {
-            inventory_path: data_dir.join("inventory.csv"),
+            inventory_path: data_dir.join(query::session::DATA_INVENTORY),
             data_dir,
             current_policy: None,
             tokens,
             engine: query::Engine::Local,
-            memory_mb: 2048,
-            query_concurrency: 2,
-            query_timeout: Duration::from_secs(300),
-            max_in_flight: 1024,
-            upload_limit: 1 << 30,
-            document_limit: 10 << 20,
-            upload_idle_timeout: Duration::from_secs(60),
+            memory_mb: query::DEFAULT_MEMORY_MB,
+            query_concurrency: Self::DEFAULT_QUERY_CONCURRENCY,
+            query_timeout: Duration::from_secs(Self::DEFAULT_QUERY_TIMEOUT_SECS),
+            max_in_flight: Self::DEFAULT_MAX_IN_FLIGHT,
+            upload_limit: Self::DEFAULT_UPLOAD_LIMIT_MB << 20,
+            document_limit: Self::DEFAULT_DOCUMENT_LIMIT_MB << 20,
+            upload_idle_timeout: Duration::from_secs(Self::DEFAULT_UPLOAD_IDLE_SECS),
             upload_dir: std::env::temp_dir(),
         }
     }
@@ -70,7 +81,7 @@ impl Config {
 #[derive(Debug)]
 pub struct AppState {
     pub config: Config,
-    pub cache: ResponseCache,
+    pub(crate) cache: ResponseCache,
     query_permits: Semaphore,
     pub(crate) in_flight: Arc<Semaphore>,
     /// Uploads are ingested one at a time (the store lock would serialise them anyway, on a
@@ -119,11 +130,11 @@ impl AppState {
         Ok(query::Inventory::from_path(path)?)
     }
 
-    /// Runs `f` on a fresh context over the current store state, when a query turn is free,
-    /// within the query timeout.
+    /// Runs `f` on a session over the current store state and inventory, when a query turn
+    /// is free, within the query timeout.
     pub(crate) async fn query<T, F, Fut>(&self, f: F) -> Result<T, ApiError>
     where
-        F: FnOnce(SessionContext, query::Inventory) -> Fut,
+        F: FnOnce(query::Session) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
         let timeout = self.config.query_timeout;
@@ -133,16 +144,14 @@ impl AppState {
                 .acquire()
                 .await
                 .map_err(|e| ApiError::internal("waiting for a query turn", &e))?;
-            let inventory = self.inventory()?;
             let share = self.config.memory_mb / self.config.query_concurrency.max(1);
-            let ctx = self.config.engine.context(share, &self.store()).await?;
-            query::register_store(&ctx, &self.store()).await?;
-            f(ctx, inventory).await
+            let session = query::Session::new(self.store(), self.inventory()?)
+                .with_engine(self.config.engine.clone(), share);
+            f(session).await
         };
         tokio::time::timeout(timeout, work).await.map_err(|_| {
             ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "timeout",
+                ErrorCode::QueryTimeout,
                 format!(
                     "the query did not finish within {} s; narrow it (since/until, group) or raise --query-timeout",
                     timeout.as_secs()

@@ -1,19 +1,16 @@
 //! The query engine for the CLI: `--engine` (local DataFusion with a bounded memory pool, or
-//! a Ballista cluster) on a Tokio runtime.
+//! a Ballista cluster), and the Tokio runtime the questions run on.
 
 use std::future::Future;
 
 use clap::Args;
-
-/// Default memory budget of the local query engine, in MiB.
-pub(crate) const DEFAULT_MEMORY_MB: usize = 2048;
 
 /// Where queries run, and within how much memory.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct EngineArgs {
     /// Where queries run: `local` (in this process) or `ballista://HOST:PORT`, a Ballista
     /// scheduler whose executors see the data folder at the same path (a build with
-    /// `--features ballista`; README "Scaling out").
+    /// `--features ballista`; docs/scaling-out.md).
     #[arg(
         long,
         env = "LOCKSTEP_ENGINE",
@@ -22,27 +19,17 @@ pub(crate) struct EngineArgs {
     )]
     pub(crate) engine: query::Engine,
     /// Memory the local query engine may use, in MiB (all running queries together).
-    #[arg(long, env = "LOCKSTEP_MEMORY_MB", default_value_t = DEFAULT_MEMORY_MB)]
+    #[arg(long, env = "LOCKSTEP_MEMORY_MB", default_value_t = query::DEFAULT_MEMORY_MB)]
     pub(crate) memory_mb: usize,
 }
 
-/// Runs `f` with a context of `engine` over `store` (registered first) on a Tokio runtime.
-pub(crate) fn block_on<F, Fut, T, E>(
-    engine: &EngineArgs,
-    store: &query::Store,
-    f: F,
-) -> anyhow::Result<T>
+/// Runs `work` to completion on a multi-threaded Tokio runtime.
+pub(crate) fn block_on<T, E>(work: impl Future<Output = Result<T, E>>) -> anyhow::Result<T>
 where
-    F: FnOnce(datafusion::prelude::SessionContext, u64) -> Fut,
-    Fut: Future<Output = Result<T, E>>,
     E: std::error::Error + Send + Sync + 'static,
 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        let ctx = engine.engine.context(engine.memory_mb, store).await?;
-        let rows = query::register_store(&ctx, store).await?;
-        Ok(f(ctx, rows).await?)
-    })
+    Ok(runtime.block_on(work)?)
 }

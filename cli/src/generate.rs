@@ -1,5 +1,6 @@
 //! `lockstep generate`.
 
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,7 +81,9 @@ pub(crate) fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let summary = summary.with_context(|| format!("generating into {}", out.display()))?;
     let secs = summary.elapsed_seconds.max(1e-9);
     let records = summary.applocker_events + summary.noise_records;
-    println!(
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "wrote {} files ({:.1} MB) for {} hosts in {} groups: {} AppLocker events + {} other records",
         summary.files.len(),
         summary.bytes as f64 / 1e6,
@@ -90,15 +93,17 @@ pub(crate) fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         summary.noise_records,
     );
     for (id, n) in &summary.events_by_id {
-        println!("  event {id}: {n}");
+        let _ = writeln!(text, "  event {id}: {n}");
     }
-    println!(
+    let _ = writeln!(
+        text,
         "{:.1} s, {:.0} records/s, {:.1} MB/s; inventory: {}",
         secs,
         records as f64 / secs,
         summary.bytes as f64 / 1e6 / secs,
-        out.join("inventory.csv").display()
+        crate::output::path(&out.join("inventory.csv"))
     );
+    crate::output::print(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 

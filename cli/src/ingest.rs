@@ -1,5 +1,6 @@
 //! `lockstep ingest`.
 
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +10,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::output;
 
 /// Exit status when some input was skipped or damaged (the rest was stored).
 pub(crate) const EXIT_PARTIAL: u8 = 3;
@@ -59,11 +62,23 @@ pub(crate) fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         worker.join().expect("ingest thread panicked")
     });
     bar.finish_and_clear();
-    let summary = result.with_context(|| format!("ingesting into {}", args.data.display()))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+    let summary = result.with_context(|| format!("ingesting into {}", output::path(&args.data)))?;
+    // The rows are committed: whatever happens to the summary, the exit status says so.
+    let printed = if args.json {
+        match serde_json::to_string_pretty(&summary) {
+            Ok(json) => output::print(&(json + "\n")),
+            Err(e) => {
+                eprintln!("the summary could not be written as JSON: {e}");
+                Ok(())
+            }
+        }
     } else {
-        print_summary(&summary);
+        output::print(&summary_text(&summary))
+    };
+    if let Err(e) = printed
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("the summary could not be printed: {e}");
     }
     Ok(if summary.is_partial() {
         ExitCode::from(EXIT_PARTIAL)
@@ -72,15 +87,22 @@ pub(crate) fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn print_summary(s: &ingest::Summary) {
+/// The summary for people; skipped and damaged inputs go to stderr.
+fn summary_text(s: &ingest::Summary) -> String {
     for skipped in &s.skipped_inputs {
-        eprintln!("skipped {}: {}", skipped.path.display(), skipped.reason);
+        eprintln!(
+            "skipped {}: {}",
+            output::path(&skipped.path),
+            skipped.reason
+        );
     }
     for damage in &s.damaged {
-        eprintln!("damaged {damage}");
+        eprintln!("damaged {}", output::escape_controls(&damage.to_string()));
     }
     let events: u64 = s.applocker_events_by_id.values().sum();
-    println!(
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "read {} files ({:.1} MB): {} records, {} AppLocker events, {} other records skipped",
         s.files_read,
         s.bytes_read as f64 / 1e6,
@@ -89,26 +111,30 @@ fn print_summary(s: &ingest::Summary) {
         s.other_records
     );
     for (id, n) in &s.applocker_events_by_id {
-        println!("  event {id}: {n}");
+        let _ = writeln!(text, "  event {id}: {n}");
     }
-    println!(
+    let _ = writeln!(
+        text,
         "stored {} new rows, {} duplicates not stored; the store now holds {} rows ({})",
         s.rows_new,
         s.rows_duplicate,
         s.rows_in_store,
-        s.data_dir.display()
+        output::path(&s.data_dir)
     );
-    println!(
+    let _ = writeln!(
+        text,
         "{:.1} s, {:.0} records/s",
         s.elapsed_seconds, s.records_per_second
     );
     if s.is_partial() {
-        println!(
+        let _ = writeln!(
+            text,
             "partial: {} input(s) skipped and {} damaged part(s) not read (listed above); everything else was stored",
             s.skipped_inputs.len(),
             s.damaged.len()
         );
     }
+    text
 }
 
 fn progress_bar(quiet: bool) -> ProgressBar {

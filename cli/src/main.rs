@@ -14,6 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod engine;
 mod generate;
 mod ingest;
+mod output;
 mod policy_cmds;
 mod report;
 mod serve;
@@ -80,8 +81,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // `lockstep report | head`: the reader has all it wanted.
+        Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", output::escape_controls(&format!("{err:#}")));
             ExitCode::FAILURE
         }
     }

@@ -6,33 +6,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use policy::suggest::{Granularity, to_policy};
-use policy::{EnforcementMode, Evaluator, Policy};
-use query::readiness::{Candidate, GroupReadiness, ReadinessOptions};
+use policy::suggest::Granularity;
+use policy::{Evaluator, Policy};
+use query::readiness::{Candidate, DEFAULT_MIN_DAYS, GroupReadiness, ReadinessOptions};
 use query::simulate::{BlockedApp, SimulateOptions, Simulation};
-use query::suggest::{GroupSuggestions, SuggestOptions};
+use query::suggest::{GroupSuggestions, PolicyOutput, SuggestOptions};
 
-use crate::engine;
+use crate::engine::block_on;
+use crate::output;
 use crate::store_args::{StoreArgs, read_policy, read_sid_groups};
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum GranularityArg {
-    Publisher,
-    Product,
-    Binary,
-    Version,
-}
-
-impl From<GranularityArg> for Granularity {
-    fn from(g: GranularityArg) -> Self {
-        match g {
-            GranularityArg::Publisher => Granularity::Publisher,
-            GranularityArg::Product => Granularity::Product,
-            GranularityArg::Binary => Granularity::Binary,
-            GranularityArg::Version => Granularity::Version,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum SuggestFormat {
@@ -56,7 +38,7 @@ pub(crate) struct SuggestArgs {
     policy: Option<PathBuf>,
     /// How specific publisher rules are (default: product, binary for Microsoft).
     #[arg(long, value_enum)]
-    granularity: Option<GranularityArg>,
+    granularity: Option<Granularity>,
     #[arg(long, value_enum, default_value = "xml")]
     format: SuggestFormat,
     /// Write collections as Enabled (enforce) instead of AuditOnly.
@@ -74,58 +56,51 @@ pub(crate) struct SuggestArgs {
 }
 
 pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
-    let inventory = args.store.inventory()?;
+    let session = args.store.session(&[])?;
     let current = args.policy.as_deref().map(read_policy).transpose()?;
-    let current_for_query = current.clone();
     let opts = SuggestOptions {
         window: args.store.window()?,
         groups: args.store.groups.clone(),
-        granularity: args.granularity.map(Into::into),
+        granularity: args.granularity,
         sid: args.sid.clone(),
         include_noise: args.store.include_noise,
     };
-    let store = args.store.store();
-    let groups = engine::block_on(&args.store.engine, &store, |ctx, _| async move {
-        query::suggest::suggest_rules(&ctx, &inventory, current_for_query.as_ref(), &opts).await
-    })
-    .with_context(|| format!("suggesting rules from {}", args.store.data.display()))?;
-    let mode = if args.enforce {
-        EnforcementMode::Enabled
-    } else {
-        EnforcementMode::AuditOnly
+    let groups = block_on(session.suggest(current.as_ref(), &opts))
+        .with_context(|| format!("suggesting rules from {}", output::path(&args.store.data)))?;
+    let written = PolicyOutput {
+        include_review: args.include_review,
+        enforce: args.enforce,
     };
-    let policy_of = |g: &GroupSuggestions| {
-        to_policy(&g.suggestions, args.include_review, mode, current.as_ref())
-    };
+    let policy_of = |g: &GroupSuggestions| g.to_policy(written, current.as_ref());
     if groups.is_empty() {
         eprintln!("nothing would be blocked in the window: no rules to suggest");
     }
     if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", output::path(dir)))?;
         for g in &groups {
             let name = policy::write::file_stem(&g.group);
             let path = dir.join(format!("{name}.xml"));
             std::fs::write(&path, policy::write::to_xml(&policy_of(g)))
-                .with_context(|| format!("writing {}", path.display()))?;
+                .with_context(|| format!("writing {}", output::path(&path)))?;
             let json = dir.join(format!("{name}.json"));
             std::fs::write(&json, serde_json::to_string_pretty(g)? + "\n")
-                .with_context(|| format!("writing {}", json.display()))?;
+                .with_context(|| format!("writing {}", output::path(&json)))?;
             eprintln!(
                 "{}: {} rule(s) -> {}",
                 g.group,
-                count_rules(&policy_of(g)),
-                path.display()
+                policy_of(g).rules().count(),
+                output::path(&path)
             );
         }
         return Ok(ExitCode::SUCCESS);
     }
     match args.format {
-        SuggestFormat::Json => print!("{}", serde_json::to_string_pretty(&groups)? + "\n"),
+        SuggestFormat::Json => output::print(&(serde_json::to_string_pretty(&groups)? + "\n"))?,
         SuggestFormat::Xml => match groups.as_slice() {
-            [] => print!("{}", policy::write::to_xml(&Policy::default())),
+            [] => output::print(&policy::write::to_xml(&Policy::default()))?,
             [one] => {
                 print_review_summary(one, args.include_review);
-                print!("{}", policy::write::to_xml(&policy_of(one)));
+                output::print(&one.to_xml(written, current.as_ref()))?;
             }
             many => bail!(
                 "{} groups have suggestions ({}): pick one with --group, or write one policy per group with --out DIR",
@@ -138,10 +113,6 @@ pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
         },
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn count_rules(p: &Policy) -> usize {
-    p.rules().count()
 }
 
 fn print_review_summary(g: &GroupSuggestions, include_review: bool) {
@@ -164,7 +135,8 @@ fn print_review_summary(g: &GroupSuggestions, include_review: bool) {
         }
     );
     for s in flagged {
-        eprintln!("  {}: {}", s.apps.join(", "), s.review.join("; "));
+        let reasons: Vec<&str> = s.review.iter().map(|r| r.message.as_str()).collect();
+        eprintln!("  {}: {}", s.apps.join(", "), reasons.join("; "));
     }
 }
 
@@ -188,7 +160,7 @@ pub(crate) struct SimulateArgs {
 }
 
 pub(crate) fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
-    let inventory = args.store.inventory()?;
+    let session = args.store.session(&[])?;
     let candidate = read_policy(&args.policy)?;
     let evaluator = Evaluator::new(&candidate, read_sid_groups(args.sid_groups.as_deref())?);
     let opts = SimulateOptions {
@@ -197,14 +169,11 @@ pub(crate) fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         include_noise: args.store.include_noise,
         include_allowed: true,
     };
-    let store = args.store.store();
-    let sim = engine::block_on(&args.store.engine, &store, |ctx, _| async move {
-        query::simulate::simulate(&ctx, &inventory, &evaluator, &opts).await
-    })
-    .with_context(|| format!("simulating on {}", args.store.data.display()))?;
+    let sim = block_on(session.simulate(&evaluator, &opts))
+        .with_context(|| format!("simulating on {}", output::path(&args.store.data)))?;
     match args.format {
-        Format::Json => print!("{}", serde_json::to_string_pretty(&sim)? + "\n"),
-        Format::Table => print!("{}", simulation_table(&sim, args.top)),
+        Format::Json => output::print(&(serde_json::to_string_pretty(&sim)? + "\n"))?,
+        Format::Table => output::print(&simulation_table(&sim, args.top))?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -240,22 +209,14 @@ fn simulation_table(sim: &Simulation, top: usize) -> String {
 
 fn blocked_line(a: &BlockedApp) -> String {
     let app = &a.app;
-    let what = match (&app.publisher, &app.file_hash) {
-        (Some(p), _) => format!(
-            "{} / {} / {}",
-            p,
-            app.product.as_deref().unwrap_or(""),
-            app.binary.as_deref().unwrap_or("")
-        ),
-        (None, Some(h)) => format!("unsigned {} ({})", app.paths.first().map_or("", |p| p), h),
-        (None, None) => format!("unsigned {}", app.paths.first().map_or("", |p| p)),
-    };
     format!(
-        "{:>7} events {:>5} hosts {:>5} users  {:6} {what}  [{}]",
+        "{:>7} events {:>5} hosts {:>5} users  {:6} {} {}  [{}]",
         app.events,
         app.hosts,
         app.users,
-        app.collection.as_deref().unwrap_or("-"),
+        app.collection.map_or("-", |c| c.as_str()),
+        app.app_id,
+        output::escape_controls(&app.label),
         a.blocked_by.join(", ")
     )
 }
@@ -276,11 +237,11 @@ pub(crate) struct ReadinessArgs {
     #[arg(long, value_name = "CSV")]
     sid_groups: Option<PathBuf>,
     /// Days with events needed before a group can be ready.
-    #[arg(long, value_name = "N", default_value_t = 14)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MIN_DAYS)]
     min_days: u32,
     /// Granularity of the suggested rules in the default candidate.
     #[arg(long, value_enum)]
-    granularity: Option<GranularityArg>,
+    granularity: Option<Granularity>,
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
 }
@@ -291,7 +252,7 @@ pub(crate) fn readiness(args: ReadinessArgs) -> anyhow::Result<ExitCode> {
             "--policy is the whole candidate; --current only feeds the default candidate (current + suggested rules): give one of them"
         );
     }
-    let inventory = args.store.inventory()?;
+    let session = args.store.session(&[])?;
     let sid_groups = read_sid_groups(args.sid_groups.as_deref())?;
     let candidate = args.policy.as_deref().map(read_policy).transpose()?;
     let current = args.current.as_deref().map(read_policy).transpose()?;
@@ -307,17 +268,14 @@ pub(crate) fn readiness(args: ReadinessArgs) -> anyhow::Result<ExitCode> {
         Some(whole) => Candidate::Whole(whole),
         None => Candidate::CurrentPlusSuggestions {
             current,
-            granularity: args.granularity.map(Into::into),
+            granularity: args.granularity,
         },
     };
-    let store = args.store.store();
-    let groups = engine::block_on(&args.store.engine, &store, |ctx, _| async move {
-        query::readiness::readiness_of(&ctx, &inventory, &candidate, sid_groups, &opts).await
-    })
-    .with_context(|| format!("judging readiness on {}", args.store.data.display()))?;
+    let groups = block_on(session.readiness(&candidate, sid_groups, &opts))
+        .with_context(|| format!("judging readiness on {}", output::path(&args.store.data)))?;
     match args.format {
-        Format::Json => print!("{}", serde_json::to_string_pretty(&groups)? + "\n"),
-        Format::Table => print!("{}", readiness_table(&groups)),
+        Format::Json => output::print(&(serde_json::to_string_pretty(&groups)? + "\n"))?,
+        Format::Table => output::print(&readiness_table(&groups))?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -325,25 +283,35 @@ pub(crate) fn readiness(args: ReadinessArgs) -> anyhow::Result<ExitCode> {
 fn readiness_table(groups: &[GroupReadiness]) -> String {
     let mut out = String::new();
     for g in groups {
+        let hosts = if g.hosts_in_inventory == 0 {
+            format!(
+                "{} host(s) reporting, none of them in the inventory",
+                g.hosts_reporting
+            )
+        } else {
+            format!(
+                "{} of {} inventory hosts reporting",
+                g.hosts_reporting, g.hosts_in_inventory
+            )
+        };
         let _ = writeln!(
             out,
-            "{}: {:?} ({} of {} inventory hosts reporting, {} day(s) of evidence)",
+            "{}: {} ({hosts}, {} day(s) of evidence)",
             g.group,
             g.status(),
-            g.hosts_reporting,
-            g.hosts_in_inventory,
             g.days_of_evidence
         );
         for c in &g.collections {
+            let reasons: Vec<&str> = c.reasons.iter().map(|r| r.message.as_str()).collect();
             let _ = writeln!(
                 out,
                 "  {:6} {:17} residual {:>3} apps {:>6} events {:>4} hosts  {}",
-                c.collection,
-                format!("{:?}", c.status),
+                c.collection.as_str(),
+                c.status.as_str(),
                 c.residual_apps,
                 c.residual_events,
                 c.residual_hosts,
-                c.reasons.join("; ")
+                reasons.join("; ")
             );
         }
     }

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
 use crate::engine;
+use crate::output;
 use crate::store_args::read_policy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,16 +55,16 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     engine: engine::EngineArgs,
     /// Queries that run at once (more wait for a turn).
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = api::Config::DEFAULT_QUERY_CONCURRENCY)]
     query_concurrency: usize,
     /// A query that runs longer is answered 503.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    #[arg(long, value_name = "SECONDS", default_value_t = api::Config::DEFAULT_QUERY_TIMEOUT_SECS)]
     query_timeout: u64,
     /// Largest EVTX upload, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    #[arg(long, value_name = "MIB", default_value_t = api::Config::DEFAULT_UPLOAD_LIMIT_MB)]
     upload_limit_mb: u64,
     /// Largest policy or inventory body, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 10)]
+    #[arg(long, value_name = "MIB", default_value_t = api::Config::DEFAULT_DOCUMENT_LIMIT_MB)]
     document_limit_mb: u64,
     /// Where uploads are written while they arrive (default: the system's temporary folder).
     #[arg(long, value_name = "DIR")]
@@ -100,22 +101,27 @@ fn tokens(args: &ServeArgs) -> anyhow::Result<(api::Tokens, Option<String>)> {
 
 fn read_token_file(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path)
-        .with_context(|| format!("reading the token file {}", path.display()))
+        .with_context(|| format!("reading the token file {}", output::path(path)))
 }
 
 pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let (tokens, generated) = tokens(&args)?;
     if !args.paths.is_empty() {
         crate::report::ingest_first(&args.paths, &args.data, quiet)?;
-        let kept = args.data.join("inventory.csv");
+        let kept = args.data.join(query::session::DATA_INVENTORY);
         if let (None, false, Some(found)) = (
             &args.inventory,
             kept.exists(),
-            crate::report::folder_inventory(&args.paths),
+            query::session::inputs_inventory(&args.paths),
         ) {
             // A copy: PUT /api/v1/inventory must never rewrite the user's input folder.
-            std::fs::copy(&found, &kept)
-                .with_context(|| format!("copying {} to {}", found.display(), kept.display()))?;
+            std::fs::copy(&found, &kept).with_context(|| {
+                format!(
+                    "copying {} to {}",
+                    output::path(&found),
+                    output::path(&kept)
+                )
+            })?;
         }
     }
     let mut config = api::Config::new(args.data.clone(), tokens);
@@ -135,7 +141,7 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         config.upload_dir = dir.clone();
     }
     std::fs::create_dir_all(&args.data)
-        .with_context(|| format!("creating the data folder {}", args.data.display()))?;
+        .with_context(|| format!("creating the data folder {}", output::path(&args.data)))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -168,7 +174,7 @@ fn announce(address: SocketAddr, data: &Path, generated: Option<&str>) -> anyhow
     writeln!(
         out,
         "lockstep serving {} on http://{address}/",
-        data.display()
+        output::path(data)
     )?;
     writeln!(
         out,

@@ -1,6 +1,7 @@
-//! Arguments every question about the store shares (`suggest`, `simulate`, `readiness`).
+//! Arguments every question about the store shares (`report`, `suggest`, `simulate`,
+//! `readiness`), and the session they open.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -12,8 +13,8 @@ pub(crate) struct StoreArgs {
     /// The data folder (the event store).
     #[arg(long, env = "LOCKSTEP_DATA", default_value = "lockstep-data")]
     pub(crate) data: PathBuf,
-    /// Business groups: CSV with `computer,group` (short names, FQDNs or globs); default
-    /// DATA/inventory.csv when it exists.
+    /// Business groups: CSV with `computer,group` (short names, FQDNs or globs). Default:
+    /// the inventory.csv of the one folder ingested first, else DATA/inventory.csv.
     #[arg(long, value_name = "CSV")]
     pub(crate) inventory: Option<PathBuf>,
     /// Start of the window: a date (2026-10-05) or an RFC 3339 time.
@@ -34,52 +35,29 @@ pub(crate) struct StoreArgs {
 
 impl StoreArgs {
     pub(crate) fn window(&self) -> anyhow::Result<query::Window> {
-        window(self.since.as_deref(), self.until.as_deref())
+        Ok(query::Window::parse(
+            self.since.as_deref(),
+            self.until.as_deref(),
+        )?)
     }
 
-    /// The inventory (`--inventory`, else the data folder's own), or none (every computer
-    /// `unassigned`, said on stderr).
-    pub(crate) fn inventory(&self) -> anyhow::Result<query::Inventory> {
-        match self
-            .inventory
-            .clone()
-            .or_else(|| data_inventory(&self.data))
-        {
-            Some(path) => Ok(query::Inventory::from_path(&path)?),
-            None => {
-                eprintln!(
-                    "no inventory given (--inventory CSV): every computer is in group `unassigned`"
-                );
-                Ok(query::Inventory::default())
-            }
+    /// The session over the store, with the inventory that applies (`--inventory`, else
+    /// that of the one folder in `inputs`, else the data folder's); says on stderr when
+    /// there is none.
+    pub(crate) fn session(&self, inputs: &[PathBuf]) -> anyhow::Result<query::Session> {
+        let session = query::Session::open(&self.data, self.inventory.as_deref(), inputs)?
+            .with_engine(self.engine.engine.clone(), self.engine.memory_mb);
+        if session.inventory_path().is_none() {
+            eprintln!(
+                "no inventory given (--inventory CSV): every computer is in group `unassigned`"
+            );
         }
+        Ok(session)
     }
-
-    pub(crate) fn store(&self) -> query::Store {
-        query::Store::new(&self.data)
-    }
-}
-
-/// `DATA/inventory.csv`, when it exists: the inventory `lockstep serve` keeps (and
-/// `PUT /api/v1/inventory` replaces) by default.
-pub(crate) fn data_inventory(data: &std::path::Path) -> Option<PathBuf> {
-    Some(data.join("inventory.csv")).filter(|p| p.is_file())
-}
-
-/// The window of `--since` / `--until`.
-pub(crate) fn window(since: Option<&str>, until: Option<&str>) -> anyhow::Result<query::Window> {
-    Ok(query::Window {
-        since: since
-            .map(|t| query::parse_time_bound(t, false))
-            .transpose()?,
-        until: until
-            .map(|t| query::parse_time_bound(t, true))
-            .transpose()?,
-    })
 }
 
 /// Reads a policy file, printing what was skipped.
-pub(crate) fn read_policy(path: &std::path::Path) -> anyhow::Result<policy::Policy> {
+pub(crate) fn read_policy(path: &Path) -> anyhow::Result<policy::Policy> {
     let parsed = policy::read::read_file(path)?;
     for warning in &parsed.warnings {
         eprintln!("{}: {warning}", path.display());
@@ -88,9 +66,7 @@ pub(crate) fn read_policy(path: &std::path::Path) -> anyhow::Result<policy::Poli
 }
 
 /// Reads `--sid-groups`.
-pub(crate) fn read_sid_groups(
-    path: Option<&std::path::Path>,
-) -> anyhow::Result<Option<policy::SidGroups>> {
+pub(crate) fn read_sid_groups(path: Option<&Path>) -> anyhow::Result<Option<policy::SidGroups>> {
     let Some(path) = path else { return Ok(None) };
     let text =
         std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

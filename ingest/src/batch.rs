@@ -8,7 +8,10 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 
-use crate::event::{AuditEvent, push_computer_key, version_key};
+use schema::Collection;
+use schema::values::push_computer_key;
+
+use crate::event::{AuditEvent, version_key};
 
 /// One event with where it came from.
 #[derive(Debug, Clone)]
@@ -37,9 +40,9 @@ pub(crate) fn to_record_batch(rows: &[&Row], sources: &[String], ingest_id: &str
     let mut key = strings(&|e| e.computer.len());
     let mut channel = strings(&|e| e.channel.len());
     let mut provider = strings(&|e| e.provider.len());
-    let mut outcome = strings(&|e| e.outcome().len());
-    let mut collection = strings(&|e| e.collection().map_or(0, str::len));
-    let mut policy_kind = strings(&|e| e.policy_kind().len());
+    let mut outcome = strings(&|e| e.outcome().as_str().len());
+    let mut collection = strings(&|e| e.collection().map_or(0, |c| c.as_str().len()));
+    let mut policy_kind = strings(&|e| e.policy_kind().as_str().len());
     let mut user_sid = strings(&|e| opt(&e.user_sid));
     let mut file_path = strings(&|e| opt(&e.file_path));
     let mut full_file_path = strings(&|e| opt(&e.full_file_path));
@@ -70,9 +73,9 @@ pub(crate) fn to_record_batch(rows: &[&Row], sources: &[String], ingest_id: &str
         provider.append_value(&e.provider);
         event_id.append_value(i32::from(e.event_id));
         record_id.append_value(e.record_id as i64);
-        outcome.append_value(e.outcome());
-        collection.append_option(e.collection());
-        policy_kind.append_value(e.policy_kind());
+        outcome.append_value(e.outcome().as_str());
+        collection.append_option(e.collection().map(Collection::as_str));
+        policy_kind.append_value(e.policy_kind().as_str());
         user_sid.append_option(e.user_sid.as_deref());
         process_id.append_option(e.process_id);
         logon_id.append_option(e.logon_id);

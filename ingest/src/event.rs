@@ -1,6 +1,8 @@
 //! One AppLocker event as lockstep stores it, and the normalisations of DESIGN.md
 //! ("The event table"): outcome from the event ID, upper-case hex hashes, FQBN split,
-//! numerically sortable versions, a lower-case short computer name for joins.
+//! numerically sortable versions (the value lists and the computer key are `schema::values`).
+
+use schema::{Collection, Outcome, PolicyKind};
 
 /// An AppLocker event decoded from a record (fields as logged, lightly normalised).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,42 +37,35 @@ pub(crate) struct FqbnParts<'a> {
 }
 
 impl AuditEvent {
-    /// `allowed`, `audit`, `blocked` or `other` (applocker-events.md §2).
-    pub(crate) fn outcome(&self) -> &'static str {
-        match self.event_id {
-            8002 | 8005 | 8020 | 8023 => "allowed",
-            8003 | 8006 | 8021 | 8024 | 8028 => "audit",
-            8004 | 8007 | 8022 | 8025 | 8029 => "blocked",
-            _ => "other",
-        }
+    /// What AppLocker did (applocker-events.md §2).
+    pub(crate) fn outcome(&self) -> Outcome {
+        Outcome::of_event(self.event_id)
     }
 
     /// `wdac` for App Control script events (8028/8029), `applocker` otherwise.
-    pub(crate) fn policy_kind(&self) -> &'static str {
-        if matches!(self.event_id, 8028 | 8029) {
-            "wdac"
-        } else {
-            "applocker"
-        }
+    pub(crate) fn policy_kind(&self) -> PolicyKind {
+        PolicyKind::of_event(self.event_id)
     }
 
     /// The rule collection: from `PolicyName`, else from the event ID (packaged apps), else
     /// for App Control script events from the file extension.
-    pub(crate) fn collection(&self) -> Option<&'static str> {
-        let from_policy = self.policy_name.as_deref().and_then(|p| {
-            let p = p.trim();
-            ["EXE", "DLL", "MSI", "SCRIPT", "APPX"]
-                .into_iter()
-                .find(|name| p.eq_ignore_ascii_case(name))
-        });
+    pub(crate) fn collection(&self) -> Option<Collection> {
+        let from_policy = self
+            .policy_name
+            .as_deref()
+            .and_then(|p| p.parse::<Collection>().ok());
         from_policy.or(match self.event_id {
-            8020..=8025 => Some("APPX"),
+            8020..=8025 => Some(Collection::Appx),
             8028 | 8029 => {
                 let msi = self
                     .file_path
                     .as_deref()
                     .is_some_and(|p| p.to_ascii_lowercase().ends_with(".msi"));
-                Some(if msi { "MSI" } else { "SCRIPT" })
+                Some(if msi {
+                    Collection::Msi
+                } else {
+                    Collection::Script
+                })
             }
             _ => None,
         })
@@ -126,24 +121,6 @@ pub(crate) fn version_key(version: &str) -> Option<VersionKey> {
         parts[i] = part.parse().ok()?;
     }
     Some(VersionKey(parts))
-}
-
-/// Lower-case short name, appended to `out`: `FIN-WS02.corp.example.com` → `fin-ws02`.
-pub(crate) fn push_computer_key(computer: &str, out: &mut String) {
-    let start = out.len();
-    out.push_str(computer_label(computer));
-    out[start..].make_ascii_lowercase();
-}
-
-/// The first label of a computer name, as logged: `FIN-WS02.corp` → `FIN-WS02`.
-fn computer_label(computer: &str) -> &str {
-    computer.trim().split('.').next().unwrap_or("")
-}
-
-/// Orders computers as their [`computer_key`]s would, without building them.
-pub(crate) fn cmp_computer_keys(a: &str, b: &str) -> std::cmp::Ordering {
-    let key = |c| computer_label(c).bytes().map(|b| b.to_ascii_lowercase());
-    key(a).cmp(key(b))
 }
 
 /// A GUID as lower case without braces.
@@ -295,29 +272,5 @@ mod tests {
         );
         assert_eq!(parse_system_time("yesterday"), None);
         assert_eq!(parse_system_time("2023-13-20T15:05:03Z"), None);
-    }
-
-    fn computer_key(computer: &str) -> String {
-        let mut key = String::from("kept:");
-        push_computer_key(computer, &mut key);
-        key.strip_prefix("kept:").expect("appended").to_owned()
-    }
-
-    #[test]
-    fn computer_keys_are_short_and_lower_case() {
-        assert_eq!(computer_key("FIN-WS02.corp.example.com"), "fin-ws02");
-        assert_eq!(computer_key("el33t-b00k-1"), "el33t-b00k-1");
-        let mut names = [
-            "fin-ws10.corp",
-            "FIN-WS02",
-            " Fin-ws02.x ",
-            "ENG-1",
-            "fin-ws1",
-        ];
-        names.sort_by(|a, b| cmp_computer_keys(a, b));
-        let keys: Vec<String> = names.iter().map(|n| computer_key(n)).collect();
-        let mut sorted = keys.clone();
-        sorted.sort();
-        assert_eq!(keys, sorted);
     }
 }

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use schema::wildcard_match;
+
 use crate::SkippedInput;
 use crate::reader::has_evtx_magic;
 
@@ -133,43 +135,9 @@ fn glob(pattern: &Path) -> Vec<PathBuf> {
     current
 }
 
-/// `*` matches any run of characters, `?` one character.
-fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wildcards() {
-        assert!(wildcard_match("*.evtx", "a.evtx"));
-        assert!(wildcard_match(
-            "Forwarded*-?.evtx",
-            "ForwardedEvents-1.evtx"
-        ));
-        assert!(!wildcard_match("*.evtx", "a.evtx.partial"));
-        assert!(wildcard_match("*", ""));
-    }
 
     #[test]
     fn folders_globs_and_non_evtx_files() {

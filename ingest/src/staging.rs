@@ -17,7 +17,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::Error;
 use crate::batch::{Row, dedup_key, to_record_batch};
-use crate::event::cmp_computer_keys;
+use schema::values::cmp_computer_keys;
 
 /// Rows per row group: big enough for good compression and statistics, small enough that a
 /// group being sorted and encoded stays a few tens of MB.

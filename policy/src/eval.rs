@@ -106,9 +106,35 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// Every decision.
+    pub const ALL: [Decision; 4] = [
+        Decision::Allowed,
+        Decision::NotCovered,
+        Decision::Denied,
+        Decision::ImplicitDeny,
+    ];
+    /// The decisions that block a file.
+    pub const BLOCKING: [Decision; 2] = [Decision::Denied, Decision::ImplicitDeny];
+
+    /// The decision as JSON and the what-if tables spell it (`implicit_deny`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allowed => "allowed",
+            Decision::NotCovered => "not_covered",
+            Decision::Denied => "denied",
+            Decision::ImplicitDeny => "implicit_deny",
+        }
+    }
+
     /// Whether the file would be blocked under enforcement.
     pub fn is_blocked(self) -> bool {
         matches!(self, Decision::Denied | Decision::ImplicitDeny)
+    }
+}
+
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -31,8 +31,10 @@ pub const CONSOLIDATE_BINARIES: usize = 5;
 pub const DEFAULT_APPX_RULE_ID: &str = "a9e18c21-ff8f-43cf-b9fc-db40eed693ba";
 
 /// How specific publisher rules are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Granularity {
     Publisher,
     Product,
@@ -44,6 +46,9 @@ pub enum Granularity {
 /// One app that would be blocked, with what was observed of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppEvidence {
+    /// The app's stable id and its label, as the query layer names apps.
+    pub app_id: String,
+    pub label: String,
     pub collection: Option<CollectionKind>,
     pub publisher: Option<String>,
     pub product: Option<String>,
@@ -64,20 +69,6 @@ pub struct AppEvidence {
 }
 
 impl AppEvidence {
-    /// A short label (`publisher / product / binary`, the hash or the path).
-    pub fn label(&self) -> String {
-        match (&self.publisher, &self.hash) {
-            (Some(p), _) => format!(
-                "{} / {} / {}",
-                short_publisher(p),
-                self.product.as_deref().unwrap_or(""),
-                self.binary.as_deref().unwrap_or("")
-            ),
-            (None, Some(h)) => format!("unsigned {} ({h})", self.file_name()),
-            (None, None) => format!("unsigned {}", self.paths.first().map_or("", |p| p)),
-        }
-    }
-
     fn file_name(&self) -> &str {
         self.paths
             .first()
@@ -93,8 +84,10 @@ pub struct Suggestion {
     pub collection: CollectionKind,
     /// `None` when no safe rule exists.
     pub rule: Option<Rule>,
-    /// The apps it covers (labels).
+    /// The apps it covers (labels), sorted.
     pub apps: Vec<String>,
+    /// Their ids, in the same order.
+    pub app_ids: Vec<String>,
     pub events: u64,
     /// Distinct hosts and users the covered apps were seen with (the union when the apps'
     /// host and user lists are known, else the largest single count).
@@ -102,7 +95,44 @@ pub struct Suggestion {
     pub users: u64,
     pub why: String,
     /// Why it should be reviewed before it is allowed; empty when it is safe to apply.
-    pub review: Vec<String>,
+    pub review: Vec<ReviewReason>,
+}
+
+/// Why a suggestion should be looked at before it is allowed: a stable `code` for programs
+/// (the dashboard, scripts) and a `message` for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReviewReason {
+    pub code: ReviewCode,
+    pub message: String,
+}
+
+/// The kinds of [`ReviewReason`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ReviewCode {
+    /// The file is not signed: a hash or path rule, not a publisher rule.
+    Unsigned,
+    /// Unsigned and run from a place standard users can write to.
+    UserWritableLocation,
+    /// An explicit deny rule of the current policy matches: no allow rule can help.
+    DeniedByCurrentPolicy,
+    /// Neither a signature, nor a hash, nor an admin-only path: nothing can allow it safely.
+    NoSafeRule,
+    /// The signature has no product name: the rule allows everything the publisher signed.
+    WholePublisher,
+    /// Seen on one host only: perhaps one user's tool rather than the group's.
+    SingleHost,
+}
+
+impl ReviewReason {
+    fn new(code: ReviewCode, message: impl Into<String>) -> ReviewReason {
+        ReviewReason {
+            code,
+            message: message.into(),
+        }
+    }
 }
 
 /// Suggestion options.
@@ -159,13 +189,14 @@ pub fn suggest(apps: &[AppEvidence], opts: &SuggestOptions) -> Vec<Suggestion> {
             let key = draft
                 .rule
                 .as_ref()
-                .map_or_else(|| format!("none|{}", app.label()), |r| r.id.clone());
+                .map_or_else(|| format!("none|{}", app.app_id), |r| r.id.clone());
             let (hosts, users) = seen_with.entry(key.clone()).or_default();
             hosts.extend(app.host_names.iter().map(String::as_str));
             users.extend(app.user_sids.iter().map(String::as_str));
             match merged.get_mut(&key) {
                 Some(s) => {
-                    s.apps.push(app.label());
+                    s.apps.push(app.label.clone());
+                    s.app_ids.push(app.app_id.clone());
                     s.events += app.events;
                     s.hosts = s.hosts.max(app.hosts);
                     s.users = s.users.max(app.users);
@@ -189,10 +220,12 @@ pub fn suggest(apps: &[AppEvidence], opts: &SuggestOptions) -> Vec<Suggestion> {
     }
     let mut out: Vec<Suggestion> = merged.into_values().collect();
     for s in &mut out {
-        s.apps.sort();
-        s.apps.dedup();
+        sort_apps(s);
         if s.hosts <= 1 {
-            push_unique(&mut s.review, "seen on one host only".into());
+            push_unique(
+                &mut s.review,
+                ReviewReason::new(ReviewCode::SingleHost, "seen on one host only"),
+            );
         }
         if let Some(rule) = &mut s.rule {
             rule.description = format!(
@@ -222,7 +255,18 @@ pub fn suggest(apps: &[AppEvidence], opts: &SuggestOptions) -> Vec<Suggestion> {
     out
 }
 
-fn push_unique(list: &mut Vec<String>, item: String) {
+/// Sorts a suggestion's apps by label, keeping each id beside its label, without repeats.
+fn sort_apps(s: &mut Suggestion) {
+    let mut apps: Vec<(String, String)> = std::mem::take(&mut s.apps)
+        .into_iter()
+        .zip(std::mem::take(&mut s.app_ids))
+        .collect();
+    apps.sort();
+    apps.dedup();
+    (s.apps, s.app_ids) = apps.into_iter().unzip();
+}
+
+fn push_unique(list: &mut Vec<ReviewReason>, item: ReviewReason) {
     if !list.contains(&item) {
         list.push(item);
     }
@@ -245,14 +289,18 @@ fn drafts(
 ) -> Vec<Suggestion> {
     let mut review = Vec::new();
     if let Some(rule) = &app.denied_by {
-        review.push(format!(
-            "denied by rule {rule:?} of the current policy: deny beats allow, so no allow rule can help"
+        review.push(ReviewReason::new(
+            ReviewCode::DeniedByCurrentPolicy,
+            format!(
+                "denied by rule {rule:?} of the current policy: deny beats allow, so no allow rule can help"
+            ),
         ));
     }
-    let base = |rule: Option<Rule>, why: String, review: Vec<String>| Suggestion {
+    let base = |rule: Option<Rule>, why: String, review: Vec<ReviewReason>| Suggestion {
         collection,
         rule,
-        apps: vec![app.label()],
+        apps: vec![app.label.clone()],
+        app_ids: vec![app.app_id.clone()],
         events: app.events,
         hosts: app.hosts,
         users: app.users,
@@ -280,7 +328,7 @@ fn drafts(
         );
         return vec![base(Some(rule), why, review)];
     }
-    review.push("unsigned".into());
+    review.push(ReviewReason::new(ReviewCode::Unsigned, "unsigned"));
     let writable: Vec<(&String, &'static str)> = app
         .paths
         .iter()
@@ -306,8 +354,9 @@ fn drafts(
             .collect();
     }
     if let Some((path, place)) = writable.first() {
-        review.push(format!(
-            "unsigned in a user-writable place: {path} is {place}"
+        review.push(ReviewReason::new(
+            ReviewCode::UserWritableLocation,
+            format!("unsigned in a user-writable place: {path} is {place}"),
         ));
     }
     match &app.hash {
@@ -333,9 +382,10 @@ fn drafts(
             )]
         }
         None => {
-            review.push(
-                "no signature, no hash and not in an admin-only location: no rule can allow it safely (sign it or install it under Program Files)".into(),
-            );
+            review.push(ReviewReason::new(
+                ReviewCode::NoSafeRule,
+                "no signature, no hash and not in an admin-only location: no rule can allow it safely (sign it or install it under Program Files)",
+            ));
             vec![base(None, "no safe rule".into(), review)]
         }
     }
@@ -347,7 +397,7 @@ fn publisher_condition(
     collection: CollectionKind,
     binaries_of_product: usize,
     opts: &SuggestOptions,
-    review: &mut Vec<String>,
+    review: &mut Vec<ReviewReason>,
 ) -> (PublisherCondition, String) {
     let microsoft = publisher.to_uppercase().contains("O=MICROSOFT CORPORATION");
     let mut level = opts.granularity.unwrap_or(if microsoft {
@@ -382,8 +432,10 @@ fn publisher_condition(
     if level != Granularity::Publisher && product.is_empty() {
         level = Granularity::Publisher;
         why.push_str("; no product name in the signature, so publisher level");
-        review
-            .push("allows everything this publisher signed (no product name to narrow it)".into());
+        review.push(ReviewReason::new(
+            ReviewCode::WholePublisher,
+            "allows everything this publisher signed (no product name to narrow it)",
+        ));
     }
     let star = || "*".to_owned();
     let condition = PublisherCondition {
@@ -568,6 +620,8 @@ mod tests {
 
     fn unsigned(path: &str, hash: Option<&str>, hosts: u64) -> AppEvidence {
         AppEvidence {
+            app_id: format!("id {path}"),
+            label: format!("unsigned {path}"),
             collection: Some(CollectionKind::Exe),
             hash: hash.map(str::to_owned),
             paths: vec![path.to_owned()],
@@ -580,6 +634,8 @@ mod tests {
 
     fn signed(product: &str, binary: &str, version: &str) -> AppEvidence {
         AppEvidence {
+            app_id: format!("id {product} {binary}"),
+            label: format!("CONTOSO LTD / {product} / {binary}"),
             collection: Some(CollectionKind::Exe),
             publisher: Some("O=CONTOSO LTD, C=US".into()),
             product: Some(product.into()),
@@ -613,15 +669,22 @@ mod tests {
             path.rule.as_ref().unwrap().condition,
             Condition::Path(_)
         ));
-        assert_eq!(path.review, ["unsigned"]);
+        let codes = |s: &Suggestion| s.review.iter().map(|r| r.code).collect::<Vec<_>>();
+        assert_eq!(codes(path), [ReviewCode::Unsigned]);
+        assert_eq!(path.review[0].message, "unsigned");
         let hash = kind("X.EXE");
         assert!(matches!(
             hash.rule.as_ref().unwrap().condition,
             Condition::Hash(_)
         ));
-        assert!(hash.review.iter().any(|r| r.contains("user-writable")));
+        assert!(codes(hash).contains(&ReviewCode::UserWritableLocation));
+        assert!(
+            hash.review
+                .iter()
+                .any(|r| r.message.contains("user-writable"))
+        );
         let none = kind("Y.EXE");
-        assert!(none.rule.is_none() && none.review.iter().any(|r| r.contains("no rule")));
+        assert!(none.rule.is_none() && codes(none).contains(&ReviewCode::NoSafeRule));
         let publisher = kind("SUITE");
         assert!(publisher.review.is_empty(), "{publisher:?}");
         let Condition::Publisher(p) = &publisher.rule.as_ref().unwrap().condition else {
@@ -645,6 +708,15 @@ mod tests {
         let s = suggest(&apps, &opts);
         assert_eq!(s.len(), 1, "{s:#?}");
         assert_eq!(s[0].apps.len(), 6);
+        assert_eq!(s[0].app_ids.len(), 6);
+        assert!(
+            s[0].app_ids.iter().zip(&s[0].apps).all(|(id, label)| {
+                let binary = label.rsplit(" / ").next().unwrap();
+                id.ends_with(binary)
+            }),
+            "each id stays beside its label: {:?}",
+            s[0]
+        );
         assert_eq!(s[0].events, 30);
         // Below the threshold each binary keeps its rule.
         assert_eq!(suggest(&apps[..3], &opts).len(), 3);

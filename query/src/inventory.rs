@@ -14,6 +14,8 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 
+use schema::{computer_key, wildcard_match};
+
 use crate::Error;
 
 /// The group of computers the inventory does not name.
@@ -130,11 +132,12 @@ impl Inventory {
 
     /// The first line that matches `computer`, if any.
     pub fn matching_entry(&self, computer: &str) -> Option<&Entry> {
-        let computer = computer.to_ascii_lowercase();
-        let key = computer.split('.').next().unwrap_or("");
+        let computer = computer.trim().to_ascii_lowercase();
+        let key = computer_key(&computer);
+        let key = key.as_str();
         self.entries.iter().find(|e| {
             if e.is_glob() {
-                wildcard(&e.pattern, &computer) || wildcard(&e.pattern, key)
+                wildcard_match(&e.pattern, &computer) || wildcard_match(&e.pattern, key)
             } else if e.pattern.contains('.') {
                 e.pattern == computer
                     || (!computer.contains('.') && e.pattern.split('.').next() == Some(key))
@@ -268,6 +271,14 @@ impl HostGroups {
     pub fn groups(&self) -> impl Iterator<Item = &str> {
         self.hosts.iter().map(|h| h.group.as_str())
     }
+
+    /// Every group `inventory` names or a computer of the store is in.
+    pub fn known_groups(&self, inventory: &Inventory) -> std::collections::BTreeSet<String> {
+        let mut groups: std::collections::BTreeSet<String> =
+            inventory.groups().into_iter().collect();
+        groups.extend(self.groups().map(str::to_owned));
+        groups
+    }
 }
 
 /// Splits one CSV line; quoted fields may contain commas and doubled quotes.
@@ -292,28 +303,6 @@ fn split_csv(line: &str) -> Vec<String> {
 /// A SQL string literal.
 pub(crate) fn sql_string(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
-}
-
-fn wildcard(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
 }
 
 #[cfg(test)]

@@ -1,20 +1,25 @@
 //! lockstep's questions as DataFusion SQL over the Parquet event store.
 //!
-//! Every function takes a `&SessionContext` and never builds one, so the same code runs on
-//! an in-process context (the default) or a distributed one. The caller registers the store
-//! with [`register_store`] first.
+//! [`Session`] is the way in (the CLI and the API use nothing else): a store, the inventory
+//! that applies and the engine, and one method per question. Underneath, every query
+//! function takes a `&SessionContext` and never builds one, so the same code runs on an
+//! in-process context (the default) or a distributed one.
 //!
-//! - [`Inventory`]: business groups from `inventory.csv`, as a SQL expression.
+//! - [`app`]: what an app is, its stable `app_id` and its label.
+//! - [`Inventory`]: business groups from `inventory.csv`.
 //! - [`report::blocked_apps_by_group`]: which apps would be blocked, per group.
 //! - [`suggest::suggest_rules`]: the rules that would let them run, per group.
 //! - [`simulate::simulate`]: what a candidate policy would still / newly block.
 //! - [`readiness::readiness`]: per group and collection, ready to enforce or not, and why.
 
+pub mod app;
+mod columns;
 mod engine;
 mod error;
 pub mod inventory;
 pub mod readiness;
 pub mod report;
+pub mod session;
 pub mod simulate;
 pub mod suggest;
 mod time;
@@ -28,7 +33,8 @@ use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 pub use engine::{BALLISTA_DEFAULT_PORT, Engine};
 pub use error::{Error, Result};
 pub use inventory::Inventory;
-pub use schema::Store;
+pub use schema::{Collection, Outcome, Store};
+pub use session::{DEFAULT_MEMORY_MB, Session};
 pub use time::{Window, parse_time_bound};
 
 /// The table name the queries read.

@@ -14,14 +14,18 @@ use datafusion::prelude::SessionContext;
 use policy::suggest::{Granularity, to_policy};
 use policy::{EnforcementMode, Evaluator, Policy, SidGroups};
 
+use schema::{Collection, Outcome};
+
+use crate::app::{APP_HASH_SQL, IDENTITY_COLUMNS, app_path_sql};
+use crate::columns::{collect, ints, strings, times};
 use crate::inventory::{HostGroups, Inventory};
-use crate::report::{collect, in_list, ints, noise_filter, strings, times};
+use crate::report::{applocker_outcomes_sql, in_list, noise_filter};
 use crate::simulate::{SimulateOptions, simulate};
 use crate::suggest::{SuggestOptions, suggest_rules};
 use crate::{Result, Window};
 
-/// The collections readiness is judged for.
-pub const COLLECTIONS: [&str; 5] = ["APPX", "DLL", "EXE", "MSI", "SCRIPT"];
+/// Days with events a group needs before it can be `ready`, unless told otherwise.
+pub const DEFAULT_MIN_DAYS: u32 = 14;
 
 /// What to judge.
 #[derive(Debug, Clone)]
@@ -42,7 +46,7 @@ impl Default for ReadinessOptions {
         ReadinessOptions {
             window: Window::default(),
             groups: Vec::new(),
-            min_days: 14,
+            min_days: DEFAULT_MIN_DAYS,
             include_noise: false,
             include_allowed: true,
         }
@@ -59,11 +63,57 @@ pub enum Status {
     InsufficientData,
 }
 
+impl Status {
+    /// How the status is written (`not_ready`), in JSON and in tables alike.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Ready => "ready",
+            Status::NotReady => "not_ready",
+            Status::InsufficientData => "insufficient_data",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a collection is not `ready`: a stable `code` for programs and a `message` for people.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Reason {
+    pub code: ReasonCode,
+    pub message: String,
+}
+
+/// The kinds of [`Reason`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ReasonCode {
+    /// The candidate would still block recorded executions.
+    WouldBlock,
+    /// No event of this collection in the window.
+    NoEvents,
+    /// Fewer days of evidence than needed.
+    TooFewDays,
+    /// Inventory hosts that never reported in the window.
+    HostsNeverReported,
+}
+
+impl Reason {
+    fn new(code: ReasonCode, message: String) -> Reason {
+        Reason { code, message }
+    }
+}
+
 /// One collection of one group.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CollectionReadiness {
-    pub collection: String,
+    pub collection: Collection,
     pub status: Status,
     /// AppLocker events of this collection (any outcome) in the window.
     pub events: u64,
@@ -74,7 +124,7 @@ pub struct CollectionReadiness {
     /// When the newest app (by first sighting) was first seen.
     pub last_new_app: Option<DateTime<Utc>>,
     /// Why it is not `ready`.
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
 }
 
 /// One group.
@@ -174,10 +224,7 @@ pub async fn readiness(
     opts: &ReadinessOptions,
 ) -> Result<Vec<GroupReadiness>> {
     let hosts = HostGroups::resolve(ctx, inventory).await?;
-    let mut names: Vec<String> = inventory.groups();
-    names.extend(hosts.groups().map(str::to_owned));
-    names.sort();
-    names.dedup();
+    let mut names: Vec<String> = hosts.known_groups(inventory).into_iter().collect();
     if !opts.groups.is_empty() {
         names.retain(|g| opts.groups.contains(g));
     }
@@ -201,38 +248,47 @@ pub async fn readiness(
         let e = evidence.get(&group);
         let reporting = e.map_or(0, |e| e.hosts);
         let mut collections = Vec::new();
-        for collection in COLLECTIONS {
-            let c = e.and_then(|e| e.collections.get(collection));
+        for collection in Collection::ALL {
+            let c = e.and_then(|e| e.collections.get(&collection));
             let apps: Vec<_> = residual
                 .iter()
                 .flat_map(|r| r.still_blocked.iter().chain(&r.newly_blocked))
-                .filter(|a| a.app.collection.as_deref() == Some(collection))
+                .filter(|a| a.app.collection == Some(collection))
                 .collect();
             let residual_hosts = residual
                 .as_ref()
-                .and_then(|r| r.blocked_hosts.get(collection).copied())
+                .and_then(|r| r.blocked_hosts.get(&collection).copied())
                 .unwrap_or(0);
             let mut reasons = Vec::new();
             let residual_events: u64 = apps.iter().map(|a| a.app.events).sum();
             if residual_events > 0 {
-                reasons.push(format!(
-                    "{} app(s), {residual_events} event(s) on {residual_hosts} host(s) would be blocked",
-                    apps.len()
+                reasons.push(Reason::new(
+                    ReasonCode::WouldBlock,
+                    format!(
+                        "{} app(s), {residual_events} event(s) on {residual_hosts} host(s) would be blocked",
+                        apps.len()
+                    ),
                 ));
             }
             let days = c.map_or(0, |c| c.days);
             if c.is_none_or(|c| c.events == 0) {
-                reasons.push("no events for this collection in the window".into());
+                reasons.push(Reason::new(
+                    ReasonCode::NoEvents,
+                    "no events for this collection in the window".into(),
+                ));
             } else if days < u64::from(opts.min_days) {
-                reasons.push(format!(
-                    "{days} day(s) of evidence, {} needed",
-                    opts.min_days
+                reasons.push(Reason::new(
+                    ReasonCode::TooFewDays,
+                    format!("{days} day(s) of evidence, {} needed", opts.min_days),
                 ));
             }
             if reporting < in_inventory {
-                reasons.push(format!(
-                    "{} of {in_inventory} inventory host(s) never reported",
-                    in_inventory - reporting
+                reasons.push(Reason::new(
+                    ReasonCode::HostsNeverReported,
+                    format!(
+                        "{} of {in_inventory} inventory host(s) never reported",
+                        in_inventory - reporting
+                    ),
                 ));
             }
             let status = if residual_events > 0 {
@@ -243,7 +299,7 @@ pub async fn readiness(
                 Status::InsufficientData
             };
             collections.push(CollectionReadiness {
-                collection: collection.to_owned(),
+                collection,
                 status,
                 events: c.map_or(0, |c| c.events),
                 days_of_evidence: days,
@@ -269,7 +325,7 @@ pub async fn readiness(
 struct GroupEvidence {
     hosts: u64,
     days: u64,
-    collections: BTreeMap<String, CollectionEvidence>,
+    collections: BTreeMap<Collection, CollectionEvidence>,
 }
 
 struct CollectionEvidence {
@@ -303,19 +359,17 @@ async fn evidence(
             SELECT computer, collection, publisher, product, binary_name, file_hash, file_path,
               date_trunc('day', time) AS day, SUM(1) AS events, MIN(time) AS first_seen
             FROM events
-            WHERE policy_kind = 'applocker' AND collection IS NOT NULL
-              AND outcome IN ('allowed', 'audit', 'blocked') {window} {noise}
+            WHERE {applocker} AND collection IS NOT NULL {window} {noise}
             GROUP BY computer, collection, publisher, product, binary_name, file_hash, file_path,
               date_trunc('day', time)),
           judged AS (
-            SELECT h.grp, f.*,
-              CASE WHEN publisher IS NOT NULL THEN concat(publisher, '|', product, '|', binary_name)
-                   WHEN file_hash IS NOT NULL THEN file_hash ELSE file_path END AS app
+            SELECT h.grp, f.*, {APP_HASH_SQL} AS app_hash
             FROM fine f JOIN ({host_table}) h ON f.computer = h.computer
             WHERE true {groups}),
+          identified AS (SELECT *, {app_path} AS app_path FROM judged),
           apps AS (
-            SELECT grp, collection, app, MIN(first_seen) AS first_seen FROM judged
-            GROUP BY grp, collection, app),
+            SELECT grp, {IDENTITY_COLUMNS}, MIN(first_seen) AS first_seen FROM identified
+            GROUP BY grp, {IDENTITY_COLUMNS}),
           newest AS (
             SELECT grp, collection, MAX(first_seen) AS last_new_app FROM apps
             GROUP BY grp, collection),
@@ -324,6 +378,8 @@ async fn evidence(
             FROM judged GROUP BY grp, collection)
           SELECT t.grp, t.collection, t.events, t.days, n.last_new_app
           FROM totals t JOIN newest n ON t.grp = n.grp AND t.collection = n.collection",
+        applocker = applocker_outcomes_sql(&[Outcome::Allowed, Outcome::Audit, Outcome::Blocked]),
+        app_path = app_path_sql(),
         noise = noise_filter(opts.include_noise),
     );
     let mut out: BTreeMap<String, GroupEvidence> = BTreeMap::new();
@@ -344,11 +400,14 @@ async fn evidence(
         let (events, days) = (ints(&batch, "events")?, ints(&batch, "days")?);
         let last = times(&batch, "last_new_app")?;
         for i in 0..batch.num_rows() {
+            let Some(collection) = collection[i].as_deref().and_then(|c| c.parse().ok()) else {
+                continue;
+            };
             out.entry(grp[i].clone().unwrap_or_default())
                 .or_default()
                 .collections
                 .insert(
-                    collection[i].clone().unwrap_or_default(),
+                    collection,
                     CollectionEvidence {
                         events: events[i] as u64,
                         days: days[i] as u64,

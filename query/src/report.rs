@@ -1,24 +1,24 @@
-//! "What would stop working?": apps that would be blocked, per business group.
-//!
-//! App identity (DESIGN.md "App identity"): signed files by (collection, publisher, product,
-//! binary); unsigned files by (collection, hash); files with neither by (collection, path),
-//! with per-user profile paths generalised (`%OSDRIVE%\USERS\*\…`) so an app installed once
-//! per user is one app.
+//! "What would stop working?": apps that would be blocked, per business group (an app is
+//! what [`crate::app`] says it is).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
+use schema::{Collection, Outcome, PolicyKind, sql_list};
 
+use crate::app::{APP_HASH_SQL, AppIdentity, GENERIC_PATH_SQL, IDENTITY_COLUMNS, app_path_sql};
+use crate::columns::{collect, ints, lists, strings, times};
 use crate::inventory::{HostGroups, Inventory, sql_string};
-use crate::{Error, Result, Window};
+use crate::{Result, Window};
 
 /// Which outcomes to report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum OutcomeFilter {
     /// Would be blocked under *Enforce rules* (8003, 8006, 8021, 8024).
@@ -30,14 +30,25 @@ pub enum OutcomeFilter {
     All,
 }
 
+impl OutcomeFilter {
+    /// The event outcomes it selects.
+    pub fn outcomes(self) -> &'static [Outcome] {
+        match self {
+            OutcomeFilter::Audit => &[Outcome::Audit],
+            OutcomeFilter::Blocked => &[Outcome::Blocked],
+            OutcomeFilter::All => &[Outcome::Audit, Outcome::Blocked],
+        }
+    }
+}
+
 /// What to report.
 #[derive(Debug, Clone, Default)]
 pub struct ReportOptions {
     pub window: Window,
     /// Only these groups (all when empty).
     pub groups: Vec<String>,
-    /// Only these collections (`EXE`, `DLL`, `MSI`, `SCRIPT`, `APPX`; all when empty).
-    pub collections: Vec<String>,
+    /// Only these collections (all when empty).
+    pub collections: Vec<Collection>,
     pub outcome: OutcomeFilter,
     pub include_noise: bool,
     /// At most this many apps per group.
@@ -48,10 +59,14 @@ pub struct ReportOptions {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppRow {
+    /// The app's stable id (the same in every store and run).
+    pub app_id: String,
+    /// How lockstep names the app (`PUBLISHER / PRODUCT / BINARY`, `unsigned FILE (HASH)`).
+    pub label: String,
     /// `audit` or `blocked`; only with `--outcome all`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
-    pub collection: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub collection: Option<Collection>,
     pub publisher: Option<String>,
     pub product: Option<String>,
     pub binary: Option<String>,
@@ -67,6 +82,20 @@ pub struct AppRow {
     pub users: u64,
     pub first_seen: Option<DateTime<Utc>>,
     pub last_seen: Option<DateTime<Utc>>,
+}
+
+impl AppRow {
+    /// The app's identity.
+    pub fn identity(&self) -> AppIdentity {
+        AppIdentity::from_parts(
+            self.collection,
+            self.publisher.as_deref(),
+            self.product.as_deref(),
+            self.binary.as_deref(),
+            self.file_hash.as_deref(),
+            self.paths.first().map(String::as_str),
+        )
+    }
 }
 
 /// One business group.
@@ -108,10 +137,6 @@ impl Report {
 /// asked for. Only scripts can be such probes, and CASE runs the string test on those only.
 const NOISE_ROW_SQL: &str = r"CASE WHEN collection = 'SCRIPT' THEN upper(coalesce(file_path, '')) LIKE '%\_\_PSSCRIPTPOLICYTEST\_%' ESCAPE '\' ELSE false END";
 
-/// Per-user profile paths generalised (`%OSDRIVE%\USERS\*\…`).
-const GENERIC_PATH_SQL: &str =
-    r"regexp_replace(file_path, '^%OSDRIVE%\\USERS\\[^\\]+\\', '%OSDRIVE%\USERS\*\')";
-
 /// `AND NOT noise`, unless noise is wanted.
 pub(crate) fn noise_filter(include_noise: bool) -> String {
     if include_noise {
@@ -119,6 +144,15 @@ pub(crate) fn noise_filter(include_noise: bool) -> String {
     } else {
         format!(" AND NOT ({NOISE_ROW_SQL})")
     }
+}
+
+/// `policy_kind = 'applocker' AND outcome IN (…)`: the AppLocker events of these outcomes.
+pub(crate) fn applocker_outcomes_sql(outcomes: &[Outcome]) -> String {
+    format!(
+        "policy_kind = {} AND outcome IN {}",
+        PolicyKind::Applocker.sql(),
+        sql_list(outcomes)
+    )
 }
 
 /// App rows per group from `fine`, a query with one row per (computer, app, path, user,
@@ -139,10 +173,10 @@ pub(crate) fn apps_sql(
         r"WITH fine AS ({fine}),
           apps AS (
             SELECT f.*, h.grp, h.computer_key, {GENERIC_PATH_SQL} AS generic_path,
-              CASE WHEN publisher IS NULL AND app_hash IS NULL THEN {GENERIC_PATH_SQL} END AS app_path
+              {app_path} AS app_path
             FROM fine f JOIN ({host_groups}) h ON f.computer = h.computer
             WHERE true {filter})
-          SELECT grp, {class} collection, publisher, product, binary_name, app_hash, app_path,
+          SELECT grp, {class} {IDENTITY_COLUMNS},
             first_value(binary_version ORDER BY binary_version_key ASC NULLS LAST) AS version_min,
             first_value(binary_version ORDER BY binary_version_key DESC NULLS LAST) AS version_max,
             SUM(events) AS events,
@@ -154,8 +188,9 @@ pub(crate) fn apps_sql(
             array_agg(DISTINCT generic_path) AS paths
             {extra_aggs}
           FROM apps
-          GROUP BY grp, {class} collection, publisher, product, binary_name, app_hash, app_path
-          ORDER BY grp, {class} events DESC, collection, publisher, product, binary_name, app_hash, app_path",
+          GROUP BY grp, {class} {IDENTITY_COLUMNS}
+          ORDER BY grp, {class} events DESC, {IDENTITY_COLUMNS}",
+        app_path = app_path_sql(),
         host_groups = hosts.table_sql(),
     )
 }
@@ -207,26 +242,32 @@ pub(crate) fn read_apps(batches: &[RecordBatch], class: Option<&str>) -> Result<
             let mut shown = paths[i].clone();
             shown.sort();
             shown.truncate(5);
+            let mut row = AppRow {
+                app_id: String::new(),
+                label: String::new(),
+                outcome: None,
+                collection: collection[i].as_deref().and_then(|c| c.parse().ok()),
+                publisher: publisher[i].clone(),
+                product: product[i].clone(),
+                binary: binary[i].clone(),
+                file_hash: hash[i].clone(),
+                version_min: vmin[i].clone(),
+                version_max: vmax[i].clone(),
+                paths: shown,
+                path_count: path_count[i] as u64,
+                events: events[i] as u64,
+                hosts: hosts[i] as u64,
+                users: users[i] as u64,
+                first_seen: first[i],
+                last_seen: last[i],
+            };
+            let identity = row.identity();
+            row.app_id = identity.app_id();
+            row.label = identity.label(row.paths.first().map(String::as_str));
             out.push(GroupedApp {
                 group: grp[i].clone().unwrap_or_default(),
                 class: classes.as_ref().and_then(|c| c[i].clone()),
-                row: AppRow {
-                    outcome: None,
-                    collection: collection[i].clone(),
-                    publisher: publisher[i].clone(),
-                    product: product[i].clone(),
-                    binary: binary[i].clone(),
-                    file_hash: hash[i].clone(),
-                    version_min: vmin[i].clone(),
-                    version_max: vmax[i].clone(),
-                    paths: shown,
-                    path_count: path_count[i] as u64,
-                    events: events[i] as u64,
-                    hosts: hosts[i] as u64,
-                    users: users[i] as u64,
-                    first_seen: first[i],
-                    last_seen: last[i],
-                },
+                row,
                 batch: b,
                 index: i,
             });
@@ -235,19 +276,12 @@ pub(crate) fn read_apps(batches: &[RecordBatch], class: Option<&str>) -> Result<
     Ok(out)
 }
 
-fn outcomes(filter: OutcomeFilter) -> &'static str {
-    match filter {
-        OutcomeFilter::Audit => "('audit')",
-        OutcomeFilter::Blocked => "('blocked')",
-        OutcomeFilter::All => "('audit', 'blocked')",
-    }
-}
-
-pub(crate) fn in_list(column: &str, values: &[String]) -> String {
+/// ` AND column IN ('a', 'b')`, or nothing for an empty list.
+pub(crate) fn in_list<T: std::fmt::Display>(column: &str, values: &[T]) -> String {
     if values.is_empty() {
         return String::new();
     }
-    let list: Vec<String> = values.iter().map(|v| sql_string(v)).collect();
+    let list: Vec<String> = values.iter().map(|v| sql_string(&v.to_string())).collect();
     format!(" AND {column} IN ({})", list.join(", "))
 }
 
@@ -257,14 +291,6 @@ pub async fn blocked_apps_by_group(
     inventory: &Inventory,
     opts: &ReportOptions,
 ) -> Result<Report> {
-    for c in &opts.collections {
-        if !["EXE", "DLL", "MSI", "SCRIPT", "APPX"].contains(&c.as_str()) {
-            return Err(Error::BadParameter {
-                name: "--collection",
-                message: format!("{c:?} is not EXE, DLL, MSI, SCRIPT or APPX"),
-            });
-        }
-    }
     let with_outcome = opts.outcome == OutcomeFilter::All;
     let outcome_col = if with_outcome { "outcome," } else { "" };
     // Aggregate first, join later: one row per (app, path, computer, user, version) is
@@ -276,14 +302,14 @@ pub async fn blocked_apps_by_group(
     let class = with_outcome.then_some("outcome");
     let fine = format!(
         r"SELECT computer, {outcome_col} collection, publisher, product, binary_name,
-            CASE WHEN publisher IS NULL THEN file_hash END AS app_hash,
+            {APP_HASH_SQL} AS app_hash,
             file_path, user_sid, binary_version, MAX(binary_version_key) AS binary_version_key,
             SUM(1) AS events, MIN(time) AS first_seen, MAX(time) AS last_seen
           FROM events
-          WHERE policy_kind = 'applocker' AND outcome IN {outcomes} {window} {collections}
+          WHERE {applocker} {window} {collections}
           GROUP BY computer, {outcome_col} collection, publisher, product,
             binary_name, app_hash, file_path, user_sid, binary_version",
-        outcomes = outcomes(opts.outcome),
+        applocker = applocker_outcomes_sql(opts.outcome.outcomes()),
         window = opts.window.sql(),
         collections = in_list("collection", &opts.collections),
     );
@@ -297,8 +323,8 @@ pub async fn blocked_apps_by_group(
         r"WITH per_host AS (
             SELECT computer, computer_key,
               MAX(CASE WHEN event_id <> 8001 THEN 1 ELSE 0 END) AS more_than_policy,
-              SUM(CASE WHEN outcome = 'audit' AND policy_kind = 'applocker' AND NOT ({NOISE_ROW_SQL}) THEN 1 ELSE 0 END) AS audit_events,
-              SUM(CASE WHEN policy_kind = 'applocker' AND outcome IN {outcomes} AND ({NOISE_ROW_SQL}) THEN 1 ELSE 0 END) AS noise_events
+              SUM(CASE WHEN {audit} AND NOT ({NOISE_ROW_SQL}) THEN 1 ELSE 0 END) AS audit_events,
+              SUM(CASE WHEN {selected} AND ({NOISE_ROW_SQL}) THEN 1 ELSE 0 END) AS noise_events
             FROM events WHERE true {window}
             GROUP BY computer, computer_key),
           per_key AS (
@@ -310,7 +336,8 @@ pub async fn blocked_apps_by_group(
             SUM(CASE WHEN more_than_policy = 0 THEN 1 ELSE 0 END) AS hosts_policy_only,
             SUM(audit_events) AS audit_events, SUM(noise_events) AS noise_events
           FROM per_key GROUP BY grp",
-        outcomes = outcomes(opts.outcome),
+        audit = applocker_outcomes_sql(&[Outcome::Audit]),
+        selected = applocker_outcomes_sql(opts.outcome.outcomes()),
         window = opts.window.sql(),
         host_groups = hosts.table_sql(),
     );
@@ -355,7 +382,7 @@ pub async fn blocked_apps_by_group(
             continue;
         }
         g.apps.push(AppRow {
-            outcome: app.class,
+            outcome: app.class.as_deref().and_then(|o| o.parse().ok()),
             ..app.row
         });
     }
@@ -387,74 +414,4 @@ fn group_entry<'a>(
             noise_events: 0,
             apps: Vec::new(),
         })
-}
-
-pub(crate) async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    tracing::debug!(sql, "report query");
-    Ok(ctx.sql(sql).await?.collect().await?)
-}
-
-fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
-    batch.column_by_name(name).ok_or_else(|| {
-        Error::Engine(datafusion::error::DataFusionError::Internal(format!(
-            "no column {name}"
-        )))
-    })
-}
-
-pub(crate) fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
-    let utf8 = cast(column(batch, name)?, &DataType::Utf8)
-        .map_err(datafusion::error::DataFusionError::from)?;
-    let array = utf8.as_string::<i32>();
-    Ok((0..array.len())
-        .map(|i| array.is_valid(i).then(|| array.value(i).to_owned()))
-        .collect())
-}
-
-pub(crate) fn ints(batch: &RecordBatch, name: &str) -> Result<Vec<i64>> {
-    let ints = cast(column(batch, name)?, &DataType::Int64)
-        .map_err(datafusion::error::DataFusionError::from)?;
-    let array = ints.as_primitive::<Int64Type>();
-    Ok((0..array.len())
-        .map(|i| if array.is_valid(i) { array.value(i) } else { 0 })
-        .collect())
-}
-
-pub(crate) fn times(batch: &RecordBatch, name: &str) -> Result<Vec<Option<DateTime<Utc>>>> {
-    let ts = cast(
-        column(batch, name)?,
-        &DataType::Timestamp(TimeUnit::Microsecond, None),
-    )
-    .map_err(datafusion::error::DataFusionError::from)?;
-    let array = ts.as_primitive::<TimestampMicrosecondType>();
-    Ok((0..array.len())
-        .map(|i| {
-            array
-                .is_valid(i)
-                .then(|| DateTime::from_timestamp_micros(array.value(i)))
-                .flatten()
-        })
-        .collect())
-}
-
-pub(crate) fn lists(batch: &RecordBatch, name: &str) -> Result<Vec<Vec<String>>> {
-    let col = column(batch, name)?;
-    let list = col.as_list::<i32>();
-    let mut out = Vec::with_capacity(list.len());
-    for i in 0..list.len() {
-        if list.is_null(i) {
-            out.push(Vec::new());
-            continue;
-        }
-        let values = cast(&list.value(i), &DataType::Utf8)
-            .map_err(datafusion::error::DataFusionError::from)?;
-        let values = values.as_string::<i32>();
-        out.push(
-            (0..values.len())
-                .filter(|&j| values.is_valid(j))
-                .map(|j| values.value(j).to_owned())
-                .collect(),
-        );
-    }
-    Ok(out)
 }

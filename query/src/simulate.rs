@@ -4,10 +4,12 @@
 use std::collections::BTreeMap;
 
 use datafusion::prelude::SessionContext;
-use policy::Evaluator;
+use policy::{Decision, Evaluator};
+use schema::{Collection, Outcome};
 
-use crate::inventory::{HostGroups, Inventory};
-use crate::report::{AppRow, apps_sql, collect, ints, lists, noise_filter, read_apps, strings};
+use crate::columns::{collect, ints, lists, strings};
+use crate::inventory::{HostGroups, Inventory, sql_string};
+use crate::report::{AppRow, apps_sql, noise_filter, read_apps};
 use crate::whatif::{judged_fine_sql, register_verdicts};
 use crate::{Result, Window};
 
@@ -60,7 +62,7 @@ pub struct GroupSimulation {
     pub still_blocked: Vec<BlockedApp>,
     pub newly_blocked: Vec<BlockedApp>,
     /// Distinct hosts with a blocked execution, per collection.
-    pub blocked_hosts: BTreeMap<String, u64>,
+    pub blocked_hosts: BTreeMap<Collection, u64>,
 }
 
 /// The simulation.
@@ -80,10 +82,10 @@ pub async fn simulate(
     evaluator: &Evaluator,
     opts: &SimulateOptions,
 ) -> Result<Simulation> {
-    let outcomes = if opts.include_allowed {
-        "('allowed', 'audit', 'blocked')"
+    let outcomes: &[Outcome] = if opts.include_allowed {
+        &[Outcome::Allowed, Outcome::Audit, Outcome::Blocked]
     } else {
-        "('audit', 'blocked')"
+        &[Outcome::Audit, Outcome::Blocked]
     };
     let hosts = HostGroups::resolve(ctx, inventory).await?;
     let scope = hosts.scope_sql(&opts.groups);
@@ -92,8 +94,11 @@ pub async fn simulate(
         outcomes,
         &opts.window,
         &scope,
-        "CASE WHEN f.outcome = 'allowed' THEN 'newly' ELSE 'still' END",
-        "('denied', 'implicit_deny')",
+        &format!(
+            "CASE WHEN f.outcome = {} THEN 'newly' ELSE 'still' END",
+            Outcome::Allowed.sql()
+        ),
+        &Decision::BLOCKING,
     );
     let filter = format!(
         "{}{}",
@@ -113,7 +118,10 @@ pub async fn simulate(
         Some("status"),
         &hosts,
         &filter,
-        ", array_agg(DISTINCT CASE WHEN decision = 'denied' THEN rule_name ELSE 'implicit deny' END) AS blocked_by",
+        &format!(
+            ", array_agg(DISTINCT CASE WHEN decision = {} THEN rule_name ELSE 'implicit deny' END) AS blocked_by",
+            sql_string(Decision::Denied.as_str())
+        ),
     );
     let hosts_sql = format!(
         r"SELECT h.grp, f.collection, COUNT(DISTINCT h.computer_key) AS hosts
@@ -164,9 +172,12 @@ pub async fn simulate(
             ints(batch, "hosts")?,
         );
         for i in 0..batch.num_rows() {
-            if let Some(g) = groups.get_mut(grp[i].as_deref().unwrap_or_default()) {
-                g.blocked_hosts
-                    .insert(collection[i].clone().unwrap_or_default(), count[i] as u64);
+            let collection = collection[i].as_deref().and_then(|c| c.parse().ok());
+            if let (Some(g), Some(c)) = (
+                groups.get_mut(grp[i].as_deref().unwrap_or_default()),
+                collection,
+            ) {
+                g.blocked_hosts.insert(c, count[i] as u64);
             }
         }
     }

@@ -5,10 +5,14 @@ use std::collections::BTreeMap;
 
 use datafusion::prelude::SessionContext;
 use policy::suggest::{AppEvidence, Granularity, SuggestOptions as RuleOptions, Suggestion};
-use policy::{CollectionKind, Evaluator, Policy};
+use policy::{CollectionKind, EnforcementMode, Evaluator, Policy};
 
+use policy::Decision;
+use schema::Outcome;
+
+use crate::columns::{collect, lists};
 use crate::inventory::{HostGroups, Inventory};
-use crate::report::{apps_sql, collect, in_list, lists, noise_filter, read_apps};
+use crate::report::{apps_sql, in_list, noise_filter, read_apps};
 use crate::whatif::{judged_fine_sql, register_verdicts};
 use crate::{Result, Window};
 
@@ -45,6 +49,33 @@ pub struct GroupSuggestions {
     pub suggestions: Vec<Suggestion>,
 }
 
+/// How a group's suggestions become a policy document.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PolicyOutput {
+    /// Also write the rules flagged for review.
+    pub include_review: bool,
+    /// Collections as `Enabled` instead of `AuditOnly`.
+    pub enforce: bool,
+}
+
+impl GroupSuggestions {
+    /// The suggested rules as a policy (see [`policy::suggest::to_policy`]), for the policy
+    /// `current` in force, if known.
+    pub fn to_policy(&self, output: PolicyOutput, current: Option<&Policy>) -> Policy {
+        let mode = if output.enforce {
+            EnforcementMode::Enabled
+        } else {
+            EnforcementMode::AuditOnly
+        };
+        policy::suggest::to_policy(&self.suggestions, output.include_review, mode, current)
+    }
+
+    /// [`Self::to_policy`] as AppLocker policy XML (`Set-AppLockerPolicy -Merge` takes it).
+    pub fn to_xml(&self, output: PolicyOutput, current: Option<&Policy>) -> String {
+        policy::write::to_xml(&self.to_policy(output, current))
+    }
+}
+
 /// Suggestions for every group with would-be-blocked apps. With `current`, apps the current
 /// policy already allows are left out, and apps it explicitly denies are flagged.
 pub async fn suggest_rules(
@@ -53,18 +84,26 @@ pub async fn suggest_rules(
     current: Option<&Policy>,
     opts: &SuggestOptions,
 ) -> Result<Vec<GroupSuggestions>> {
-    let outcomes = "('audit')";
+    let outcomes = &[Outcome::Audit];
     let empty = Policy::default();
     let evaluator = Evaluator::new(current.unwrap_or(&empty), None);
     let hosts = HostGroups::resolve(ctx, inventory).await?;
     let scope = hosts.scope_sql(&opts.groups);
     register_verdicts(ctx, &evaluator, &opts.window, outcomes, &scope).await?;
-    let decisions = if current.is_some() {
-        "('denied', 'implicit_deny')"
+    // With no current policy every audited app is a candidate; with one, only those it
+    // blocks (what it allows already runs).
+    let decisions: &[Decision] = if current.is_some() {
+        &Decision::BLOCKING
     } else {
-        "('denied', 'implicit_deny', 'not_covered', 'allowed')"
+        &Decision::ALL
     };
-    let fine = judged_fine_sql(outcomes, &opts.window, &scope, "'audit'", decisions);
+    let fine = judged_fine_sql(
+        outcomes,
+        &opts.window,
+        &scope,
+        &Outcome::Audit.sql(),
+        decisions,
+    );
     let filter = format!(
         "{}{}",
         noise_filter(opts.include_noise),
@@ -98,7 +137,11 @@ pub async fn suggest_rules(
             .entry(app.group.clone())
             .or_default()
             .push(AppEvidence {
-                collection: row.collection.as_deref().and_then(CollectionKind::parse),
+                app_id: row.app_id.clone(),
+                label: row.label.clone(),
+                collection: row
+                    .collection
+                    .and_then(|c| CollectionKind::parse(c.as_str())),
                 publisher: row.publisher.clone(),
                 product: row.product.clone(),
                 binary: row.binary.clone(),

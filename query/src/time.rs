@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::Error;
 
 /// A half-open window `[since, until)`; either end may be open.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Window {
     pub since: Option<DateTime<Utc>>,
@@ -13,6 +13,28 @@ pub struct Window {
 }
 
 impl Window {
+    /// The window of `--since` / `--until` (each a date or an RFC 3339 time, see
+    /// [`parse_time_bound`]); `since` must come before `until`.
+    pub fn parse(since: Option<&str>, until: Option<&str>) -> Result<Window, Error> {
+        let window = Window {
+            since: since.map(|t| parse_time_bound(t, false)).transpose()?,
+            until: until.map(|t| parse_time_bound(t, true)).transpose()?,
+        };
+        if let (Some(s), Some(u)) = (window.since, window.until)
+            && s >= u
+        {
+            return Err(Error::BadParameter {
+                name: "--since",
+                message: format!(
+                    "{} is not before the end of the window, {}",
+                    s.to_rfc3339(),
+                    u.to_rfc3339()
+                ),
+            });
+        }
+        Ok(window)
+    }
+
     /// SQL conditions on `time` for this window (empty when unbounded).
     pub(crate) fn sql(&self) -> String {
         let mut conds = String::new();
@@ -73,5 +95,9 @@ mod tests {
         );
         let err = parse_time_bound("last week", false).unwrap_err();
         assert!(err.to_string().contains("--since"), "{err}");
+        let err = Window::parse(Some("2026-10-05"), Some("2026-10-04")).unwrap_err();
+        assert!(err.to_string().contains("is not before the end"), "{err}");
+        let day = Window::parse(Some("2026-10-05"), Some("2026-10-05")).unwrap();
+        assert!(day.since < day.until, "one whole day");
     }
 }

@@ -4,8 +4,11 @@
 use chrono::{DateTime, Utc};
 use datafusion::prelude::SessionContext;
 
+use schema::Outcome;
+
+use crate::columns::{collect, ints, strings, times};
 use crate::inventory::{HostGroups, Inventory};
-use crate::report::{collect, in_list, ints, noise_filter, strings, times};
+use crate::report::{applocker_outcomes_sql, in_list, noise_filter};
 use crate::{Result, Window};
 
 /// What to count.
@@ -40,10 +43,10 @@ pub async fn daily_events(
     let sql = format!(
         r"WITH per_host AS (
             SELECT computer, date_trunc('day', time) AS day,
-              SUM(CASE WHEN outcome = 'audit' THEN 1 ELSE 0 END) AS audit_events,
-              SUM(CASE WHEN outcome = 'blocked' THEN 1 ELSE 0 END) AS blocked_events
+              SUM(CASE WHEN outcome = {audit} THEN 1 ELSE 0 END) AS audit_events,
+              SUM(CASE WHEN outcome = {blocked} THEN 1 ELSE 0 END) AS blocked_events
             FROM events
-            WHERE policy_kind = 'applocker' AND outcome IN ('audit', 'blocked') {window} {scope} {noise}
+            WHERE {applocker} {window} {scope} {noise}
             GROUP BY computer, date_trunc('day', time))
           SELECT h.grp, p.day, SUM(p.audit_events) AS audit_events,
             SUM(p.blocked_events) AS blocked_events
@@ -51,6 +54,9 @@ pub async fn daily_events(
           WHERE true {groups}
           GROUP BY h.grp, p.day
           ORDER BY h.grp, p.day",
+        audit = Outcome::Audit.sql(),
+        blocked = Outcome::Blocked.sql(),
+        applocker = applocker_outcomes_sql(&[Outcome::Audit, Outcome::Blocked]),
         window = opts.window.sql(),
         scope = hosts.scope_sql(&opts.groups),
         noise = noise_filter(opts.include_noise),

@@ -10,9 +10,12 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
-use policy::{CollectionKind, Evaluator, FileFacts, Verdict};
+use policy::{CollectionKind, Decision, Evaluator, FileFacts, Verdict};
 use rayon::prelude::*;
+use schema::{Outcome, sql_list};
 
+use crate::app::app_hash_of;
+use crate::report::applocker_outcomes_sql;
 use crate::{Result, Window};
 
 /// The table of verdicts the what-if queries join.
@@ -42,13 +45,13 @@ pub async fn register_verdicts(
     ctx: &SessionContext,
     evaluator: &Evaluator,
     window: &Window,
-    outcomes: &str,
+    outcomes: &[Outcome],
     scope: &str,
 ) -> Result<usize> {
     let columns = IDENTITY.join(", ");
     let sql = format!(
-        "SELECT DISTINCT {columns} FROM events
-         WHERE policy_kind = 'applocker' AND outcome IN {outcomes} {} {scope}",
+        "SELECT DISTINCT {columns} FROM events WHERE {} {} {scope}",
+        applocker_outcomes_sql(outcomes),
         window.sql()
     );
     let started = std::time::Instant::now();
@@ -75,7 +78,7 @@ pub async fn register_verdicts(
         let mut decision = StringBuilder::new();
         let mut rule = StringBuilder::new();
         for v in &verdicts {
-            decision.append_value(serde_decision(v.decision));
+            decision.append_value(v.decision.as_str());
             rule.append_option(v.rule_name.as_deref());
         }
         let mut arrays = batch.columns().to_vec();
@@ -120,24 +123,14 @@ fn facts_of(batch: &RecordBatch) -> Result<Vec<FileFacts>> {
         .collect())
 }
 
-/// The decision as the `verdicts` table spells it.
-fn serde_decision(d: policy::Decision) -> &'static str {
-    match d {
-        policy::Decision::Allowed => "allowed",
-        policy::Decision::NotCovered => "not_covered",
-        policy::Decision::Denied => "denied",
-        policy::Decision::ImplicitDeny => "implicit_deny",
-    }
-}
-
 /// The fine rows (see `report::apps_sql`) of executions with `outcomes`, joined with their
 /// verdicts; `status` classifies each row, `decisions` keeps only those verdicts.
 pub(crate) fn judged_fine_sql(
-    outcomes: &str,
+    outcomes: &[Outcome],
     window: &Window,
     scope: &str,
     status: &str,
-    decisions: &str,
+    decisions: &[Decision],
 ) -> String {
     let keys: Vec<String> = IDENTITY
         .iter()
@@ -146,18 +139,21 @@ pub(crate) fn judged_fine_sql(
     format!(
         r"SELECT f.computer, {status} AS status, f.collection, f.publisher,
             f.product, f.binary_name,
-            CASE WHEN f.publisher IS NULL THEN f.file_hash END AS app_hash,
+            {app_hash} AS app_hash,
             f.file_path, f.user_sid, f.binary_version, f.binary_version_key,
             f.events, f.first_seen, f.last_seen, v.decision, v.rule_name
           FROM (
             SELECT computer, outcome, {identity}, MAX(binary_version_key) AS binary_version_key,
               SUM(1) AS events, MIN(time) AS first_seen, MAX(time) AS last_seen
             FROM events
-            WHERE policy_kind = 'applocker' AND outcome IN {outcomes} {window} {scope}
+            WHERE {applocker} {window} {scope}
             GROUP BY computer, outcome, {identity}) f
           JOIN {VERDICTS} v ON {keys}
           WHERE v.decision IN {decisions}",
+        decisions = sql_list(decisions),
         identity = IDENTITY.join(", "),
+        app_hash = app_hash_of("f"),
+        applocker = applocker_outcomes_sql(outcomes),
         window = window.sql(),
         keys = keys.join(" AND "),
     )

@@ -4,11 +4,18 @@
 //! It depends on `arrow-schema` only, so `query` never sees `evtx` (README, Architecture).
 //!
 //! - [`columns`] names every column; [`event_schema`] is the table's Arrow schema.
+//! - [`values`]: what the `collection`, `outcome` and `policy_kind` columns hold
+//!   ([`Collection`], [`Outcome`], [`PolicyKind`]), and [`computer_key`], the join key of a
+//!   computer name.
 //! - [`Store`] is the data folder: Parquet files listed by a manifest that is replaced
 //!   atomically, so readers see one committed state or the next, never a half-written one.
 
 pub mod columns;
 pub mod store;
+pub mod values;
 
 pub use columns::event_schema;
 pub use store::{Manifest, ManifestFile, Store, StoreError, sync_dir};
+pub use values::{
+    Collection, Outcome, PolicyKind, UnknownValue, computer_key, sql_list, wildcard_match,
+};

@@ -1,31 +1,18 @@
-//! The OpenAPI 3.1 document, derived from the handlers and their types.
+//! The OpenAPI 3.1 document: its frame here (title, security, tags); its paths come from the
+//! route table (`routes::table`), each from its handler's `#[utoipa::path]`.
 
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::ErrorBody;
-use crate::{inventory, routes, upload};
+use crate::error::{ErrorBody, responses};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "lockstep",
-        description = "AppLocker audit events to enforce-ready policies, per business group. Every endpoint but /health needs `Authorization: Bearer <token>`; uploads and the inventory need the admin token.",
+        description = "AppLocker audit events to enforce-ready policies, per business group. Every endpoint but /health needs `Authorization: Bearer <token>`; uploads and the inventory need the admin token. Errors are `{\"error\", \"code\", \"message\"}`: match `code`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
-    ),
-    paths(
-        routes::health,
-        routes::groups,
-        routes::blocked,
-        routes::suggestions,
-        routes::readiness,
-        routes::timeline,
-        routes::simulate,
-        upload::ingest_upload,
-        inventory::get_inventory,
-        inventory::put_inventory,
-        openapi_json,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
@@ -37,7 +24,7 @@ use crate::{inventory, routes, upload};
         (name = "service", description = "Health and this document"),
     )
 )]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;
 
 struct BearerAuth;
 
@@ -51,18 +38,11 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The document, with the running version.
-pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = ApiDoc::openapi();
-    doc.info.version = env!("CARGO_PKG_VERSION").into();
-    doc
-}
-
 /// This document.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "service",
     responses(
         (status = 200, description = "The OpenAPI document", body = Object),
-        (status = 401, description = "No or a wrong token", body = ErrorBody)))]
-pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(document())
+        responses::Read))]
+pub(crate) async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(super::document())
 }

@@ -1,17 +1,15 @@
 //! `GET` and `PUT /inventory`: the business groups, as the CSV `lockstep` reads.
 
 use std::io::Write as _;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
-use crate::upload::{read_document, require_media_type};
+use super::Shared;
+use crate::body::{read_document, require_media_type};
+use crate::error::{ApiError, ErrorBody, ErrorCode, responses};
 
 /// What the server holds when no inventory was given.
 const EMPTY_INVENTORY: &str = "computer,group\n";
@@ -20,8 +18,10 @@ const EMPTY_INVENTORY: &str = "computer,group\n";
 #[utoipa::path(get, path = "/api/v1/inventory", tag = "admin",
     responses(
         (status = 200, description = "The inventory", body = String, content_type = "text/csv"),
-        (status = 401, description = "No or a wrong token", body = ErrorBody)))]
-pub async fn get_inventory(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+        responses::Read))]
+pub(crate) async fn get_inventory(
+    axum::extract::State(state): Shared,
+) -> Result<Response, ApiError> {
     let path = &state.config.inventory_path;
     let text = match tokio::fs::read_to_string(path).await {
         Ok(t) => t,
@@ -33,10 +33,10 @@ pub async fn get_inventory(State(state): State<Arc<AppState>>) -> Result<Respons
 
 /// The inventory that was stored.
 #[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct InventorySaved {
+pub(crate) struct InventorySaved {
     /// Lines (computers or globs).
-    pub entries: usize,
-    pub groups: Vec<String>,
+    pub(crate) entries: usize,
+    pub(crate) groups: Vec<String>,
 }
 
 /// Replaces the inventory (admin token). The CSV is checked first: a bad line is a 400
@@ -47,12 +47,10 @@ pub struct InventorySaved {
     responses(
         (status = 200, description = "Stored", body = InventorySaved),
         (status = 400, description = "A bad line (named)", body = ErrorBody),
-        (status = 401, description = "No or a wrong token", body = ErrorBody),
-        (status = 403, description = "Not the admin token", body = ErrorBody),
-        (status = 413, description = "Too large", body = ErrorBody),
-        (status = 415, description = "Not sent as text/csv", body = ErrorBody)))]
-pub async fn put_inventory(
-    State(state): State<Arc<AppState>>,
+        responses::Admin,
+        responses::Document))]
+pub(crate) async fn put_inventory(
+    axum::extract::State(state): Shared,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<InventorySaved>, ApiError> {
@@ -61,10 +59,11 @@ pub async fn put_inventory(
     let text = String::from_utf8(bytes)
         .map_err(|_| ApiError::bad_body("the inventory is not UTF-8 text"))?;
     let inventory = query::Inventory::parse(&text).map_err(|e| match e {
-        query::Error::Inventory { line, message, .. } => {
-            ApiError::bad_body(format!("inventory line {line}: {message}"))
-        }
-        other => ApiError::bad_body(other.to_string()),
+        query::Error::Inventory { line, message, .. } => ApiError::new(
+            ErrorCode::BadInventory,
+            format!("inventory line {line}: {message}"),
+        ),
+        other => ApiError::new(ErrorCode::BadInventory, other.to_string()),
     })?;
     let path = state.config.inventory_path.clone();
     tokio::task::spawn_blocking(move || replace_file(&path, text.as_bytes()))

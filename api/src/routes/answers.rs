@@ -1,0 +1,72 @@
+//! The answers several endpoints share, computed once per parameters and store state (the
+//! response cache) on a session the state hands out.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use query::readiness::{Candidate, GroupReadiness, ReadinessOptions};
+use query::report::{Report, ReportOptions};
+
+use crate::cache::{CacheKey, Lookup};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Readiness of `opts.groups` under each group's default candidate.
+pub(super) async fn readiness(
+    state: &AppState,
+    opts: ReadinessOptions,
+) -> Result<(Arc<Vec<GroupReadiness>>, Lookup), ApiError> {
+    let key = CacheKey::Readiness {
+        window: opts.window,
+        include_noise: opts.include_noise,
+        groups: opts.groups.clone(),
+        min_days: opts.min_days,
+    };
+    let candidate = Candidate::CurrentPlusSuggestions {
+        current: state.config.current_policy.clone(),
+        granularity: None,
+    };
+    state
+        .cache
+        .get_or_compute(state.fingerprint(), key, || {
+            state.query(
+                |session| async move { Ok(session.readiness(&candidate, None, &opts).await?) },
+            )
+        })
+        .await
+}
+
+/// The report for `opts` (its `top` is ignored: pages are cut by the caller).
+pub(super) async fn report(
+    state: &AppState,
+    opts: ReportOptions,
+) -> Result<(Arc<Report>, Lookup), ApiError> {
+    let key = CacheKey::Report {
+        window: opts.window,
+        include_noise: opts.include_noise,
+        groups: opts.groups.clone(),
+        collections: opts.collections.clone(),
+        outcome: opts.outcome,
+    };
+    state
+        .cache
+        .get_or_compute(state.fingerprint(), key, || {
+            state.query(|session| async move { Ok(session.report(&opts).await?) })
+        })
+        .await
+}
+
+/// 404 unless `group` is in the inventory or a computer of the store is in it.
+pub(super) async fn ensure_group(state: &AppState, group: &str) -> Result<(), ApiError> {
+    let (known, _): (Arc<BTreeSet<String>>, _) = state
+        .cache
+        .get_or_compute(state.fingerprint(), CacheKey::KnownGroups, || {
+            state.query(|session| async move { Ok(session.known_groups().await?) })
+        })
+        .await?;
+    if known.contains(group) {
+        Ok(())
+    } else {
+        Err(ApiError::unknown_group(group))
+    }
+}
