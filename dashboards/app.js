@@ -118,7 +118,7 @@ async function api(path, { accept = "application/json", method = "GET", body, co
     let text = `${response.status} ${response.statusText}`;
     try {
       const error = await response.json();
-      text = `${error.message} (${error.error})`;
+      text = `${error.message} (${error.code})`;
     } catch (_) {
       // not the API's error shape: keep the status line
     }
@@ -323,7 +323,7 @@ function uploadFile(file, onProgress) {
         // not JSON: reported by status below
       }
       if (xhr.status === 200) resolve(body);
-      else reject(new ApiError(body && body.message ? `${body.message} (${body.error})` : `${xhr.status} ${xhr.statusText}`));
+      else reject(new ApiError(body && body.message ? `${body.message} (${body.code})` : `${xhr.status} ${xhr.statusText}`));
     });
     xhr.addEventListener("error", () => reject(new ApiError("the connection failed during the upload")));
     xhr.send(file);
@@ -382,9 +382,9 @@ function shortPublisher(subject) {
   return match[1].replace(/^"|"$/g, "").replace(/""/g, '"');
 }
 
+// lockstep's one label for an app (the server computes it; every view prints the same).
 function appName(app) {
-  if (app.publisher) return [shortPublisher(app.publisher), app.product, app.binary].filter(Boolean).join(" / ");
-  return app.paths[0] || app.file_hash || "(unknown)";
+  return app.label;
 }
 
 const COLUMNS = [
@@ -517,7 +517,7 @@ function suggestionList(suggestions) {
           `${plural(s.events, "event")} · ${plural(s.hosts, "host")} · ${plural(s.users, "user")} · ${s.apps.join(", ")}`
         ),
         el("div", {}, s.why),
-        s.review.length ? el("div", { class: "flag" }, "Review: ", s.review.join("; ")) : null
+        s.review.length ? el("div", { class: "flag" }, "Review: ", s.review.map((r) => r.message).join("; ")) : null
       )
     )
   );

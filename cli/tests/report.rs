@@ -23,7 +23,14 @@ fn report_on_sample_logs_ingests_first_and_uses_the_folder_inventory() {
     ] {
         assert!(stdout.contains(group), "{group} missing:\n{stdout}");
     }
-    assert!(stdout.contains("WINTRV.EXE (BLOOMBERG"), "{stdout}");
+    assert!(
+        stdout.contains("BLOOMBERG FINANCE L.P. / BLOOMBERG / WINTRV.EXE"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(" APP ID "),
+        "the table shows the id `decide` takes: {stdout}"
+    );
     assert!(
         !stdout.contains("__PSSCRIPTPOLICYTEST"),
         "noise is left out by default"
@@ -118,7 +125,7 @@ fn csv_is_one_row_per_group_and_app_and_an_empty_store_says_so() {
         .assert()
         .success();
     let csv = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
-    assert!(csv.starts_with("group,outcome,collection,publisher"));
+    assert!(csv.starts_with("group,app_id,label,outcome,collection,publisher"));
     assert!(
         csv.lines().any(|l| l.contains(",blocked,")),
         "it-ops blocks already"

@@ -102,6 +102,12 @@ try {
     const names = await page.locator("table#apps tbody tr td:nth-child(2)").allInnerTexts();
     assert.ok(names.length > 0 && names.every((n) => n.toLowerCase().includes("zoom")), names.join("|"));
     await page.getByLabel("Filter apps").fill("");
+    // Every app is named by the label the API gives it, the one the CLI prints.
+    const shown = await page.locator("table#apps tbody tr td:nth-child(2)").allInnerTexts();
+    const labels = new Set(blocked.apps.map((a) => a.label));
+    assert.ok(shown.every((n) => labels.has(n.split("\n")[0])), shown.join("|"));
+    // Review reasons are read as text (their `message`), never printed as objects.
+    assert.ok(!(await page.locator("body").innerText()).includes("[object Object]"));
     await page.screenshot({ path: join(shots, "group-finance.png"), fullPage: true });
   });
 

@@ -127,12 +127,20 @@ fn micros(text: &str) -> i64 {
 /// Reads `path` with python-evtx or libevtx through `tests/support/evtx_fields.py`.
 pub(crate) fn read_with_python_helper(reader: &str, path: &Path) -> Vec<Fields> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/evtx_fields.py");
-    let out = Command::new("python3")
+    let python = match reader {
+        "pyevtx" => testkit::python(&["Evtx"]),
+        _ => {
+            testkit::tool("evtxexport");
+            testkit::python(&[])
+        }
+    };
+    let out = Command::new(python)
         .arg(script)
         .arg(reader)
         .arg(path)
+        .env("PATH", testkit::path_with_tools())
         .output()
-        .expect("python3 runs (install it, or run .ci/run which installs the test tools)");
+        .expect("python3 runs");
     assert!(
         out.status.success(),
         "{reader} could not read {}: {}\n(python-evtx comes from PyPI `python-evtx`, evtxexport from Debian \

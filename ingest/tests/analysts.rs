@@ -10,7 +10,7 @@ fn duckdb_polars_and_pandas_read_the_store() {
     let summary = run(data.path(), &[sample_logs()]);
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/read_store.py");
-    let out = Command::new("python3")
+    let out = Command::new(testkit::python(&["duckdb", "polars", "pandas", "pyarrow"]))
         .arg(script)
         .arg(data.path())
         .output()

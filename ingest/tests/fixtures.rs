@@ -15,15 +15,9 @@ pub(crate) fn sample_logs() -> PathBuf {
     repo().join("sample-logs")
 }
 
-/// `shared/real-evtx/`, beside the repository.
+/// A real Windows log of the outside fixtures folder (`real-evtx/`, see docs/testing.md).
 pub(crate) fn real_evtx(name: &str) -> PathBuf {
-    let path = repo().join("../shared/real-evtx").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: the tests expect shared/ beside the repository",
-        path.display()
-    );
-    path
+    testkit::fixture(&format!("real-evtx/{name}"))
 }
 
 pub(crate) fn options(data: &Path, paths: &[PathBuf]) -> ingest::Options {

@@ -1,30 +1,15 @@
 //! Policy XML: every file in `shared/real-policies/` is read, written, validated against
 //! Microsoft's `AppLocker.xsd` with xmllint and read back unchanged; hostile XML is refused.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use policy::read::{self, parse};
 use policy::write::to_xml;
 use policy::{Action, CollectionKind, Condition, EnforcementMode, Error};
 
-fn shared() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
-    assert!(
-        path.is_dir(),
-        "{} is missing: the tests expect shared/ beside the repository",
-        path.display()
-    );
-    path
-}
-
 fn real_policies() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(shared().join("real-policies"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "xml"))
-        .collect();
-    files.sort();
+    let files = testkit::fixtures_in("real-policies", "xml");
     assert_eq!(files.len(), 8, "{files:?}");
     files
 }
@@ -34,13 +19,13 @@ fn xsd_errors(xml: &str) -> Option<String> {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("policy.xml");
     std::fs::write(&file, xml).unwrap();
-    let out = Command::new("xmllint")
+    let out = Command::new(testkit::tool("xmllint"))
         .arg("--noout")
         .arg("--schema")
-        .arg(shared().join("spec/AppLocker.xsd"))
+        .arg(testkit::fixture("spec/AppLocker.xsd"))
         .arg(&file)
         .output()
-        .expect("xmllint (libxml2-utils) is installed by .ci/run");
+        .expect("xmllint runs");
     (!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -69,7 +54,8 @@ fn every_real_policy_round_trips_and_validates() {
 
 #[test]
 fn real_policies_read_as_their_sources_describe() {
-    let read = |name: &str| read::read_file(&shared().join("real-policies").join(name)).unwrap();
+    let read =
+        |name: &str| read::read_file(&testkit::fixture(&format!("real-policies/{name}"))).unwrap();
     let count = |p: &policy::Policy, kind, action, element: &str| {
         p.rules()
             .filter(|(k, r)| *k == kind && r.action == action && r.element_name() == element)

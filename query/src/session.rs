@@ -194,15 +194,18 @@ mod tests {
         for d in [&data, &logs, &other] {
             std::fs::create_dir(d).unwrap();
         }
-        assert_eq!(find_inventory(None, &[logs.clone()], &data), None);
+        assert_eq!(
+            find_inventory(None, std::slice::from_ref(&logs), &data),
+            None
+        );
         std::fs::write(data.join(DATA_INVENTORY), "computer,group\n").unwrap();
         assert_eq!(
-            find_inventory(None, &[logs.clone()], &data),
+            find_inventory(None, std::slice::from_ref(&logs), &data),
             Some(data.join(DATA_INVENTORY))
         );
         std::fs::write(logs.join(DATA_INVENTORY), "computer,group\n").unwrap();
         assert_eq!(
-            find_inventory(None, &[logs.clone()], &data),
+            find_inventory(None, std::slice::from_ref(&logs), &data),
             Some(logs.join(DATA_INVENTORY)),
             "the input folder's inventory comes before the data folder's"
         );

@@ -4,7 +4,7 @@
 
 use datafusion::prelude::SessionContext;
 use policy::path::{canonical, user_writable};
-use policy::suggest::{AppEvidence, to_policy};
+use policy::suggest::{ReviewCode, to_policy};
 use policy::{CollectionKind, Condition, EnforcementMode, Evaluator, Policy};
 use query::report::{ReportOptions, blocked_apps_by_group};
 use query::simulate::{BlockedApp, SimulateOptions, simulate};
@@ -12,19 +12,9 @@ use query::suggest::{SuggestOptions, suggest_rules};
 
 use crate::fixtures::*;
 
-/// The label `policy::suggest` gives the app of a blocked row.
+/// The label of a blocked row's app (the one the suggestions list it by).
 fn label(b: &BlockedApp) -> String {
-    let a = &b.app;
-    AppEvidence {
-        collection: a.collection.as_deref().and_then(CollectionKind::parse),
-        publisher: a.publisher.clone(),
-        product: a.product.clone(),
-        binary: a.binary.clone(),
-        hash: a.file_hash.clone(),
-        paths: a.paths.clone(),
-        ..AppEvidence::default()
-    }
-    .label()
+    b.app.label.clone()
 }
 
 /// Applies each group's suggested rules (those not flagged) and checks that only flagged
@@ -225,7 +215,8 @@ fn suggest_skips_what_the_current_policy_allows_and_flags_what_it_denies() {
         for s in &remaining {
             assert!(s.apps.iter().all(|a| a.contains("BLOOMBERG")), "{s:?}");
             assert!(
-                s.review.iter().any(|r| r.contains("no bloomberg") || r.contains("\"no Bloomberg\"")),
+                s.review.iter().any(|r| r.code == ReviewCode::DeniedByCurrentPolicy
+                    && (r.message.contains("no bloomberg") || r.message.contains("\"no Bloomberg\""))),
                 "{:?}",
                 s.review
             );

@@ -4,8 +4,8 @@
 
 use policy::read::parse;
 use policy::{Evaluator, Policy};
-use query::Inventory;
 use query::readiness::{ReadinessOptions, Status, readiness};
+use query::{Collection, Inventory};
 
 use crate::fixtures::*;
 
@@ -62,9 +62,12 @@ fn exe_status(groups: &[query::readiness::GroupReadiness], group: &str) -> (Stat
     let c = g
         .collections
         .iter()
-        .find(|c| c.collection == "EXE")
+        .find(|c| c.collection == Collection::Exe)
         .unwrap();
-    (c.status, c.reasons.clone())
+    (
+        c.status,
+        c.reasons.iter().map(|r| r.message.clone()).collect(),
+    )
 }
 
 #[test]
@@ -93,7 +96,7 @@ fn readiness_needs_clean_and_sufficient_evidence() {
     let msi = g
         .collections
         .iter()
-        .find(|c| c.collection == "MSI")
+        .find(|c| c.collection == Collection::Msi)
         .unwrap();
     assert_eq!(msi.status, Status::InsufficientData, "no MSI events at all");
 
@@ -120,7 +123,7 @@ fn readiness_needs_clean_and_sufficient_evidence() {
     let c = g
         .collections
         .iter()
-        .find(|c| c.collection == "EXE")
+        .find(|c| c.collection == Collection::Exe)
         .unwrap();
     assert_eq!(c.status, Status::NotReady);
     assert_eq!(

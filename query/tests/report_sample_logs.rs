@@ -104,7 +104,7 @@ fn report_matches_the_generator_app_by_app() {
             for a in &g.apps {
                 let key: AppKey = (
                     g.group.clone(),
-                    a.collection.clone().unwrap(),
+                    a.collection.unwrap().to_string(),
                     a.publisher.clone(),
                     a.product.clone(),
                     a.binary.clone(),

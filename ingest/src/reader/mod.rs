@@ -503,7 +503,7 @@ mod tests {
     /// full renderer does.
     #[test]
     fn the_typed_path_agrees_on_real_windows_logs() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/real-evtx");
+        let root = testkit::fixture("real-evtx");
         let mut fast_records = 0;
         for path in evtx_files(&root) {
             for (i, (fast, full)) in both_paths(&path).iter().enumerate() {
