@@ -5,7 +5,9 @@
 mod ballista;
 mod external;
 mod generate;
+mod golden;
 mod ingest;
+mod output;
 mod policy;
 mod report;
 mod serve;
