@@ -5,7 +5,6 @@
 
 const TOKEN_KEY = "lockstep-token";
 const PAGE_SIZE = 50;
-const COLLECTIONS = ["EXE", "DLL", "MSI", "SCRIPT", "APPX"];
 const PALETTE = ["#1f5fbf", "#b3261e", "#1e7a3c", "#8a6100", "#6a3fb5", "#0f7c86", "#c2185b", "#4e5d6c"];
 
 // ---- DOM helpers ----------------------------------------------------------------------
@@ -471,7 +470,8 @@ function appsTable(apps) {
     "select",
     { "aria-label": "Collection", onchange: (e) => { state.collection = e.target.value; state.page = 0; render(); } },
     el("option", { value: "" }, "All collections"),
-    COLLECTIONS.map((c) => el("option", { value: c }, c))
+    // The collections this group's apps are in (the server owns the list of collections).
+    [...new Set(apps.map((a) => a.collection).filter(Boolean))].sort().map((c) => el("option", { value: c }, c))
   );
   const search = el("input", {
     type: "search",

@@ -7,28 +7,8 @@
 
 use crate::rng::{Rng, stable_hash};
 
-/// An AppLocker rule collection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-pub enum Collection {
-    Exe,
-    Dll,
-    Msi,
-    Script,
-    Appx,
-}
-
-impl Collection {
-    /// The `PolicyName` AppLocker logs for this collection.
-    pub fn policy_name(self) -> &'static str {
-        match self {
-            Collection::Exe => "EXE",
-            Collection::Dll => "DLL",
-            Collection::Msi => "MSI",
-            Collection::Script => "SCRIPT",
-            Collection::Appx => "APPX",
-        }
-    }
-}
+/// An AppLocker rule collection (the event table's value list).
+pub use schema::Collection;
 
 /// Which groups run an app.
 #[derive(Debug, Clone, PartialEq)]

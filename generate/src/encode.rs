@@ -177,7 +177,7 @@ impl<'a> Encoder<'a> {
             .entry(key)
             .or_insert_with(|| file_template(style))
             .clone();
-        let policy = f.collection.policy_name();
+        let policy = f.collection.as_str();
         let hash = if style.hash_as_text {
             Value::String(format!("0x{}", hex_upper(&f.file_hash)))
         } else {
