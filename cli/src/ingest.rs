@@ -39,7 +39,7 @@ pub(crate) struct IngestArgs {
 pub(crate) fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let opts = ingest::Options {
         data_dir: args.data.clone(),
-        paths: args.paths,
+        paths: args.paths.clone(),
         strict: args.strict,
         threads: args.threads,
     };
@@ -63,6 +63,10 @@ pub(crate) fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     });
     bar.finish_and_clear();
     let summary = result.with_context(|| format!("ingesting into {}", output::path(&args.data)))?;
+    if let Err(e) = crate::report::adopt_inventory(&opts.paths, &args.data) {
+        // The events are stored; a bad inventory beside them is said, not fatal.
+        eprintln!("{}", output::escape_controls(&format!("{e:#}")));
+    }
     // The rows are committed: whatever happens to the summary, the exit status says so.
     let printed = if args.json {
         match serde_json::to_string_pretty(&summary) {

@@ -47,6 +47,9 @@ pub(crate) struct ReportArgs {
 pub(crate) fn run(args: ReportArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     if !args.paths.is_empty() {
         ingest_first(&args.paths, &args.store.data, quiet)?;
+        if args.store.inventory.is_none() {
+            adopt_inventory(&args.paths, &args.store.data)?;
+        }
     }
     let session = args.store.session(&args.paths)?;
     let table_top = matches!(args.format, Format::Table).then_some(TABLE_TOP);
@@ -105,6 +108,34 @@ pub(crate) fn ingest_first(paths: &[PathBuf], data: &Path, quiet: bool) -> anyho
             output::path(data)
         );
     }
+    Ok(())
+}
+
+/// Keeps the `inventory.csv` of the one folder ingested as the data folder's inventory
+/// (`DATA/inventory.csv`, which every later command and `lockstep serve` use), unless the
+/// data folder has one already. A copy: `PUT /api/v1/inventory` must never rewrite the
+/// user's input folder.
+pub(crate) fn adopt_inventory(paths: &[PathBuf], data: &Path) -> anyhow::Result<()> {
+    let kept = data.join(query::session::DATA_INVENTORY);
+    let Some(found) = query::session::inputs_inventory(paths) else {
+        return Ok(());
+    };
+    if kept.exists() {
+        return Ok(());
+    }
+    query::Inventory::from_path(&found)?;
+    std::fs::copy(&found, &kept).with_context(|| {
+        format!(
+            "copying {} to {}",
+            output::path(&found),
+            output::path(&kept)
+        )
+    })?;
+    eprintln!(
+        "kept {} as the data folder's inventory ({})",
+        output::path(&found),
+        output::path(&kept)
+    );
     Ok(())
 }
 

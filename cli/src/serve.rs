@@ -108,20 +108,8 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let (tokens, generated) = tokens(&args)?;
     if !args.paths.is_empty() {
         crate::report::ingest_first(&args.paths, &args.data, quiet)?;
-        let kept = args.data.join(query::session::DATA_INVENTORY);
-        if let (None, false, Some(found)) = (
-            &args.inventory,
-            kept.exists(),
-            query::session::inputs_inventory(&args.paths),
-        ) {
-            // A copy: PUT /api/v1/inventory must never rewrite the user's input folder.
-            std::fs::copy(&found, &kept).with_context(|| {
-                format!(
-                    "copying {} to {}",
-                    output::path(&found),
-                    output::path(&kept)
-                )
-            })?;
+        if args.inventory.is_none() {
+            crate::report::adopt_inventory(&args.paths, &args.data)?;
         }
     }
     let mut config = api::Config::new(args.data.clone(), tokens);

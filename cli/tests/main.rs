@@ -3,6 +3,7 @@
 
 #[cfg(feature = "ballista")]
 mod ballista;
+mod docs;
 mod external;
 mod generate;
 mod golden;
