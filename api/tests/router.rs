@@ -239,10 +239,13 @@ async fn blocked_refuses_bad_parameters_and_unknown_groups() {
         .await
         .expect_error(StatusCode::NOT_FOUND, "not_found");
     assert!(message.contains("no-such-group"), "{message}");
-    served
+    let reply = served
         .get("/api/v1/groups/no-such-group/suggestions", Some(READ))
-        .await
-        .expect_error(StatusCode::NOT_FOUND, "not_found");
+        .await;
+    reply.expect_error(StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(reply.json()["code"], "unknown_group");
+    let reply = served.get("/api/v1/nope", Some(READ)).await;
+    assert_eq!(reply.json()["code"], "unknown_endpoint");
 }
 
 #[tokio::test]
@@ -778,6 +781,30 @@ async fn the_dashboard_is_served_without_a_token_and_locked_down() {
         assert!(
             !text.contains("https://") && !text.contains("http://"),
             "{path}"
+        );
+    }
+}
+
+#[test]
+fn every_error_code_is_documented_with_its_status() {
+    let doc = serde_json::to_value(api::document()).unwrap();
+    let codes = doc["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("ErrorCode is in the document's schemas")
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    assert!(codes.len() >= 15, "{codes:?}");
+    let page = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/api.md"),
+    )
+    .unwrap();
+    for code in codes {
+        let parsed: api::ErrorCode = serde_json::from_value(serde_json::json!(code)).unwrap();
+        let row = format!("| `{code}` | {} |", parsed.status().as_u16());
+        assert!(
+            page.contains(&row),
+            "docs/api.md has no row {row:?} for error code {code}"
         );
     }
 }

@@ -169,6 +169,10 @@ impl Reply {
         assert_eq!(self.status, status, "{}", self.text());
         let body = self.json();
         assert_eq!(body["error"], kind, "{body}");
+        // Every error has a code, of that class and that status.
+        let code: api::ErrorCode = serde_json::from_value(body["code"].clone())
+            .unwrap_or_else(|e| panic!("no valid `code` in {body}: {e}"));
+        assert_eq!((code.kind(), code.status()), (kind, status), "{body}");
         assert_eq!(
             self.header("content-type"),
             Some("application/json"),
