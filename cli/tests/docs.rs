@@ -18,6 +18,9 @@
 //! - ```` ```sh ballista ````: cluster commands for other machines: every `--flag` must be one
 //!   the Ballista test or `.ci/run` uses.
 //! - ```` ```powershell ````: Windows commands: every `/api/v1/…` path must be a route.
+//! - ```` ```sh regenerate ````: how `sample-logs/` was made: its options must be the ones
+//!   in `sample-logs/manifest.json`, which `generate/tests/sample_logs.rs` regenerates the
+//!   fleet from and compares byte for byte.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,9 +60,13 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Every documentation file: the README and docs/*.md.
+/// Every documentation file: the READMEs and docs/*.md.
 fn doc_files() -> Vec<PathBuf> {
-    let mut files = vec![repo().join("README.md")];
+    let mut files = vec![
+        repo().join("README.md"),
+        repo().join("sample-logs/README.md"),
+        repo().join("dashboards/README.md"),
+    ];
     let mut docs: Vec<PathBuf> = std::fs::read_dir(repo().join("docs"))
         .expect("docs/ exists")
         .map(|e| e.unwrap().path())
@@ -346,6 +353,34 @@ fn check_ballista(file: &Path, block: &Block) -> Vec<String> {
     problems
 }
 
+/// The sample fleet's recipe: the options of `sample-logs/manifest.json`.
+fn check_regenerate(file: &Path, block: &Block) -> Vec<String> {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo().join("sample-logs/manifest.json")).unwrap())
+            .unwrap();
+    let command = commands(&block.body).join(" ");
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let mut problems = Vec::new();
+    for (option, value) in manifest["options"].as_object().unwrap() {
+        if option == "start" {
+            continue; // the generator's default
+        }
+        let flag = format!("--{}", option.replace('_', "-"));
+        let given = words
+            .iter()
+            .position(|w| *w == flag)
+            .and_then(|i| words.get(i + 1));
+        if given.copied() != Some(value.to_string().as_str()) {
+            problems.push(format!(
+                "{}:{}: {flag} is {given:?} in the command, {value} in manifest.json",
+                file.display(),
+                block.line
+            ));
+        }
+    }
+    problems
+}
+
 /// PowerShell: every API path is a route.
 fn check_powershell(file: &Path, block: &Block) -> Vec<String> {
     let routes: Vec<String> = api::route_list().into_iter().map(|(_, p)| p).collect();
@@ -387,12 +422,13 @@ fn every_command_in_the_docs_runs_and_prints_what_they_show() {
                 "sh bench" => check_bench(&file, block),
                 "sh ballista" => check_ballista(&file, block),
                 "powershell" => check_powershell(&file, block),
+                "sh regenerate" => check_regenerate(&file, block),
                 _ => Vec::new(),
             });
             if block.info.starts_with("sh")
                 && !matches!(
                     block.info.as_str(),
-                    "sh" | "sh quickstart" | "sh bench" | "sh ballista"
+                    "sh" | "sh quickstart" | "sh bench" | "sh ballista" | "sh regenerate"
                 )
             {
                 problems.push(format!(

@@ -144,7 +144,7 @@ pub(crate) fn read_with_python_helper(reader: &str, path: &Path) -> Vec<Fields> 
     assert!(
         out.status.success(),
         "{reader} could not read {}: {}\n(python-evtx comes from PyPI `python-evtx`, evtxexport from Debian \
-         `libevtx-utils`; .ci/run installs both)",
+         `libevtx-utils`; `cargo xtask test` installs both)",
         path.display(),
         String::from_utf8_lossy(&out.stderr)
     );

@@ -1,4 +1,4 @@
-//! Analysts open the store directly with DuckDB, polars and pandas (installed by .ci/run).
+//! Analysts open the store directly with DuckDB, polars and pandas (installed by `cargo xtask test`).
 
 use std::process::Command;
 
@@ -17,7 +17,7 @@ fn duckdb_polars_and_pandas_read_the_store() {
         .expect("python3 runs");
     assert!(
         out.status.success(),
-        "reading the store failed (duckdb, polars, pandas and pyarrow come from PyPI; .ci/run installs them):\n{}",
+        "reading the store failed (duckdb, polars, pandas and pyarrow come from PyPI; `cargo xtask test` installs them):\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -27,7 +27,7 @@ pub enum Engine {
     #[default]
     Local,
     /// On the Ballista scheduler at `host:port`; its executors read the store's files by
-    /// the same paths, so the store must be on storage they all see (README "Scaling out").
+    /// the same paths, so the store must be on storage they all see (docs/scaling-out.md).
     Ballista { host: String, port: u16 },
 }
 
@@ -91,7 +91,7 @@ impl FromStr for Engine {
         if !cfg!(feature = "ballista") {
             return Err(bad(format!(
                 "`{text}`: this lockstep was built without Ballista support; build it with \
-                 `cargo build --release --features ballista` (README \"Scaling out\")"
+                 `cargo build --release --features ballista` (docs/scaling-out.md)"
             )));
         }
         Ok(Engine::Ballista {

@@ -76,7 +76,7 @@ pub async fn register_store(ctx: &SessionContext, store: &Store) -> Result<u64> 
         .collect::<Result<_>>()?;
     // Text columns are read as Utf8View (what DataFusion reads Parquet text as by default):
     // grouping and joining on the many text columns of the app queries is markedly faster
-    // than with Utf8 (10 M events: see README "Performance"). Not on a distributed engine:
+    // than with Utf8 (10 M events: see docs/performance.md). Not on a distributed engine:
     // a batch sliced from a larger view array is sent with all of that array's text buffers,
     // so results and shuffles grew to gigabytes (Ballista, 10 M events: a simulate's
     // 824 k distinct identities took over 3 GB in lockstep before the fetch was stopped).

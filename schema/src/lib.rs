@@ -1,7 +1,7 @@
 //! The contract between `ingest` (which writes the event store) and `query` (which reads it):
 //! the Arrow schema of the event table and the layout of the data folder.
 //!
-//! It depends on `arrow-schema` only, so `query` never sees `evtx` (README, Architecture).
+//! It depends on `arrow-schema` only, so `query` never sees `evtx` (docs/architecture.md).
 //!
 //! - [`columns`] names every column; [`event_schema`] is the table's Arrow schema.
 //! - [`values`]: what the `collection`, `outcome` and `policy_kind` columns hold
