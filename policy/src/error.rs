@@ -21,6 +21,14 @@ pub enum Error {
     },
     #[error("line {line}: {message}")]
     Invalid { line: u32, message: String },
+    /// Something lockstep recognises, but not a policy it can read (what it is, and what to
+    /// give instead).
+    #[error("{0}")]
+    NotAPolicy(String),
+    #[error("registry.pol, offset {offset}: {message}")]
+    RegistryPol { offset: usize, message: String },
+    #[error("registry key {key}: {message}")]
+    RegistryPolicy { key: String, message: String },
     #[error("{file}: {inner}")]
     InFile { file: String, inner: Box<Error> },
 }

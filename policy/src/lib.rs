@@ -3,7 +3,8 @@
 //! Pure logic without I/O beyond reading a policy file; `query` feeds it the recorded
 //! events and the CLI and API present the results. See `shared/spec/applocker-policy-xml.md`.
 //!
-//! - [`read::parse`] / [`read::read_file`]: XML as found in the wild, hostile XML refused.
+//! - [`read::parse`] / [`read::read_file`]: XML as found in the wild, hostile XML refused;
+//!   [`gpo::read_any`]: also a GPO's `registry.pol` or a GPO backup folder.
 //! - [`write::to_xml`]: XML that validates against `AppLocker.xsd`.
 //! - [`eval::Evaluator`]: allow / deny / not covered, with the reason.
 //! - [`suggest`]: rules that would let observed apps run, never a path rule on a
@@ -11,6 +12,7 @@
 
 mod error;
 pub mod eval;
+pub mod gpo;
 pub mod ids;
 mod model;
 pub mod path;

@@ -63,6 +63,11 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Error> {
             limit: MAX_POLICY_BYTES,
         });
     }
+    if crate::gpo::is_registry_pol(bytes) {
+        return Err(Error::NotAPolicy(
+            "a binary registry.pol (PReg) file, not policy XML: `lockstep policy import` reads it, or give the GPO backup folder".into(),
+        ));
+    }
     let text = decode(bytes)?;
     let options = ParsingOptions {
         allow_dtd: false,
@@ -134,6 +139,33 @@ fn decode(bytes: &[u8]) -> Result<String, Error> {
     }
 }
 
+/// What a document that is not a policy is, when it is one of the Group Policy files
+/// admins confuse with one, and what to give instead.
+fn known_not_a_policy(root: Node<'_, '_>) -> Option<String> {
+    let settings = "http://www.microsoft.com/GroupPolicy/Settings";
+    let (name, ns) = (root.tag_name().name(), root.tag_name().namespace());
+    let backup = "give the GPO backup folder (Backup-GPO or the GPMC writes one), or its DomainSysvol/GPO/Machine/registry.pol";
+    Some(match (name, ns) {
+        ("GPO", Some(n)) if n == settings => {
+            format!(
+                "a GPMC report (gpreport.xml, Get-GPOReport), not a policy: it shows the rules but not as AppLocker reads them; {backup}"
+            )
+        }
+        ("report", _) if root.children().any(|c| c.tag_name().name() == "GPO") => {
+            format!("a GPMC report of several GPOs (Get-GPOReport -All), not a policy; {backup}")
+        }
+        ("Rsop", _) => format!(
+            "a gpresult /x (RSoP) report, not a policy: on the computer, `Get-AppLockerPolicy -Effective -Xml` writes the policy in force; or {backup}"
+        ),
+        ("GroupPolicyBackupScheme" | "BackupInst" | "Backups", _) => {
+            format!(
+                "a GPO backup's bookkeeping ({name}), not a policy: give the backup folder itself"
+            )
+        }
+        _ => return None,
+    })
+}
+
 struct Reader<'d, 'i> {
     doc: &'d Document<'i>,
     warnings: Vec<String>,
@@ -186,6 +218,9 @@ impl<'i> Reader<'_, 'i> {
                 self.add_collection(&mut policy, root)?;
             }
             other => {
+                if let Some(what) = known_not_a_policy(root) {
+                    return Err(Error::NotAPolicy(what));
+                }
                 return Err(self.invalid(
                     root,
                     format!(

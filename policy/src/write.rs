@@ -46,6 +46,13 @@ pub fn to_xml(policy: &Policy) -> String {
     out
 }
 
+/// One rule element alone, as a GPO's `registry.pol` stores it under the rule's key.
+pub fn rule_xml(rule: &Rule) -> String {
+    let mut out = String::new();
+    write_rule(&mut out, rule);
+    out.lines().map(str::trim).collect()
+}
+
 fn write_rule(out: &mut String, rule: &Rule) {
     let _ = writeln!(
         out,

@@ -242,3 +242,83 @@ fn hostile_xml_is_refused_with_bounded_memory() {
     let err = read::read_file(&huge).unwrap_err();
     assert!(matches!(err, Error::TooLarge { .. }), "{err}");
 }
+
+/// Every real policy, stored as a GPO stores it (registry.pol) and read back: the same
+/// policy. And the same through a GPO backup folder, as `Backup-GPO` lays it out.
+#[test]
+fn real_policies_round_trip_through_registry_pol_and_gpo_backups() {
+    let dir = tempfile::tempdir().unwrap();
+    for path in real_policies() {
+        let original = read::read_file(&path).unwrap().policy;
+        let pol = policy::gpo::to_registry_pol(&original);
+        let backup = dir.path().join(path.file_stem().unwrap());
+        let machine = backup
+            .join("{6AC1786C-016F-11D2-945F-00C04FB984F9}")
+            .join("DomainSysvol/GPO/MACHINE");
+        std::fs::create_dir_all(&machine).unwrap();
+        std::fs::write(machine.join("Registry.pol"), &pol).unwrap();
+        std::fs::write(backup.join("manifest.xml"), "<Backups/>").unwrap();
+        let (parsed, source) = policy::gpo::read_any(&backup).unwrap();
+        assert!(
+            matches!(source, policy::gpo::PolicySource::GpoBackup(_)),
+            "{source:?}"
+        );
+        let canonical = |p: &policy::Policy| {
+            let mut p = p.clone();
+            p.collections.sort_by_key(|c| c.kind);
+            // A NotConfigured collection without rules is not stored in a GPO.
+            p.collections
+                .retain(|c| !c.rules.is_empty() || c.mode != Some(EnforcementMode::NotConfigured));
+            for c in &mut p.collections {
+                c.mode = c.mode.or(Some(EnforcementMode::NotConfigured));
+                // Collection extensions are not part of the registry layout lockstep writes,
+                // and registry keys have no order.
+                c.extensions = None;
+                c.rules
+                    .sort_by(|a, b| a.id.to_lowercase().cmp(&b.id.to_lowercase()));
+            }
+            p.extensions = None;
+            to_xml(&p)
+        };
+        assert_eq!(
+            canonical(&parsed.policy),
+            canonical(&original),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn group_policy_files_that_are_not_policies_say_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("gpreport.xml");
+    let xml = r#"<?xml version="1.0" encoding="utf-16"?><GPO xmlns="http://www.microsoft.com/GroupPolicy/Settings"><Name>AppLocker finance</Name></GPO>"#;
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(xml.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(&report, utf16).unwrap();
+    let err = policy::gpo::read_any(&report).unwrap_err().to_string();
+    assert!(
+        err.contains("a GPMC report") && err.contains("backup folder"),
+        "{err}"
+    );
+    let rsop = dir.path().join("rsop.xml");
+    std::fs::write(
+        &rsop,
+        r#"<Rsop xmlns="http://www.microsoft.com/GroupPolicy/Rsop"/>"#,
+    )
+    .unwrap();
+    let err = policy::gpo::read_any(&rsop).unwrap_err().to_string();
+    assert!(err.contains("gpresult"), "{err}");
+    let empty = dir.path().join("not-a-backup");
+    std::fs::create_dir(&empty).unwrap();
+    let err = policy::gpo::read_any(&empty).unwrap_err().to_string();
+    assert!(
+        err.contains("DomainSysvol/GPO/Machine/registry.pol"),
+        "{err}"
+    );
+    // A registry.pol where policy XML is expected (simulate's body) is named as such.
+    let pol = policy::gpo::to_registry_pol(&policy::Policy::default());
+    let err = parse(&pol).unwrap_err().to_string();
+    assert!(err.contains("registry.pol (PReg)"), "{err}");
+}
