@@ -274,8 +274,7 @@ fn real_policies_round_trip_through_registry_pol_and_gpo_backups() {
                 // Collection extensions are not part of the registry layout lockstep writes,
                 // and registry keys have no order.
                 c.extensions = None;
-                c.rules
-                    .sort_by(|a, b| a.id.to_lowercase().cmp(&b.id.to_lowercase()));
+                c.rules.sort_by_key(|r| r.id.to_lowercase());
             }
             p.extensions = None;
             to_xml(&p)
