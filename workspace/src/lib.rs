@@ -1,0 +1,534 @@
+//! The workspace: what the admin decides, kept beside the event store in one SQLite database,
+//! `DATA/workspace.sqlite`. Events stay in Parquet; nothing here can be derived from them.
+//!
+//! - Each group's **current policy** (and the fleet's, which groups without their own use):
+//!   imported AppLocker policy XML or GPO backups, every import kept.
+//! - The **decisions** on apps, per group or for the fleet: allow (with the rule that allows
+//!   it), block on purpose, or defer. Never updated in place: each decision is a new entry
+//!   (who, when, why), and the current decision on an app is its latest entry.
+//!
+//! Safe for several writers at once (the server and the CLI): WAL mode, every write in an
+//! `IMMEDIATE` transaction, a busy timeout. A `kill -9` at any moment leaves every entry
+//! whole or absent (SQLite's journal). A file that is not a workspace, is damaged, or was
+//! written by a newer lockstep is refused, never overwritten.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+mod schema;
+
+pub use schema::SCHEMA_VERSION;
+
+/// The workspace file in a data folder.
+pub const FILE: &str = "workspace.sqlite";
+
+/// How long a writer waits for another's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What can go wrong with the workspace.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "{}: not a lockstep workspace, or damaged ({message}); it was left untouched: move it away (or restore a backup) and start again",
+        path.display()
+    )]
+    Unreadable { path: PathBuf, message: String },
+    #[error(
+        "{}: written by a newer lockstep (workspace schema {found}, this one knows {supported}); it was left untouched",
+        path.display()
+    )]
+    Newer {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    /// The decision changed since the version the caller saw.
+    #[error(
+        "the decision on {app_id} changed since version {expected} (it is at version {current}): read it again"
+    )]
+    Conflict {
+        app_id: String,
+        expected: i64,
+        current: i64,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    /// A stable code for programs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Sqlite { .. } => "workspace_failed",
+            Error::Unreadable { .. } => "workspace_unreadable",
+            Error::Newer { .. } => "workspace_newer",
+            Error::Conflict { .. } => "conflict",
+            Error::Invalid(_) => "invalid",
+        }
+    }
+}
+
+/// The result type of `workspace`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Who a decision or import is for: one business group, or the whole fleet (what every group
+/// inherits unless it decides otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "scope", content = "group")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Scope {
+    Fleet,
+    Group(String),
+}
+
+impl Scope {
+    /// The group, or `None` for the fleet (how the database stores it).
+    fn column(&self) -> Option<&str> {
+        match self {
+            Scope::Fleet => None,
+            Scope::Group(g) => Some(g),
+        }
+    }
+
+    fn from_column(group: Option<String>) -> Scope {
+        group.map_or(Scope::Fleet, Scope::Group)
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::Fleet => f.write_str("the fleet"),
+            Scope::Group(g) => write!(f, "group {g}"),
+        }
+    }
+}
+
+/// What was decided about an app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Verdict {
+    /// It may run: the candidate gets the rule of the decision.
+    Allow,
+    /// It is meant to stay blocked (the users who run it are to be told).
+    Block,
+    /// Still being looked at: the group is not ready while it would be blocked.
+    Defer,
+}
+
+impl Verdict {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::Block => "block",
+            Verdict::Defer => "defer",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Verdict> {
+        [Verdict::Allow, Verdict::Block, Verdict::Defer]
+            .into_iter()
+            .find(|v| v.as_str() == text)
+    }
+}
+
+/// A decision to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDecision {
+    pub scope: Scope,
+    pub app_id: String,
+    pub verdict: Verdict,
+    /// The app's label and collection when decided (a decision outlives the events).
+    pub label: String,
+    pub collection: Option<String>,
+    /// For `allow`: the rule's XML element (`policy::write::rule_xml`).
+    pub rule_xml: Option<String>,
+    /// The rule granularity asked for, if not the default.
+    pub granularity: Option<String>,
+    /// Review flags (codes) the suggestion had when it was allowed anyway (`--force`).
+    pub flagged: Vec<String>,
+    pub note: Option<String>,
+    pub decided_by: String,
+    /// The version (entry id) the decider saw as current: the decision is refused if another
+    /// was recorded since (an HTTP `If-Match`). `None`: no check.
+    pub expected_version: Option<i64>,
+}
+
+/// A recorded decision.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Decision {
+    /// The entry's id, increasing: the version an `If-Match` names.
+    pub version: i64,
+    #[serde(flatten)]
+    pub scope: Scope,
+    pub app_id: String,
+    pub verdict: Verdict,
+    pub label: String,
+    pub collection: Option<String>,
+    pub rule_xml: Option<String>,
+    pub granularity: Option<String>,
+    pub flagged: Vec<String>,
+    pub note: Option<String>,
+    pub decided_by: String,
+    /// RFC 3339, UTC.
+    pub decided_at: String,
+}
+
+/// A stored policy: the policy in force for a group or the fleet.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoredPolicy {
+    pub version: i64,
+    #[serde(flatten)]
+    pub scope: Scope,
+    /// The policy as lockstep writes it (normalised XML).
+    pub xml: String,
+    /// What it was imported from (`AppLocker policy XML finance.xml`, a GPO backup, …).
+    pub source: String,
+    pub imported_by: String,
+    pub imported_at: String,
+}
+
+/// The workspace of a data folder.
+#[derive(Debug)]
+pub struct Workspace {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl Workspace {
+    /// Opens (or creates) `DATA/workspace.sqlite`, bringing its schema up to date.
+    pub fn open(data_dir: &Path) -> Result<Workspace> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            Error::Invalid(format!(
+                "{}: cannot create the data folder: {e}",
+                data_dir.display()
+            ))
+        })?;
+        Workspace::open_file(&data_dir.join(FILE))
+    }
+
+    /// Opens (or creates) the workspace file `path`.
+    pub fn open_file(path: &Path) -> Result<Workspace> {
+        let sqlite = |source| Error::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let unreadable = |e: rusqlite::Error| Error::Unreadable {
+            path: path.to_owned(),
+            message: e.to_string(),
+        };
+        let conn = Connection::open(path).map_err(sqlite)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
+        // Anything but a healthy SQLite database fails here, before a byte is written.
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(unreadable)?;
+        if check != "ok" {
+            return Err(Error::Unreadable {
+                path: path.to_owned(),
+                message: check,
+            });
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(unreadable)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sqlite)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sqlite)?;
+        let mut conn = conn;
+        schema::migrate(&mut conn, path)?;
+        Ok(Workspace {
+            path: path.to_owned(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sqlite(&self, source: rusqlite::Error) -> Error {
+        Error::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records `decision` (one transaction: the version check and the new entry together).
+    pub fn decide(&self, decision: NewDecision) -> Result<Decision> {
+        if decision.app_id.trim().is_empty() {
+            return Err(Error::Invalid("an app id is needed".into()));
+        }
+        if decision.verdict == Verdict::Allow && decision.rule_xml.is_none() {
+            return Err(Error::Invalid(format!(
+                "allowing {} needs the rule that allows it",
+                decision.app_id
+            )));
+        }
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sqlite(e))?;
+        let current: Option<i64> = tx
+            .query_row(
+                "SELECT MAX(id) FROM decisions WHERE grp IS ?1 AND app_id = ?2",
+                params![decision.scope.column(), decision.app_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sqlite(e))?;
+        if let Some(expected) = decision.expected_version
+            && current.unwrap_or(0) != expected
+        {
+            return Err(Error::Conflict {
+                app_id: decision.app_id.clone(),
+                expected,
+                current: current.unwrap_or(0),
+            });
+        }
+        let now = now();
+        let flagged = decision.flagged.join(",");
+        tx.execute(
+            "INSERT INTO decisions (grp, app_id, verdict, label, collection, rule_xml, granularity,
+               flagged, note, decided_by, decided_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                decision.scope.column(),
+                decision.app_id,
+                decision.verdict.as_str(),
+                decision.label,
+                decision.collection,
+                decision.rule_xml,
+                decision.granularity,
+                flagged,
+                decision.note,
+                decision.decided_by,
+                now
+            ],
+        )
+        .map_err(|e| self.sqlite(e))?;
+        let version = tx.last_insert_rowid();
+        tx.commit().map_err(|e| self.sqlite(e))?;
+        Ok(Decision {
+            version,
+            scope: decision.scope,
+            app_id: decision.app_id,
+            verdict: decision.verdict,
+            label: decision.label,
+            collection: decision.collection,
+            rule_xml: decision.rule_xml,
+            granularity: decision.granularity,
+            flagged: decision.flagged,
+            note: decision.note,
+            decided_by: decision.decided_by,
+            decided_at: now,
+        })
+    }
+
+    /// Every entry (of `scope`, or all), oldest first.
+    pub fn history(&self, scope: Option<&Scope>) -> Result<Vec<Decision>> {
+        self.decisions_where(scope, false)
+    }
+
+    /// The current decision on each app (of `scope`, or all): its latest entry.
+    pub fn current_decisions(&self, scope: Option<&Scope>) -> Result<Vec<Decision>> {
+        self.decisions_where(scope, true)
+    }
+
+    /// The decisions group `group` works with: its own, and the fleet's on apps it has not
+    /// decided itself, by app id.
+    pub fn decisions_for_group(&self, group: &str) -> Result<BTreeMap<String, Decision>> {
+        let mut out: BTreeMap<String, Decision> = self
+            .current_decisions(Some(&Scope::Fleet))?
+            .into_iter()
+            .map(|d| (d.app_id.clone(), d))
+            .collect();
+        for d in self.current_decisions(Some(&Scope::Group(group.to_owned())))? {
+            out.insert(d.app_id.clone(), d);
+        }
+        Ok(out)
+    }
+
+    /// The current decision on `app_id` in `scope`.
+    pub fn decision(&self, scope: &Scope, app_id: &str) -> Result<Option<Decision>> {
+        Ok(self
+            .current_decisions(Some(scope))?
+            .into_iter()
+            .find(|d| d.app_id == app_id))
+    }
+
+    fn decisions_where(&self, scope: Option<&Scope>, current_only: bool) -> Result<Vec<Decision>> {
+        let latest = if current_only {
+            "AND id IN (SELECT MAX(id) FROM decisions GROUP BY grp, app_id)"
+        } else {
+            ""
+        };
+        let (filter, group) = match scope {
+            None => ("", None),
+            Some(s) => ("AND grp IS ?1", s.column()),
+        };
+        let sql = format!(
+            "SELECT id, grp, app_id, verdict, label, collection, rule_xml, granularity, flagged,
+               note, decided_by, decided_at
+             FROM decisions WHERE 1 = 1 {filter} {latest} ORDER BY id"
+        );
+        let conn = self.lock();
+        let mut statement = conn.prepare(&sql).map_err(|e| self.sqlite(e))?;
+        let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Decision> {
+            let verdict: String = r.get(3)?;
+            let flagged: String = r.get(8)?;
+            Ok(Decision {
+                version: r.get(0)?,
+                scope: Scope::from_column(r.get(1)?),
+                app_id: r.get(2)?,
+                verdict: Verdict::parse(&verdict).unwrap_or(Verdict::Defer),
+                label: r.get(4)?,
+                collection: r.get(5)?,
+                rule_xml: r.get(6)?,
+                granularity: r.get(7)?,
+                flagged: flagged
+                    .split(',')
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                note: r.get(9)?,
+                decided_by: r.get(10)?,
+                decided_at: r.get(11)?,
+            })
+        };
+        let rows = if filter.is_empty() {
+            statement.query_map([], read)
+        } else {
+            statement.query_map(params![group], read)
+        }
+        .map_err(|e| self.sqlite(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// Stores `xml` as the policy in force for `scope` (kept with its source, who and when;
+    /// earlier imports stay in the history).
+    pub fn import_policy(
+        &self,
+        scope: &Scope,
+        xml: &str,
+        source: &str,
+        imported_by: &str,
+    ) -> Result<StoredPolicy> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sqlite(e))?;
+        let now = now();
+        tx.execute(
+            "INSERT INTO policies (grp, xml, source, imported_by, imported_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![scope.column(), xml, source, imported_by, now],
+        )
+        .map_err(|e| self.sqlite(e))?;
+        let version = tx.last_insert_rowid();
+        tx.commit().map_err(|e| self.sqlite(e))?;
+        Ok(StoredPolicy {
+            version,
+            scope: scope.clone(),
+            xml: xml.to_owned(),
+            source: source.to_owned(),
+            imported_by: imported_by.to_owned(),
+            imported_at: now,
+        })
+    }
+
+    /// The policy last imported for `scope`.
+    pub fn policy(&self, scope: &Scope) -> Result<Option<StoredPolicy>> {
+        let conn = self.lock();
+        conn.query_row(
+            "SELECT id, xml, source, imported_by, imported_at FROM policies
+             WHERE grp IS ?1 ORDER BY id DESC LIMIT 1",
+            params![scope.column()],
+            |r| {
+                Ok(StoredPolicy {
+                    version: r.get(0)?,
+                    scope: scope.clone(),
+                    xml: r.get(1)?,
+                    source: r.get(2)?,
+                    imported_by: r.get(3)?,
+                    imported_at: r.get(4)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(|e| self.sqlite(e))
+    }
+
+    /// The policy in force for `group`: its own, else the fleet's.
+    pub fn policy_for_group(&self, group: &str) -> Result<Option<StoredPolicy>> {
+        match self.policy(&Scope::Group(group.to_owned()))? {
+            Some(p) => Ok(Some(p)),
+            None => self.policy(&Scope::Fleet),
+        }
+    }
+
+    /// The groups with a policy of their own.
+    pub fn groups_with_policies(&self) -> Result<Vec<String>> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare("SELECT DISTINCT grp FROM policies WHERE grp IS NOT NULL ORDER BY grp")
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// A copy of the whole workspace at `to`, taken while others may be writing (SQLite's
+    /// online backup). `to` must not exist yet.
+    pub fn backup(&self, to: &Path) -> Result<()> {
+        if to.exists() {
+            return Err(Error::Invalid(format!(
+                "{} exists already: back up to a new file",
+                to.display()
+            )));
+        }
+        let conn = self.lock();
+        conn.backup(
+            rusqlite::MAIN_DB,
+            to,
+            None::<fn(rusqlite::backup::Progress)>,
+        )
+        .map_err(|source| Error::Sqlite {
+            path: to.to_owned(),
+            source,
+        })
+    }
+}
+
+/// Now, as RFC 3339 UTC with microseconds.
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// Who is running this process, for the record: the OS user.
+pub fn os_user() -> String {
+    ["USER", "USERNAME", "LOGNAME"]
+        .into_iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}

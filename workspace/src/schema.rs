@@ -1,0 +1,100 @@
+//! The workspace's tables and how a database gets them: numbered migrations, each applied
+//! once, in one transaction with its row in `migrations`.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use crate::{Error, Result};
+
+/// The schema this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Migration N turns schema N-1 into schema N.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    // 1: decisions and policies, both append-only. `grp` NULL means the whole fleet.
+    "CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        grp TEXT,
+        app_id TEXT NOT NULL,
+        verdict TEXT NOT NULL CHECK (verdict IN ('allow', 'block', 'defer')),
+        label TEXT NOT NULL,
+        collection TEXT,
+        rule_xml TEXT,
+        granularity TEXT,
+        flagged TEXT NOT NULL DEFAULT '',
+        note TEXT,
+        decided_by TEXT NOT NULL,
+        decided_at TEXT NOT NULL,
+        CHECK (verdict <> 'allow' OR rule_xml IS NOT NULL)
+     );
+     CREATE INDEX decisions_by_app ON decisions (grp, app_id, id);
+     CREATE TABLE policies (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        grp TEXT,
+        xml TEXT NOT NULL,
+        source TEXT NOT NULL,
+        imported_by TEXT NOT NULL,
+        imported_at TEXT NOT NULL
+     );
+     CREATE INDEX policies_by_group ON policies (grp, id);",
+];
+
+/// Brings `conn` to [`SCHEMA_VERSION`]; refuses a database of a newer schema or one that is
+/// not a workspace.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let sqlite = |source| Error::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sqlite)?;
+    let tables: Vec<String> = {
+        let mut statement = tx
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )
+            .map_err(sqlite)?;
+        let rows = statement.query_map([], |r| r.get(0)).map_err(sqlite)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(sqlite)?
+    };
+    if !tables.is_empty() && !tables.iter().any(|t| t == "migrations") {
+        return Err(Error::Unreadable {
+            path: path.to_owned(),
+            message: format!(
+                "an SQLite database with other tables ({})",
+                tables.join(", ")
+            ),
+        });
+    }
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+        [],
+    )
+    .map_err(sqlite)?;
+    let current: u32 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM migrations",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sqlite)?;
+    if current > SCHEMA_VERSION {
+        return Err(Error::Newer {
+            path: path.to_owned(),
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for version in current + 1..=SCHEMA_VERSION {
+        tx.execute_batch(MIGRATIONS[version as usize - 1])
+            .map_err(sqlite)?;
+        tx.execute(
+            "INSERT INTO migrations (version, applied_at) VALUES (?1, ?2)",
+            params![version, crate::now()],
+        )
+        .map_err(sqlite)?;
+    }
+    tx.commit().map_err(sqlite)
+}
