@@ -54,12 +54,20 @@ pub(crate) enum CacheKey {
         include_noise: bool,
         groups: Vec<String>,
         min_days: u32,
+        silent_days: u32,
     },
     Suggestions {
         window: query::Window,
         include_noise: bool,
         group: String,
         granularity: Option<policy::suggest::Granularity>,
+    },
+    Candidate {
+        group: String,
+    },
+    Decisions {
+        group: String,
+        history: bool,
     },
     Timeline {
         window: query::Window,

@@ -11,8 +11,9 @@ use axum::response::{IntoResponse, Response};
 #[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The class of error, stable: `bad_parameter`, `bad_body`, `unauthorized`, `forbidden`,
-    /// `not_found`, `method_not_allowed`, `timeout`, `too_large`, `unsupported_media_type`,
-    /// `damaged_input`, `overloaded`, `engine_unavailable`, `internal`.
+    /// `not_found`, `method_not_allowed`, `conflict`, `refused`, `timeout`, `too_large`,
+    /// `unsupported_media_type`, `damaged_input`, `overloaded`, `engine_unavailable`,
+    /// `unavailable`, `internal`.
     pub error: String,
     /// What exactly, stable and finer than `error` (see the `ErrorCode` schema).
     pub(crate) code: ErrorCode,
@@ -64,6 +65,18 @@ pub enum ErrorCode {
     Overloaded,
     /// The query engine (a Ballista scheduler) did not answer.
     EngineUnavailable,
+    /// No app of that id in the recorded events of the group (or fleet).
+    UnknownApp,
+    /// The decision changed since the version the request names (`If-Match`).
+    Conflict,
+    /// Allowing an app whose suggestion is flagged for review needs `force`.
+    ReviewFlagged,
+    /// No safe rule can allow the app.
+    NoSafeRule,
+    /// Neither the group nor the fleet has a policy imported.
+    NoPolicy,
+    /// The workspace (DATA/workspace.sqlite) is not available.
+    WorkspaceUnavailable,
     /// The server failed; its log has the details.
     Internal,
 }
@@ -78,13 +91,17 @@ impl ErrorCode {
             }
             MissingToken | InvalidToken => StatusCode::UNAUTHORIZED,
             AdminTokenNeeded => StatusCode::FORBIDDEN,
-            UnknownEndpoint | UnknownGroup => StatusCode::NOT_FOUND,
+            UnknownEndpoint | UnknownGroup | UnknownApp | NoPolicy => StatusCode::NOT_FOUND,
+            Conflict => StatusCode::CONFLICT,
+            ReviewFlagged | NoSafeRule => StatusCode::UNPROCESSABLE_ENTITY,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             UploadStalled => StatusCode::REQUEST_TIMEOUT,
             TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             DamagedInput => StatusCode::UNPROCESSABLE_ENTITY,
-            QueryTimeout | Overloaded | EngineUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            QueryTimeout | Overloaded | EngineUnavailable | WorkspaceUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -97,7 +114,10 @@ impl ErrorCode {
             BadBody | BadPolicy | BadInventory | NotEvtx | UploadInterrupted => "bad_body",
             MissingToken | InvalidToken => "unauthorized",
             AdminTokenNeeded => "forbidden",
-            UnknownEndpoint | UnknownGroup => "not_found",
+            UnknownEndpoint | UnknownGroup | UnknownApp | NoPolicy => "not_found",
+            Conflict => "conflict",
+            ReviewFlagged | NoSafeRule => "refused",
+            WorkspaceUnavailable => "unavailable",
             MethodNotAllowed => "method_not_allowed",
             UploadStalled | QueryTimeout => "timeout",
             TooLarge => "too_large",
@@ -211,6 +231,24 @@ impl From<query::Error> for ApiError {
             ),
             query::Error::Unreachable { ref source, .. } => {
                 ApiError::new(ErrorCode::EngineUnavailable, format!("{err}: {source}"))
+            }
+            query::Error::UnknownGroup(ref group) => ApiError::unknown_group(group),
+            query::Error::UnknownApp { .. } => {
+                ApiError::new(ErrorCode::UnknownApp, err.to_string())
+            }
+            query::Error::Flagged { .. } => {
+                ApiError::new(ErrorCode::ReviewFlagged, err.to_string())
+            }
+            query::Error::NoRule { .. } => ApiError::new(ErrorCode::NoSafeRule, err.to_string()),
+            query::Error::NoWorkspace => ApiError::new(
+                ErrorCode::WorkspaceUnavailable,
+                "the workspace (DATA/workspace.sqlite) is not available",
+            ),
+            query::Error::Workspace(workspace::Error::Conflict { .. }) => {
+                ApiError::new(ErrorCode::Conflict, err.to_string())
+            }
+            query::Error::Policy(ref e) => {
+                ApiError::new(ErrorCode::BadPolicy, format!("the policy: {e}"))
             }
             other => ApiError::internal("the query", &other),
         }

@@ -96,3 +96,23 @@ pub(crate) fn list(text: Option<&str>) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// The most a JSON request body may be.
+const MAX_JSON_BODY: u64 = 1 << 20;
+
+/// A JSON body (`Content-Type: application/json`, at most 1 MiB); a bad one is a 400, 413
+/// or 415 in the API's error shape.
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, _state: &S) -> Result<Self, ApiError> {
+        let (parts, body) = request.into_parts();
+        crate::body::require_media_type(&parts.headers, &["application/json"])?;
+        let bytes = crate::body::read_document(body, &parts.headers, MAX_JSON_BODY).await?;
+        axum::Json::<T>::from_bytes(&bytes)
+            .map(|j| ApiJson(j.0))
+            .map_err(|e| ApiError::bad_body(e.body_text()))
+    }
+}

@@ -23,7 +23,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
-pub use auth::{MIN_TOKEN_LEN, Tokens};
+pub use auth::{ADMIN_NAME, MIN_TOKEN_LEN, READ_NAME, Tokens};
 pub use dashboard::PATHS as DASHBOARD_PATHS;
 pub use error::{ErrorBody, ErrorCode};
 pub use routes::{document, route_list};
@@ -76,18 +76,28 @@ async fn bound_in_flight(
     }
 }
 
-/// One log line per request: method, path, status, latency.
+/// One log line per request: method, path, status, latency, who (the token's name) and
+/// from where (the client's address).
 async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "-".to_owned(), |c| c.0.to_string());
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+    let principal = response
+        .extensions()
+        .get::<auth::Principal>()
+        .map_or("-", |p| p.name.as_str())
+        .to_owned();
     if response.status().is_server_error() {
-        tracing::warn!(target: "lockstep::http", %method, %path, status, latency_ms, "request");
+        tracing::warn!(target: "lockstep::http", %method, %path, status, latency_ms, %principal, %client, "request");
     } else {
-        tracing::info!(target: "lockstep::http", %method, %path, status, latency_ms, "request");
+        tracing::info!(target: "lockstep::http", %method, %path, status, latency_ms, %principal, %client, "request");
     }
     response
 }
@@ -99,7 +109,8 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -41,6 +41,9 @@ pub struct Config {
     pub upload_idle_timeout: Duration,
     /// Where uploads are written while they arrive (outside the data folder).
     pub upload_dir: PathBuf,
+    /// The workspace (decisions, each group's policy); opened in the data folder when not
+    /// given.
+    pub workspace: Option<Arc<workspace::Workspace>>,
 }
 
 impl Config {
@@ -73,6 +76,7 @@ impl Config {
             document_limit: Self::DEFAULT_DOCUMENT_LIMIT_MB << 20,
             upload_idle_timeout: Duration::from_secs(Self::DEFAULT_UPLOAD_IDLE_SECS),
             upload_dir: std::env::temp_dir(),
+            workspace: None,
         }
     }
 }
@@ -93,7 +97,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config) -> AppState {
+    /// The state over `config`. Without a workspace in it, the data folder's is opened (or
+    /// made); one that cannot be opened leaves the decision endpoints answering 503, the
+    /// reports working (`lockstep serve` opens it first and refuses to start instead).
+    pub fn new(mut config: Config) -> AppState {
+        if config.workspace.is_none() {
+            match workspace::Workspace::open(&config.data_dir) {
+                Ok(ws) => config.workspace = Some(Arc::new(ws)),
+                Err(e) => tracing::error!("the workspace: {e}"),
+            }
+        }
         AppState {
             query_permits: Semaphore::new(config.query_concurrency.max(1)),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
@@ -111,10 +124,32 @@ impl AppState {
     /// What the answers depend on: the store's manifest, the inventory file, and this
     /// server's own changes. Also catches a `lockstep ingest` run beside the server.
     pub(crate) fn fingerprint(&self) -> Fingerprint {
+        // The workspace's write-ahead log changes with every decision, also one a CLI run
+        // beside the server takes.
+        let workspace = self.config.data_dir.join(workspace::FILE);
+        let wal = self
+            .config
+            .data_dir
+            .join(format!("{}-wal", workspace::FILE));
         Fingerprint::of(
-            &[&self.store().manifest_path(), &self.config.inventory_path],
+            &[
+                &self.store().manifest_path(),
+                &self.config.inventory_path,
+                &workspace,
+                &wal,
+            ],
             self.generation.load(Ordering::Acquire),
         )
+    }
+
+    /// The workspace, or a 503 saying why there is none.
+    pub(crate) fn workspace(&self) -> Result<&Arc<workspace::Workspace>, ApiError> {
+        self.config.workspace.as_ref().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::WorkspaceUnavailable,
+                "the workspace (DATA/workspace.sqlite) could not be opened; the server log says why",
+            )
+        })
     }
 
     pub(crate) fn changed(&self) {
@@ -145,8 +180,12 @@ impl AppState {
                 .await
                 .map_err(|e| ApiError::internal("waiting for a query turn", &e))?;
             let share = self.config.memory_mb / self.config.query_concurrency.max(1);
-            let session = query::Session::new(self.store(), self.inventory()?)
-                .with_engine(self.config.engine.clone(), share);
+            let mut session = query::Session::new(self.store(), self.inventory()?)
+                .with_engine(self.config.engine.clone(), share)
+                .with_current(self.config.current_policy.clone());
+            if let Some(ws) = &self.config.workspace {
+                session = session.with_workspace(ws.clone());
+            }
             f(session).await
         };
         tokio::time::timeout(timeout, work).await.map_err(|_| {

@@ -329,22 +329,20 @@ async fn readiness_judges_each_group() {
     let groups = body["groups"].as_array().unwrap();
     assert!(!groups.is_empty());
     let data = served.data();
-    let ctx = direct_context(&data).await;
-    let expected = query::readiness::readiness_of(
-        &ctx,
-        &inventory(&data),
-        &query::readiness::Candidate::CurrentPlusSuggestions {
-            current: None,
-            granularity: None,
-        },
-        None,
-        &query::readiness::ReadinessOptions {
-            min_days: 1,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    // The same answer as the session the CLI uses, over the same store and workspace.
+    let expected = query::Session::new(query::Store::new(&data), inventory(&data))
+        .with_existing_workspace()
+        .unwrap()
+        .readiness(
+            &query::Candidate::Decisions,
+            None,
+            &query::readiness::ReadinessOptions {
+                min_days: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     for (got, want) in groups.iter().zip(&expected) {
         assert_eq!(got["group"], want.group.as_str());
         assert_eq!(got["status"], serde_json::to_value(want.status()).unwrap());

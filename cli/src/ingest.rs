@@ -63,9 +63,11 @@ pub(crate) fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     });
     bar.finish_and_clear();
     let summary = result.with_context(|| format!("ingesting into {}", output::path(&args.data)))?;
-    if let Err(e) = crate::report::adopt_inventory(&opts.paths, &args.data) {
+    match crate::report::adopt_inventory(&opts.paths, &args.data) {
+        Ok(Some(said)) => eprintln!("{said}"),
+        Ok(None) => {}
         // The events are stored; a bad inventory beside them is said, not fatal.
-        eprintln!("{}", output::escape_controls(&format!("{e:#}")));
+        Err(e) => eprintln!("{}", output::escape_controls(&format!("{e:#}"))),
     }
     // The rows are committed: whatever happens to the summary, the exit status says so.
     let printed = if args.json {

@@ -19,6 +19,7 @@ mod policy_cmds;
 mod report;
 mod serve;
 mod store_args;
+mod workspace_cmds;
 
 #[derive(Debug, Parser)]
 #[command(name = "lockstep", version, about, after_help = EXAMPLES)]
@@ -40,6 +41,9 @@ const EXAMPLES: &str = "Examples:
   lockstep suggest --inventory inventory.csv --group finance --policy current.xml > finance.xml
   lockstep simulate --inventory inventory.csv --policy candidate.xml --group finance
   lockstep readiness --inventory inventory.csv --current current.xml --min-days 21
+  lockstep policy import --fleet 'GPO backups/{6AC1786C-016F-11D2-945F-00C04FB984F9}'
+  lockstep decide finance 203547b4aeb4ce0a allow --note 'trading desk needs it'
+  lockstep policy candidate --group finance --enforce EXE > finance-candidate.xml
   lockstep ingest sample-logs/
   lockstep serve sample-logs/
   LOCKSTEP_TOKEN=$(cat read.token) lockstep serve --listen 0.0.0.0:8080 --admin-token-file admin.token
@@ -63,6 +67,16 @@ enum Command {
     Readiness(policy_cmds::ReadinessArgs),
     /// The dashboard and the HTTP API (`serve sample-logs/` ingests first and prints a link)
     Serve(serve::ServeArgs),
+    /// Each group's policy in force (import, show) and candidate.
+    #[command(subcommand)]
+    Policy(workspace_cmds::PolicyCommand),
+    /// Decide about an app of a group: allow (with the suggested rule), block on purpose, or defer.
+    Decide(workspace_cmds::DecideArgs),
+    /// The decisions taken (current, or --history), with who, when and why.
+    Decisions(workspace_cmds::DecisionsArgs),
+    /// The workspace file itself (backup).
+    #[command(subcommand)]
+    Workspace(workspace_cmds::WorkspaceCommand),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +92,10 @@ fn main() -> ExitCode {
         Command::Simulate(cmd) => policy_cmds::simulate(cmd),
         Command::Readiness(cmd) => policy_cmds::readiness(cmd),
         Command::Serve(cmd) => serve::run(cmd, args.quiet),
+        Command::Policy(cmd) => workspace_cmds::policy(cmd),
+        Command::Decide(cmd) => workspace_cmds::decide(cmd),
+        Command::Decisions(cmd) => workspace_cmds::decisions(cmd),
+        Command::Workspace(cmd) => workspace_cmds::workspace(cmd),
     };
     match result {
         Ok(code) => code,
@@ -104,5 +122,14 @@ fn init_tracing(verbose: u8, json: bool) {
         logs.json().init();
     } else {
         logs.init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        // clap checks its definitions only for the subcommand that runs; this checks all.
+        <super::Args as clap::CommandFactory>::command().debug_assert();
     }
 }

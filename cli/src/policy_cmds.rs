@@ -8,7 +8,8 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use policy::suggest::Granularity;
 use policy::{Evaluator, Policy};
-use query::readiness::{Candidate, DEFAULT_MIN_DAYS, GroupReadiness, ReadinessOptions};
+use query::Candidate;
+use query::readiness::{DEFAULT_MIN_DAYS, DEFAULT_SILENT_DAYS, GroupReadiness, ReadinessOptions};
 use query::simulate::{BlockedApp, SimulateOptions, Simulation};
 use query::suggest::{GroupSuggestions, PolicyOutput, SuggestOptions};
 
@@ -56,8 +57,8 @@ pub(crate) struct SuggestArgs {
 }
 
 pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
-    let session = args.store.session(&[])?;
-    let current = args.policy.as_deref().map(read_policy).transpose()?;
+    let given = args.policy.as_deref().map(read_policy).transpose()?;
+    let session = args.store.session(&[])?.with_current(given);
     let opts = SuggestOptions {
         window: args.store.window()?,
         groups: args.store.groups.clone(),
@@ -65,13 +66,21 @@ pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
         sid: args.sid.clone(),
         include_noise: args.store.include_noise,
     };
-    let groups = block_on(session.suggest(current.as_ref(), &opts))
-        .with_context(|| format!("suggesting rules from {}", output::path(&args.store.data)))?;
+    let groups = block_on(session.suggest(&opts)).with_context(|| {
+        format!(
+            "suggesting rules from {}",
+            output::path(&args.store.base.data)
+        )
+    })?;
     let written = PolicyOutput {
         include_review: args.include_review,
         enforce: args.enforce,
     };
-    let policy_of = |g: &GroupSuggestions| g.to_policy(written, current.as_ref());
+    let current_of =
+        |g: &GroupSuggestions| session.current_for(&g.group).map(|c| c.map(|(p, _)| p));
+    let policy_of = |g: &GroupSuggestions| -> anyhow::Result<Policy> {
+        Ok(g.to_policy(written, current_of(g)?.as_ref()))
+    };
     if groups.is_empty() {
         eprintln!("nothing would be blocked in the window: no rules to suggest");
     }
@@ -80,7 +89,7 @@ pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
         for g in &groups {
             let name = policy::write::file_stem(&g.group);
             let path = dir.join(format!("{name}.xml"));
-            std::fs::write(&path, policy::write::to_xml(&policy_of(g)))
+            std::fs::write(&path, policy::write::to_xml(&policy_of(g)?))
                 .with_context(|| format!("writing {}", output::path(&path)))?;
             let json = dir.join(format!("{name}.json"));
             std::fs::write(&json, serde_json::to_string_pretty(g)? + "\n")
@@ -88,7 +97,7 @@ pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
             eprintln!(
                 "{}: {} rule(s) -> {}",
                 g.group,
-                policy_of(g).rules().count(),
+                policy_of(g)?.rules().count(),
                 output::path(&path)
             );
         }
@@ -100,7 +109,7 @@ pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
             [] => output::print(&policy::write::to_xml(&Policy::default()))?,
             [one] => {
                 print_review_summary(one, args.include_review);
-                output::print(&one.to_xml(written, current.as_ref()))?;
+                output::print(&policy::write::to_xml(&policy_of(one)?))?;
             }
             many => bail!(
                 "{} groups have suggestions ({}): pick one with --group, or write one policy per group with --out DIR",
@@ -168,9 +177,11 @@ pub(crate) fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         groups: args.store.groups.clone(),
         include_noise: args.store.include_noise,
         include_allowed: true,
+        with_who: false,
+        unknown_current: false,
     };
     let sim = block_on(session.simulate(&evaluator, &opts))
-        .with_context(|| format!("simulating on {}", output::path(&args.store.data)))?;
+        .with_context(|| format!("simulating on {}", output::path(&args.store.base.data)))?;
     match args.format {
         Format::Json => output::print(&(serde_json::to_string_pretty(&sim)? + "\n"))?,
         Format::Table => output::print(&simulation_table(&sim, args.top))?,
@@ -226,21 +237,29 @@ fn blocked_line(a: &BlockedApp) -> String {
 pub(crate) struct ReadinessArgs {
     #[command(flatten)]
     store: StoreArgs,
-    /// The candidate policy (default: the current policy plus each group's suggested rules;
-    /// without --current, executions allowed today are taken to stay allowed).
+    /// Judge this whole policy for every group (default: each group's candidate, its policy
+    /// in force plus the rules of its decisions).
     #[arg(long, value_name = "CANDIDATE.xml")]
     policy: Option<PathBuf>,
-    /// The policy in force, for the default candidate.
-    #[arg(long, value_name = "CURRENT.xml")]
+    /// The policy in force for every group, over what the workspace holds (XML, a
+    /// registry.pol or a GPO backup folder).
+    #[arg(long, value_name = "CURRENT")]
     current: Option<PathBuf>,
+    /// Judge as if every suggested rule not flagged for review were allowed: the group
+    /// after accepting the suggestions.
+    #[arg(long, conflicts_with = "policy")]
+    assume_suggestions: bool,
     /// Group membership of users, CSV `user_sid,group_sid`.
     #[arg(long, value_name = "CSV")]
     sid_groups: Option<PathBuf>,
-    /// Days with events needed before a group can be ready.
+    /// Days with the group's hosts reporting needed before it can be ready.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MIN_DAYS)]
     min_days: u32,
-    /// Granularity of the suggested rules in the default candidate.
-    #[arg(long, value_enum)]
+    /// A host whose last event is more than N days before the window's end is silent.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_SILENT_DAYS)]
+    silent_days: u32,
+    /// Granularity of the suggested rules, with --assume-suggestions.
+    #[arg(long, value_enum, requires = "assume_suggestions")]
     granularity: Option<Granularity>,
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
@@ -249,36 +268,41 @@ pub(crate) struct ReadinessArgs {
 pub(crate) fn readiness(args: ReadinessArgs) -> anyhow::Result<ExitCode> {
     if args.policy.is_some() && args.current.is_some() {
         bail!(
-            "--policy is the whole candidate; --current only feeds the default candidate (current + suggested rules): give one of them"
+            "--policy is the whole candidate; --current is the policy in force the group's candidate starts from: give one of them"
         );
     }
-    let session = args.store.session(&[])?;
-    let sid_groups = read_sid_groups(args.sid_groups.as_deref())?;
-    let candidate = args.policy.as_deref().map(read_policy).transpose()?;
     let current = args.current.as_deref().map(read_policy).transpose()?;
-    let window = args.store.window()?;
+    let session = args.store.session(&[])?.with_current(current);
+    let sid_groups = read_sid_groups(args.sid_groups.as_deref())?;
     let opts = ReadinessOptions {
-        window,
+        window: args.store.window()?,
         groups: args.store.groups.clone(),
         min_days: args.min_days,
+        silent_days: args.silent_days,
         include_noise: args.store.include_noise,
-        include_allowed: true,
     };
-    let candidate = match candidate {
+    let candidate = match args.policy.as_deref().map(read_policy).transpose()? {
         Some(whole) => Candidate::Whole(whole),
-        None => Candidate::CurrentPlusSuggestions {
-            current,
+        None if args.assume_suggestions => Candidate::Suggested {
             granularity: args.granularity,
         },
+        None => Candidate::Decisions,
     };
-    let groups = block_on(session.readiness(&candidate, sid_groups, &opts))
-        .with_context(|| format!("judging readiness on {}", output::path(&args.store.data)))?;
+    let groups = block_on(session.readiness(&candidate, sid_groups, &opts)).with_context(|| {
+        format!(
+            "judging readiness on {}",
+            output::path(&args.store.base.data)
+        )
+    })?;
     match args.format {
         Format::Json => output::print(&(serde_json::to_string_pretty(&groups)? + "\n"))?,
         Format::Table => output::print(&readiness_table(&groups))?,
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// At most this many undecided apps and to-do items per group in the table.
+const TABLE_TODO: usize = 5;
 
 fn readiness_table(groups: &[GroupReadiness]) -> String {
     let mut out = String::new();
@@ -313,6 +337,32 @@ fn readiness_table(groups: &[GroupReadiness]) -> String {
                 c.residual_hosts,
                 reasons.join("; ")
             );
+        }
+        if !g.blocked_on_purpose.is_empty() {
+            let _ = writeln!(
+                out,
+                "  blocked on purpose: {} app(s), {} event(s) (readiness --format json lists who will see it)",
+                g.blocked_on_purpose.len(),
+                g.blocked_on_purpose.iter().map(|a| a.events).sum::<u64>()
+            );
+        }
+        if !g.todo.is_empty() {
+            let _ = writeln!(out, "  to do ({}):", g.todo.len());
+            for item in g.todo.iter().take(TABLE_TODO) {
+                let id = item
+                    .app_id
+                    .as_deref()
+                    .map(|id| format!("{id}  "))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "    {id}{}", output::escape_controls(&item.message));
+            }
+            if g.todo.len() > TABLE_TODO {
+                let _ = writeln!(
+                    out,
+                    "    … {} more (--format json)",
+                    g.todo.len() - TABLE_TODO
+                );
+            }
         }
     }
     out

@@ -46,9 +46,12 @@ pub(crate) struct ReportArgs {
 
 pub(crate) fn run(args: ReportArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     if !args.paths.is_empty() {
-        ingest_first(&args.paths, &args.store.data, quiet)?;
-        if args.store.inventory.is_none() {
-            adopt_inventory(&args.paths, &args.store.data)?;
+        ingest_first(&args.paths, &args.store.base.data, quiet)?;
+        if args.store.base.inventory.is_none()
+            && let Some(said) = adopt_inventory(&args.paths, &args.store.base.data)?
+            && !quiet
+        {
+            eprintln!("{said}");
         }
     }
     let session = args.store.session(&args.paths)?;
@@ -62,11 +65,11 @@ pub(crate) fn run(args: ReportArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         top: args.top.or(table_top),
     };
     let report = crate::engine::block_on(session.report(&opts))
-        .with_context(|| format!("reporting on {}", output::path(&args.store.data)))?;
+        .with_context(|| format!("reporting on {}", output::path(&args.store.base.data)))?;
     if session.committed_rows()? == 0 {
         eprintln!(
             "the store at {} is empty: ingest EVTX files first (lockstep ingest PATH)",
-            output::path(&args.store.data)
+            output::path(&args.store.base.data)
         );
     } else if report.is_empty() {
         eprintln!("no matching events in the window");
@@ -115,13 +118,14 @@ pub(crate) fn ingest_first(paths: &[PathBuf], data: &Path, quiet: bool) -> anyho
 /// (`DATA/inventory.csv`, which every later command and `lockstep serve` use), unless the
 /// data folder has one already. A copy: `PUT /api/v1/inventory` must never rewrite the
 /// user's input folder.
-pub(crate) fn adopt_inventory(paths: &[PathBuf], data: &Path) -> anyhow::Result<()> {
+/// Returns the file kept, if one was.
+pub(crate) fn adopt_inventory(paths: &[PathBuf], data: &Path) -> anyhow::Result<Option<String>> {
     let kept = data.join(query::session::DATA_INVENTORY);
     let Some(found) = query::session::inputs_inventory(paths) else {
-        return Ok(());
+        return Ok(None);
     };
     if kept.exists() {
-        return Ok(());
+        return Ok(None);
     }
     query::Inventory::from_path(&found)?;
     std::fs::copy(&found, &kept).with_context(|| {
@@ -131,12 +135,11 @@ pub(crate) fn adopt_inventory(paths: &[PathBuf], data: &Path) -> anyhow::Result<
             output::path(&kept)
         )
     })?;
-    eprintln!(
+    Ok(Some(format!(
         "kept {} as the data folder's inventory ({})",
         output::path(&found),
         output::path(&kept)
-    );
-    Ok(())
+    )))
 }
 
 /// `text` cut to `width` characters, with `…` where it was cut.

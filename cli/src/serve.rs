@@ -44,11 +44,15 @@ pub(crate) struct ServeArgs {
     /// File with the read token (default: $LOCKSTEP_TOKEN).
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
-    /// File with the admin token, for uploads and the inventory (default:
-    /// $LOCKSTEP_ADMIN_TOKEN). Without any token on loopback, an admin token is generated
-    /// and printed.
+    /// File with the admin token, for uploads, the inventory, imports and decisions
+    /// (default: $LOCKSTEP_ADMIN_TOKEN); recorded as `admin`. Without any token on loopback,
+    /// an admin token is generated and printed.
     #[arg(long, value_name = "FILE")]
     admin_token_file: Option<PathBuf>,
+    /// File with named admin tokens, `name token` per line: what each admin decides is
+    /// recorded under their name (default: $LOCKSTEP_ADMIN_TOKENS, `name=token,…`).
+    #[arg(long, value_name = "FILE")]
+    admin_tokens_file: Option<PathBuf>,
     /// Request logs as text or JSON lines (stderr).
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) log_format: LogFormat,
@@ -82,7 +86,19 @@ fn tokens(args: &ServeArgs) -> anyhow::Result<(api::Tokens, Option<String>)> {
     };
     let read = from(&args.token_file, "LOCKSTEP_TOKEN")?;
     let admin = from(&args.admin_token_file, "LOCKSTEP_ADMIN_TOKEN")?;
-    if read.is_none() && admin.is_none() {
+    let named = from(&args.admin_tokens_file, "LOCKSTEP_ADMIN_TOKENS")?;
+    let mut admins = match &named {
+        Some(text) => api::Tokens::parse_named(text).map_err(|e| {
+            anyhow::anyhow!(
+                "the named admin tokens (--admin-tokens-file or LOCKSTEP_ADMIN_TOKENS): {e}"
+            )
+        })?,
+        None => Vec::new(),
+    };
+    if let Some(admin) = &admin {
+        admins.push((api::ADMIN_NAME.to_owned(), admin.clone()));
+    }
+    if read.is_none() && admins.is_empty() {
         if !args.listen.ip().is_loopback() {
             bail!(
                 "refusing to listen on {} without a token: set LOCKSTEP_TOKEN / LOCKSTEP_ADMIN_TOKEN or pass --token-file / --admin-token-file",
@@ -93,8 +109,8 @@ fn tokens(args: &ServeArgs) -> anyhow::Result<(api::Tokens, Option<String>)> {
         let tokens = api::Tokens::new(None, Some(&generated)).map_err(anyhow::Error::msg)?;
         return Ok((tokens, Some(generated)));
     }
-    let tokens = api::Tokens::new(read.as_deref(), admin.as_deref()).map_err(|e| {
-        anyhow::anyhow!("{e} (LOCKSTEP_TOKEN, LOCKSTEP_ADMIN_TOKEN or the token files)")
+    let tokens = api::Tokens::named(read.as_deref(), admins).map_err(|e| {
+        anyhow::anyhow!("{e} (LOCKSTEP_TOKEN, LOCKSTEP_ADMIN_TOKEN(S) or the token files)")
     })?;
     Ok((tokens, None))
 }
@@ -108,11 +124,15 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let (tokens, generated) = tokens(&args)?;
     if !args.paths.is_empty() {
         crate::report::ingest_first(&args.paths, &args.data, quiet)?;
-        if args.inventory.is_none() {
-            crate::report::adopt_inventory(&args.paths, &args.data)?;
+        if args.inventory.is_none()
+            && let Some(said) = crate::report::adopt_inventory(&args.paths, &args.data)?
+        {
+            tracing::info!("{said}");
         }
     }
     let mut config = api::Config::new(args.data.clone(), tokens);
+    // A workspace that cannot be opened (damaged, newer) stops the server here, untouched.
+    config.workspace = Some(std::sync::Arc::new(workspace::Workspace::open(&args.data)?));
     if let Some(inventory) = &args.inventory {
         // A bad inventory is better refused now than on every request.
         query::Inventory::from_path(inventory)?;

@@ -5,18 +5,44 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::engine;
+use crate::{engine, output};
 
-/// The store, the inventory, the window and the groups to look at.
+/// The store, the inventory and the engine: what every command on the store opens.
 #[derive(Debug, Args)]
-pub(crate) struct StoreArgs {
-    /// The data folder (the event store).
+pub(crate) struct DataArgs {
+    /// The data folder (the event store and the workspace).
     #[arg(long, env = "LOCKSTEP_DATA", default_value = "lockstep-data")]
     pub(crate) data: PathBuf,
     /// Business groups: CSV with `computer,group` (short names, FQDNs or globs). Default:
     /// the inventory.csv of the one folder ingested first, else DATA/inventory.csv.
     #[arg(long, value_name = "CSV")]
     pub(crate) inventory: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) engine: engine::EngineArgs,
+}
+
+impl DataArgs {
+    /// The session over the store, with the inventory that applies (`--inventory`, else
+    /// that of the one folder in `inputs`, else the data folder's) and the workspace when
+    /// there is one; says on stderr when there is no inventory.
+    pub(crate) fn session(&self, inputs: &[PathBuf]) -> anyhow::Result<query::Session> {
+        let session = query::Session::open(&self.data, self.inventory.as_deref(), inputs)?
+            .with_engine(self.engine.engine.clone(), self.engine.memory_mb)
+            .with_existing_workspace()?;
+        if session.inventory_path().is_none() {
+            eprintln!(
+                "no inventory given (--inventory CSV): every computer is in group `unassigned`"
+            );
+        }
+        Ok(session)
+    }
+}
+
+/// The store, the inventory, the window and the groups to look at.
+#[derive(Debug, Args)]
+pub(crate) struct StoreArgs {
+    #[command(flatten)]
+    pub(crate) base: DataArgs,
     /// Start of the window: a date (2026-10-05) or an RFC 3339 time.
     #[arg(long, value_name = "T")]
     pub(crate) since: Option<String>,
@@ -29,8 +55,6 @@ pub(crate) struct StoreArgs {
     /// Keep PowerShell's __PSSCRIPTPOLICYTEST_* probes (counted as noise otherwise).
     #[arg(long)]
     pub(crate) include_noise: bool,
-    #[command(flatten)]
-    pub(crate) engine: engine::EngineArgs,
 }
 
 impl StoreArgs {
@@ -41,28 +65,31 @@ impl StoreArgs {
         )?)
     }
 
-    /// The session over the store, with the inventory that applies (`--inventory`, else
-    /// that of the one folder in `inputs`, else the data folder's); says on stderr when
-    /// there is none.
+    /// See [`DataArgs::session`].
     pub(crate) fn session(&self, inputs: &[PathBuf]) -> anyhow::Result<query::Session> {
-        let session = query::Session::open(&self.data, self.inventory.as_deref(), inputs)?
-            .with_engine(self.engine.engine.clone(), self.engine.memory_mb);
-        if session.inventory_path().is_none() {
-            eprintln!(
-                "no inventory given (--inventory CSV): every computer is in group `unassigned`"
-            );
-        }
-        Ok(session)
+        self.base.session(inputs)
     }
 }
 
-/// Reads a policy file, printing what was skipped.
+/// Reads a policy, whatever form it has (policy XML, a registry.pol, a GPO backup folder),
+/// printing what was skipped.
 pub(crate) fn read_policy(path: &Path) -> anyhow::Result<policy::Policy> {
-    let parsed = policy::read::read_file(path)?;
+    Ok(read_policy_from(path)?.0)
+}
+
+/// [`read_policy`], with what it was read from.
+pub(crate) fn read_policy_from(
+    path: &Path,
+) -> anyhow::Result<(policy::Policy, policy::gpo::PolicySource)> {
+    let (parsed, source) = policy::gpo::read_any(path)?;
     for warning in &parsed.warnings {
-        eprintln!("{}: {warning}", path.display());
+        eprintln!(
+            "{}: {}",
+            output::path(path),
+            output::escape_controls(warning)
+        );
     }
-    Ok(parsed.policy)
+    Ok((parsed.policy, source))
 }
 
 /// Reads `--sid-groups`.

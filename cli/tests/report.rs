@@ -143,6 +143,8 @@ fn csv_is_one_row_per_group_and_app_and_an_empty_store_says_so() {
 #[test]
 fn report_uses_the_data_folders_inventory_when_none_is_given() {
     let data = sample_store();
+    // Ingesting the folder kept its inventory; start without one.
+    std::fs::remove_file(data.path().join("inventory.csv")).unwrap();
     let plain = lockstep()
         .args(["report", "--data"])
         .arg(data.path())

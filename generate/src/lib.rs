@@ -12,6 +12,7 @@ mod events;
 mod fleet;
 mod output;
 mod policy;
+pub use policy::{CURRENT_POLICY_FILE, current_policy_xml};
 mod rng;
 
 use std::collections::BTreeMap;
@@ -267,6 +268,8 @@ pub fn generate(opts: &Options, out: &Path, progress: &AtomicU64) -> Result<Summ
 
     let inventory = out.join("inventory.csv");
     fs::write(&inventory, fleet.inventory_csv()).map_err(|e| Error::io(&inventory, e))?;
+    let current = out.join(policy::CURRENT_POLICY_FILE);
+    fs::write(&current, policy::current_policy_xml()).map_err(|e| Error::io(&current, e))?;
     let summary = summarize(opts, &fleet, results, started);
     let manifest = out.join("manifest.json");
     let json = serde_json::to_string_pretty(&summary).expect("summary serializes");

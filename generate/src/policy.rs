@@ -66,6 +66,86 @@ const APPX_MICROSOFT: RuleRef = RuleRef {
     sddl: r#"D:(XA;;FX;;;S-1-1-0;((Exists APPID://FQBN) && ((APPID://FQBN) >= ({"CN=MICROSOFT CORPORATION, O=MICROSOFT CORPORATION, L=REDMOND, S=WASHINGTON, C=US\*\*",0}))))"#,
 };
 
+/// The file name of the current policy `generate` writes beside the logs.
+pub const CURRENT_POLICY_FILE: &str = "current-policy.xml";
+
+/// The simulated fleet's current policy as AppLocker policy XML, every collection audit
+/// only (the GPO of an audited group; the enforcing group's differs only in its modes):
+/// exactly the rules [`allowing_rule`] applies, so a tool that evaluates it must reach the
+/// generator's own verdicts.
+pub fn current_policy_xml() -> String {
+    let path_rule = |r: &RuleRef, path: &str| {
+        format!(
+            r#"    <FilePathRule Id="{}" Name="{}" Description="" UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePathCondition Path="{path}" /></Conditions></FilePathRule>
+"#,
+            r.id,
+            xml_text(r.name)
+        )
+    };
+    let publisher_rule = |r: &RuleRef, publisher: &str| {
+        format!(
+            r#"    <FilePublisherRule Id="{}" Name="{}" Description="" UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePublisherCondition PublisherName="{publisher}" ProductName="*" BinaryName="*"><BinaryVersionRange LowSection="0.0.0.0" HighSection="*" /></FilePublisherCondition></Conditions></FilePublisherRule>
+"#,
+            r.id,
+            xml_text(r.name)
+        )
+    };
+    let collection = |kind: &str, rules: &[String]| {
+        format!(
+            "  <RuleCollection Type=\"{kind}\" EnforcementMode=\"AuditOnly\">\n{}  </RuleCollection>\n",
+            rules.concat()
+        )
+    };
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<AppLockerPolicy Version=\"1\">\n",
+    );
+    xml.push_str(&collection(
+        "Appx",
+        &[publisher_rule(
+            &APPX_MICROSOFT,
+            "CN=MICROSOFT CORPORATION, O=MICROSOFT CORPORATION, L=REDMOND, S=WASHINGTON, C=US",
+        )],
+    ));
+    xml.push_str(&collection(
+        "Dll",
+        &[
+            path_rule(&DLL_PROGRAM_FILES, r"%PROGRAMFILES%\*"),
+            path_rule(&DLL_WINDOWS, r"%WINDIR%\*"),
+        ],
+    ));
+    xml.push_str(&collection(
+        "Exe",
+        &[
+            path_rule(&EXE_PROGRAM_FILES, r"%PROGRAMFILES%\*"),
+            path_rule(&EXE_WINDOWS, r"%WINDIR%\*"),
+        ],
+    ));
+    xml.push_str(&collection(
+        "Msi",
+        &[
+            publisher_rule(&MSI_SIGNED, "*"),
+            path_rule(&MSI_INSTALLER_FOLDER, r"%WINDIR%\Installer\*"),
+        ],
+    ));
+    xml.push_str(&collection(
+        "Script",
+        &[
+            path_rule(&SCRIPT_PROGRAM_FILES, r"%PROGRAMFILES%\*"),
+            path_rule(&SCRIPT_WINDOWS, r"%WINDIR%\*"),
+        ],
+    ));
+    xml.push_str("</AppLockerPolicy>\n");
+    xml
+}
+
+/// `text` with XML's special characters escaped.
+fn xml_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// Turns a path as it is on disk into the form AppLocker logs in `FilePath`: upper case,
 /// with the longest matching well-known prefix replaced by an AppLocker variable
 /// (applocker-events.md §4: System32 wins over Windows, Windows and Program Files over

@@ -68,7 +68,7 @@ fn write_log(dir: &Path, name: &str, template: &Template, event_id: u16, count: 
             Value::UInt16(event_id),
             Value::FileTime(written),
             Value::UInt64(i + 1),
-            Value::string(&format!(
+            Value::string(format!(
                 "Microsoft-Windows-AppLocker/EXE and DLL {i} {}",
                 "x".repeat(160)
             )),

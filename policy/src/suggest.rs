@@ -498,6 +498,57 @@ pub fn short_publisher(dn: &str) -> String {
 
 /// A rule with an Id derived from its content.
 fn make_rule(collection: CollectionKind, sid: &str, condition: Condition, name: &str) -> Rule {
+    rule_of(collection, Action::Allow, sid, condition, name)
+}
+
+/// The narrowest rule that blocks one app and nothing else, for a decision to keep it blocked
+/// that the policy in force would not hold (an allow rule covers it): its publisher, product
+/// and binary, every version, when signed; its hash when unsigned; its (generalised) path
+/// when it has neither. `None` without a collection or an identity.
+pub fn deny_rule(app: &AppEvidence, sid: &str) -> Option<Rule> {
+    let collection = app.collection?;
+    let condition = match (&app.publisher, &app.hash) {
+        (Some(publisher), _) => Condition::Publisher(PublisherCondition {
+            publisher_name: publisher.clone(),
+            product_name: app.product.clone().unwrap_or_else(|| "*".into()),
+            binary_name: app
+                .binary
+                .clone()
+                .filter(|b| !b.is_empty())
+                .unwrap_or_else(|| "*".into()),
+            low: None,
+            high: None,
+        }),
+        (None, Some(hash)) => Condition::Hash(HashCondition {
+            hashes: vec![FileHash {
+                kind: "SHA256".into(),
+                data: format!("0x{}", hash.to_ascii_uppercase()),
+                source_file_name: Some(app.file_name().to_owned()).filter(|n| !n.is_empty()),
+                source_file_length: None,
+            }],
+        }),
+        (None, None) => Condition::Path(PathCondition {
+            path: app.paths.first()?.clone(),
+        }),
+    };
+    let mut rule = rule_of(
+        collection,
+        Action::Deny,
+        sid,
+        condition,
+        &format!("Blocked on purpose: {}", app.label),
+    );
+    rule.name = format!("Blocked on purpose: {}", app.label);
+    Some(rule)
+}
+
+fn rule_of(
+    collection: CollectionKind,
+    action: Action,
+    sid: &str,
+    condition: Condition,
+    name: &str,
+) -> Rule {
     let content = match &condition {
         Condition::Publisher(p) => format!(
             "publisher|{}|{}|{}|{:?}|{:?}",
@@ -535,16 +586,73 @@ fn make_rule(collection: CollectionKind, sid: &str, condition: Condition, name: 
     };
     Rule {
         id: content_id(&format!(
-            "{collection}|Allow|{}|{content}",
+            "{collection}|{action:?}|{}|{content}",
             sid.to_uppercase()
         )),
         name,
         description: String::new(),
         user_or_group_sid: sid.to_owned(),
-        action: Action::Allow,
+        action,
         condition,
         exceptions: Vec::new(),
     }
+}
+
+/// Windows' default "All signed packaged apps" rule.
+pub fn default_appx_rule() -> Rule {
+    Rule {
+        id: DEFAULT_APPX_RULE_ID.into(),
+        name: "(Default Rule) All signed packaged apps".into(),
+        description: "Allows members of the Everyone group to run packaged apps that are signed."
+            .into(),
+        user_or_group_sid: crate::eval::EVERYONE.into(),
+        action: Action::Allow,
+        condition: Condition::Publisher(PublisherCondition {
+            publisher_name: "*".into(),
+            product_name: "*".into(),
+            binary_name: "*".into(),
+            low: Some(Version::default()),
+            high: None,
+        }),
+        exceptions: Vec::new(),
+    }
+}
+
+/// When `policy` enforces Exe without Appx rules (and `current` has none either), adds
+/// Windows' default Appx rule: Exe rules without Appx rules block every packaged app (spec
+/// §3 "Cross-collection effect").
+pub fn keep_packaged_apps_running(policy: &mut Policy, current: Option<&Policy>) {
+    let has_appx = |p: &Policy| {
+        p.collection(CollectionKind::Appx)
+            .is_some_and(|c| !c.rules.is_empty())
+    };
+    let exe_enforced = policy
+        .collection(CollectionKind::Exe)
+        .is_some_and(|c| c.mode == Some(EnforcementMode::Enabled));
+    if exe_enforced && !has_appx(policy) && !current.is_some_and(has_appx) {
+        let appx = policy.collection_mut(CollectionKind::Appx);
+        appx.mode = Some(EnforcementMode::Enabled);
+        appx.rules.push(default_appx_rule());
+    }
+}
+
+/// `policy` with the collections of `enforce` in `Enabled` mode and every other collection
+/// `AuditOnly`, Windows' default Appx rule added when Exe is enforced without Appx rules.
+pub fn with_enforcement(policy: &Policy, enforce: &[CollectionKind]) -> Policy {
+    let mut out = policy.clone();
+    for c in &mut out.collections {
+        c.mode = Some(if enforce.contains(&c.kind) {
+            EnforcementMode::Enabled
+        } else {
+            EnforcementMode::AuditOnly
+        });
+    }
+    for kind in enforce {
+        let c = out.collection_mut(*kind);
+        c.mode = Some(EnforcementMode::Enabled);
+    }
+    keep_packaged_apps_running(&mut out, None);
+    out
 }
 
 /// The suggestions as a policy: their rules (those without review reasons, unless
@@ -567,33 +675,8 @@ pub fn to_policy(
         c.mode = Some(mode);
         c.rules.push(rule.clone());
     }
-    let has_appx = |p: &Policy| {
-        p.collection(CollectionKind::Appx)
-            .is_some_and(|c| !c.rules.is_empty())
-    };
-    if mode == EnforcementMode::Enabled
-        && policy.collection(CollectionKind::Exe).is_some()
-        && !has_appx(&policy)
-        && !current.is_some_and(has_appx)
-    {
-        let appx = policy.collection_mut(CollectionKind::Appx);
-        appx.mode = Some(mode);
-        appx.rules.push(Rule {
-            id: DEFAULT_APPX_RULE_ID.into(),
-            name: "(Default Rule) All signed packaged apps".into(),
-            description:
-                "Allows members of the Everyone group to run packaged apps that are signed.".into(),
-            user_or_group_sid: crate::eval::EVERYONE.into(),
-            action: Action::Allow,
-            condition: Condition::Publisher(PublisherCondition {
-                publisher_name: "*".into(),
-                product_name: "*".into(),
-                binary_name: "*".into(),
-                low: Some(Version::default()),
-                high: None,
-            }),
-            exceptions: Vec::new(),
-        });
+    if mode == EnforcementMode::Enabled {
+        keep_packaged_apps_running(&mut policy, current);
     }
     policy
 }

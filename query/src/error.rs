@@ -27,6 +27,37 @@ pub enum Error {
     },
     #[error(transparent)]
     Store(#[from] schema::StoreError),
+    #[error(transparent)]
+    Workspace(#[from] workspace::Error),
+    #[error(transparent)]
+    Policy(#[from] policy::Error),
+    /// A group neither the inventory nor the store knows.
+    #[error(
+        "no group {0:?}: it is neither in the inventory nor a group of any computer in the store"
+    )]
+    UnknownGroup(String),
+    /// An app id no recorded event of the group (or fleet) has.
+    #[error("no app {app_id} in {scope}'s recorded events (report and readiness list the app ids)")]
+    UnknownApp { scope: String, app_id: String },
+    /// Allowing an app whose suggestion is flagged for review, without saying so.
+    #[error(
+        "{label} ({app_id}) is flagged for review: {reasons}; allow it anyway with --force (it is recorded as flagged)"
+    )]
+    Flagged {
+        app_id: String,
+        label: String,
+        reasons: String,
+    },
+    /// No safe rule can allow the app.
+    #[error("{label} ({app_id}) cannot be allowed by a safe rule: {why}")]
+    NoRule {
+        app_id: String,
+        label: String,
+        why: String,
+    },
+    /// Something that needs the workspace, without one.
+    #[error("this needs the workspace (DATA/workspace.sqlite)")]
+    NoWorkspace,
     /// The query engine failed (including running out of its memory budget).
     #[error("query engine")]
     Engine(#[from] datafusion::error::DataFusionError),

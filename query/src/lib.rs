@@ -24,6 +24,7 @@ pub mod simulate;
 pub mod suggest;
 mod time;
 pub mod timeline;
+pub mod transition;
 pub mod whatif;
 
 use datafusion::arrow::datatypes::{DataType, Schema};
@@ -34,7 +35,7 @@ pub use engine::{BALLISTA_DEFAULT_PORT, Engine};
 pub use error::{Error, Result};
 pub use inventory::Inventory;
 pub use schema::{Collection, Outcome, Store};
-pub use session::{DEFAULT_MEMORY_MB, Session};
+pub use session::{Candidate, DEFAULT_MEMORY_MB, DecideRequest, DecisionView, Session};
 pub use time::{Window, parse_time_bound};
 
 /// The table name the queries read.

@@ -1,31 +1,38 @@
-//! `readiness`: per group and collection, can the candidate policy be enforced?
+//! `readiness`: per group and collection, can the group's candidate policy be enforced?
 //!
-//! - `not_ready`: the candidate would still block recorded executions (residual apps,
-//!   events, hosts are given).
-//! - `insufficient_data`: nothing would be blocked, but the evidence is too thin to say so:
-//!   fewer than `min_days` days of events, inventory hosts that never reported, or no
-//!   events at all for the collection. Never "ready" on thin evidence.
-//! - `ready`: nothing would be blocked, on enough evidence.
+//! What the candidate would still block is split by what was decided about each app:
+//! **undecided** and **deferred** apps keep the group from being ready; apps **blocked on
+//! purpose** do not (they are listed with the hosts and users who will see the block, so
+//! they can be told). The evidence must be healthy too: enough days with the group's hosts
+//! reporting (any event, not events of one collection: installs are rare), no inventory
+//! host that never reported or went silent, and events for every collection the policy in
+//! force does not configure.
+//!
+//! - `not_ready`: undecided or deferred apps would be blocked;
+//! - `insufficient_data`: nothing undecided would be blocked, but the evidence is thin;
+//! - `ready`: neither. Never "ready" on thin evidence.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use datafusion::prelude::SessionContext;
-use policy::suggest::{Granularity, to_policy};
-use policy::{EnforcementMode, Evaluator, Policy, SidGroups};
-
+use policy::Evaluator;
 use schema::{Collection, Outcome};
+use workspace::{Decision, Verdict};
 
 use crate::app::{APP_HASH_SQL, IDENTITY_COLUMNS, app_path_sql};
 use crate::columns::{collect, ints, strings, times};
 use crate::inventory::{HostGroups, Inventory};
 use crate::report::{applocker_outcomes_sql, in_list, noise_filter};
-use crate::simulate::{SimulateOptions, simulate};
-use crate::suggest::{SuggestOptions, suggest_rules};
+use crate::simulate::{BlockedApp, SimulateOptions, simulate};
 use crate::{Result, Window};
 
-/// Days with events a group needs before it can be `ready`, unless told otherwise.
+/// Days with the group's hosts reporting needed before it can be `ready`, unless told
+/// otherwise.
 pub const DEFAULT_MIN_DAYS: u32 = 14;
+/// A host whose last event is more than this many days before the window's end has gone
+/// silent, unless told otherwise.
+pub const DEFAULT_SILENT_DAYS: u32 = 7;
 
 /// What to judge.
 #[derive(Debug, Clone)]
@@ -33,12 +40,9 @@ pub struct ReadinessOptions {
     pub window: Window,
     /// Only these groups (all when empty).
     pub groups: Vec<String>,
-    /// Days with events needed before a group can be `ready`.
     pub min_days: u32,
+    pub silent_days: u32,
     pub include_noise: bool,
-    /// Judge the executions the current policy allowed too (see
-    /// [`SimulateOptions::include_allowed`]): on when the candidate is a whole policy.
-    pub include_allowed: bool,
 }
 
 impl Default for ReadinessOptions {
@@ -47,8 +51,8 @@ impl Default for ReadinessOptions {
             window: Window::default(),
             groups: Vec::new(),
             min_days: DEFAULT_MIN_DAYS,
+            silent_days: DEFAULT_SILENT_DAYS,
             include_noise: false,
-            include_allowed: true,
         }
     }
 }
@@ -93,20 +97,86 @@ pub struct Reason {
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ReasonCode {
-    /// The candidate would still block recorded executions.
+    /// The candidate would block apps nobody has decided about.
     WouldBlock,
-    /// No event of this collection in the window.
+    /// The candidate would block apps whose decision was deferred.
+    Deferred,
+    /// No event of this collection, which the policy in force does not configure: no
+    /// evidence that it is audited at all.
     NoEvents,
-    /// Fewer days of evidence than needed.
+    /// Fewer days with the group's hosts reporting than needed.
     TooFewDays,
     /// Inventory hosts that never reported in the window.
     HostsNeverReported,
+    /// Hosts that stopped reporting well before the window's end.
+    HostsSilent,
 }
 
 impl Reason {
     fn new(code: ReasonCode, message: String) -> Reason {
         Reason { code, message }
     }
+}
+
+/// An app the candidate would still block, with what was decided about it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ResidualApp {
+    pub app_id: String,
+    pub label: String,
+    pub collection: Option<Collection>,
+    pub events: u64,
+    pub hosts: u64,
+    pub users: u64,
+    /// The hosts (computer keys) and users (SIDs) who would see the block.
+    pub host_names: Vec<String>,
+    pub user_sids: Vec<String>,
+    /// Deny rules that block it, or `implicit deny`.
+    pub blocked_by: Vec<String>,
+    /// The decision on it, if any (an `allow` here means its rule does not cover it).
+    pub decision: Option<Verdict>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+}
+
+/// A host of the group, and when it last reported.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HostSeen {
+    pub computer: String,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// One thing left to do before the group can be enforced.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Todo {
+    pub code: TodoCode,
+    pub message: String,
+    /// The app it is about, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+}
+
+/// The kinds of [`Todo`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum TodoCode {
+    /// Decide about an app the candidate would block (allow, block or defer).
+    DecideApp,
+    /// Finish looking at a deferred app.
+    FinishDeferred,
+    /// An app was allowed, but its rule does not cover all of it.
+    FixAllowRule,
+    /// Find out why a host stopped reporting.
+    HostSilent,
+    /// Find out why an inventory host never reported.
+    HostNeverReported,
+    /// Keep auditing: more days of evidence are needed.
+    MoreDays,
+    /// Audit a collection the policy does not configure.
+    AuditCollection,
 }
 
 /// One collection of one group.
@@ -117,10 +187,15 @@ pub struct CollectionReadiness {
     pub status: Status,
     /// AppLocker events of this collection (any outcome) in the window.
     pub events: u64,
+    /// Days with an event of this collection (for information: readiness counts the days
+    /// the group's hosts reported at all).
     pub days_of_evidence: u64,
+    /// Undecided and deferred apps the candidate would block, their events and hosts.
     pub residual_apps: u64,
     pub residual_events: u64,
     pub residual_hosts: u64,
+    /// Apps blocked on purpose (they do not keep the group from being ready).
+    pub blocked_on_purpose_apps: u64,
     /// When the newest app (by first sighting) was first seen.
     pub last_new_app: Option<DateTime<Utc>>,
     /// Why it is not `ready`.
@@ -132,10 +207,23 @@ pub struct CollectionReadiness {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupReadiness {
     pub group: String,
+    /// The policy the group was judged under.
+    pub candidate: String,
     pub hosts_in_inventory: u64,
     pub hosts_reporting: u64,
+    /// Days with any event from the group's hosts.
     pub days_of_evidence: u64,
     pub collections: Vec<CollectionReadiness>,
+    /// What the candidate would block, by what was decided, most events first.
+    pub undecided: Vec<ResidualApp>,
+    pub deferred: Vec<ResidualApp>,
+    pub blocked_on_purpose: Vec<ResidualApp>,
+    /// Hosts whose last event is more than `silent_days` before the window's end.
+    pub hosts_silent: Vec<HostSeen>,
+    /// Computers the inventory names that never reported in the window.
+    pub hosts_never_reported: Vec<String>,
+    /// What is left to do, most pressing first.
+    pub todo: Vec<Todo>,
 }
 
 impl GroupReadiness {
@@ -152,179 +240,413 @@ impl GroupReadiness {
     }
 }
 
-/// The policy each group is judged under.
-#[derive(Debug, Clone)]
-pub enum Candidate {
-    /// One whole policy for every group: every recorded execution is judged.
-    Whole(Policy),
-    /// Per group: the current policy (when known) plus that group's suggested rules that are
-    /// not flagged for review. Without the current policy, what it allowed is taken to stay
-    /// allowed (only audited and blocked executions are judged).
-    CurrentPlusSuggestions {
-        current: Option<Policy>,
-        granularity: Option<Granularity>,
-    },
+/// How one group is judged: the policy it would enforce, and what was decided about its apps.
+pub struct GroupPlan {
+    pub evaluator: Evaluator,
+    /// Judge the executions allowed today too (the policy in force is known, so the
+    /// candidate is a whole policy). Otherwise what was allowed is taken to stay allowed.
+    pub include_allowed: bool,
+    /// Collections the policy in force has rules for: one without events there is not a
+    /// gap in the evidence (nothing ran that it would judge).
+    pub configured: BTreeSet<Collection>,
+    /// The decisions on the group's apps, by app id.
+    pub decisions: BTreeMap<String, Decision>,
+    /// Whether the policy in force is known (imported or given).
+    pub current_known: bool,
+    /// What the candidate is, for people.
+    pub candidate: String,
 }
 
-/// Readiness of each group under `candidate`, with `sid_groups` for rules on other SIDs than
-/// Everyone. `opts.include_allowed` is derived from the candidate.
-pub async fn readiness_of(
-    ctx: &SessionContext,
-    inventory: &Inventory,
-    candidate: &Candidate,
-    sid_groups: Option<SidGroups>,
-    opts: &ReadinessOptions,
-) -> Result<Vec<GroupReadiness>> {
-    let mut per_group: BTreeMap<String, Policy> = BTreeMap::new();
-    let (fallback, include_allowed) = match candidate {
-        Candidate::Whole(policy) => (policy.clone(), true),
-        Candidate::CurrentPlusSuggestions {
-            current,
-            granularity,
-        } => {
-            let suggest_opts = SuggestOptions {
-                window: opts.window,
-                groups: opts.groups.clone(),
-                granularity: *granularity,
-                sid: policy::eval::EVERYONE.into(),
-                include_noise: opts.include_noise,
-            };
-            for g in suggest_rules(ctx, inventory, current.as_ref(), &suggest_opts).await? {
-                let mut p = current.clone().unwrap_or_default();
-                let suggested = to_policy(
-                    &g.suggestions,
-                    false,
-                    EnforcementMode::AuditOnly,
-                    current.as_ref(),
-                );
-                p.merge(&suggested);
-                per_group.insert(g.group, p);
-            }
-            (current.clone().unwrap_or_default(), current.is_some())
-        }
-    };
-    let evaluator_of = |group: &str| {
-        Evaluator::new(
-            per_group.get(group).unwrap_or(&fallback),
-            sid_groups.clone(),
-        )
-    };
-    let opts = ReadinessOptions {
-        include_allowed,
-        ..opts.clone()
-    };
-    readiness(ctx, inventory, &evaluator_of, &opts).await
-}
-
-/// Readiness of each group under `candidate(group)`, the policy that group would enforce.
+/// Readiness of each group of `plans` (sorted by group), under its plan.
 pub async fn readiness(
     ctx: &SessionContext,
     inventory: &Inventory,
-    candidate: &(dyn Fn(&str) -> Evaluator + Sync),
+    plans: &BTreeMap<String, GroupPlan>,
     opts: &ReadinessOptions,
 ) -> Result<Vec<GroupReadiness>> {
     let hosts = HostGroups::resolve(ctx, inventory).await?;
-    let mut names: Vec<String> = hosts.known_groups(inventory).into_iter().collect();
-    if !opts.groups.is_empty() {
-        names.retain(|g| opts.groups.contains(g));
-    }
-    let evidence = evidence(ctx, &hosts, opts).await?;
+    let (evidence, store_end) = evidence(ctx, &hosts, opts).await?;
     let mut out = Vec::new();
-    for group in names {
+    for (group, plan) in plans {
         let sim = simulate(
             ctx,
             inventory,
-            &candidate(&group),
+            &plan.evaluator,
             &SimulateOptions {
                 window: opts.window,
                 groups: vec![group.clone()],
                 include_noise: opts.include_noise,
-                include_allowed: opts.include_allowed,
+                include_allowed: plan.include_allowed,
+                with_who: true,
+                unknown_current: !plan.include_allowed,
             },
         )
         .await?;
-        let residual = sim.groups.into_iter().find(|g| g.group == group);
-        let in_inventory = (inventory.named_computers(&group) + hosts.globbed_in(&group)) as u64;
-        let e = evidence.get(&group);
-        let reporting = e.map_or(0, |e| e.hosts);
-        let mut collections = Vec::new();
-        for collection in Collection::ALL {
-            let c = e.and_then(|e| e.collections.get(&collection));
-            let apps: Vec<_> = residual
-                .iter()
-                .flat_map(|r| r.still_blocked.iter().chain(&r.newly_blocked))
-                .filter(|a| a.app.collection == Some(collection))
-                .collect();
-            let residual_hosts = residual
-                .as_ref()
-                .and_then(|r| r.blocked_hosts.get(&collection).copied())
-                .unwrap_or(0);
-            let mut reasons = Vec::new();
-            let residual_events: u64 = apps.iter().map(|a| a.app.events).sum();
-            if residual_events > 0 {
-                reasons.push(Reason::new(
-                    ReasonCode::WouldBlock,
-                    format!(
-                        "{} app(s), {residual_events} event(s) on {residual_hosts} host(s) would be blocked",
-                        apps.len()
-                    ),
-                ));
-            }
-            let days = c.map_or(0, |c| c.days);
-            if c.is_none_or(|c| c.events == 0) {
-                reasons.push(Reason::new(
-                    ReasonCode::NoEvents,
-                    "no events for this collection in the window".into(),
-                ));
-            } else if days < u64::from(opts.min_days) {
-                reasons.push(Reason::new(
-                    ReasonCode::TooFewDays,
-                    format!("{days} day(s) of evidence, {} needed", opts.min_days),
-                ));
-            }
-            if reporting < in_inventory {
-                reasons.push(Reason::new(
-                    ReasonCode::HostsNeverReported,
-                    format!(
-                        "{} of {in_inventory} inventory host(s) never reported",
-                        in_inventory - reporting
-                    ),
-                ));
-            }
-            let status = if residual_events > 0 {
-                Status::NotReady
-            } else if reasons.is_empty() {
-                Status::Ready
-            } else {
-                Status::InsufficientData
-            };
-            collections.push(CollectionReadiness {
-                collection,
-                status,
-                events: c.map_or(0, |c| c.events),
-                days_of_evidence: days,
-                residual_apps: apps.len() as u64,
-                residual_events,
-                residual_hosts,
-                last_new_app: c.and_then(|c| c.last_new_app),
-                reasons,
-            });
-        }
-        out.push(GroupReadiness {
-            group,
-            hosts_in_inventory: in_inventory,
-            hosts_reporting: reporting,
-            days_of_evidence: e.map_or(0, |e| e.days),
-            collections,
-        });
+        let blocked: Vec<BlockedApp> = sim
+            .groups
+            .into_iter()
+            .filter(|g| g.group == *group)
+            .flat_map(|g| g.still_blocked.into_iter().chain(g.newly_blocked))
+            .collect();
+        let in_inventory = (inventory.named_computers(group) + hosts.globbed_in(group)) as u64;
+        let empty = GroupEvidence::default();
+        let e = evidence.get(group).unwrap_or(&empty);
+        let window_end = opts.window.until.or(store_end);
+        let facts = Facts {
+            evidence: e,
+            inventory,
+            in_inventory,
+            window_end,
+        };
+        out.push(judge(group, plan, &blocked, &facts, opts));
     }
     Ok(out)
 }
 
+/// What a group's evidence is judged on.
+struct Facts<'a> {
+    evidence: &'a GroupEvidence,
+    inventory: &'a Inventory,
+    in_inventory: u64,
+    /// `until`, else the store's latest event.
+    window_end: Option<DateTime<Utc>>,
+}
+
+/// One group's readiness from what its candidate blocks and its evidence.
+fn judge(
+    group: &str,
+    plan: &GroupPlan,
+    blocked: &[BlockedApp],
+    facts: &Facts<'_>,
+    opts: &ReadinessOptions,
+) -> GroupReadiness {
+    let (e, in_inventory) = (facts.evidence, facts.in_inventory);
+    let (mut undecided, mut deferred, mut on_purpose) = (Vec::new(), Vec::new(), Vec::new());
+    for b in blocked {
+        let decision = plan.decisions.get(&b.app.app_id);
+        let app = ResidualApp {
+            app_id: b.app.app_id.clone(),
+            label: b.app.label.clone(),
+            collection: b.app.collection,
+            events: b.app.events,
+            hosts: b.app.hosts,
+            users: b.app.users,
+            host_names: b.host_names.clone(),
+            user_sids: b.user_sids.clone(),
+            blocked_by: b.blocked_by.clone(),
+            decision: decision.map(|d| d.verdict),
+            decided_by: decision.map(|d| d.decided_by.clone()),
+            decided_at: decision.map(|d| d.decided_at.clone()),
+        };
+        match app.decision {
+            Some(Verdict::Block) => on_purpose.push(app),
+            Some(Verdict::Defer) => deferred.push(app),
+            None | Some(Verdict::Allow) => undecided.push(app),
+        }
+    }
+    // An app blocked as "still" and "newly" (some executions of each) is one app.
+    for list in [&mut undecided, &mut deferred, &mut on_purpose] {
+        merge_same_app(list);
+    }
+
+    let never_reported = never_reported(facts.inventory, group, &e.seen);
+    let silent: Vec<HostSeen> = facts
+        .window_end
+        .map(|end| {
+            let limit = end - Duration::days(i64::from(opts.silent_days));
+            e.seen
+                .iter()
+                .filter(|(_, last)| **last < limit)
+                .map(|(computer, last)| HostSeen {
+                    computer: computer.clone(),
+                    last_seen: *last,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+
+    // The evidence reasons hold for every collection of the group.
+    let mut evidence_reasons = Vec::new();
+    if e.days < u64::from(opts.min_days) {
+        evidence_reasons.push(Reason::new(
+            ReasonCode::TooFewDays,
+            format!(
+                "{} day(s) with the group's hosts reporting, {} needed",
+                e.days, opts.min_days
+            ),
+        ));
+    }
+    if !never_reported.is_empty() {
+        evidence_reasons.push(Reason::new(
+            ReasonCode::HostsNeverReported,
+            format!(
+                "{} of {in_inventory} inventory host(s) never reported: {}",
+                never_reported.len(),
+                names(&never_reported)
+            ),
+        ));
+    }
+    if !silent.is_empty() {
+        let computers: Vec<String> = silent.iter().map(|h| h.computer.clone()).collect();
+        evidence_reasons.push(Reason::new(
+            ReasonCode::HostsSilent,
+            format!(
+                "{} host(s) silent for more than {} day(s) before the window's end: {}",
+                silent.len(),
+                opts.silent_days,
+                names(&computers)
+            ),
+        ));
+    }
+
+    let mut collections = Vec::new();
+    for collection in Collection::ALL {
+        let c = e.collections.get(&collection);
+        fn of(apps: &[ResidualApp], collection: Collection) -> Vec<&ResidualApp> {
+            apps.iter()
+                .filter(|a| a.collection == Some(collection))
+                .collect()
+        }
+        let (open, waiting) = (of(&undecided, collection), of(&deferred, collection));
+        let residual: Vec<&ResidualApp> = open.iter().chain(&waiting).copied().collect();
+        let residual_events: u64 = residual.iter().map(|a| a.events).sum();
+        let residual_hosts: BTreeSet<&str> = residual
+            .iter()
+            .flat_map(|a| a.host_names.iter().map(String::as_str))
+            .collect();
+        let mut reasons = Vec::new();
+        for (apps, code, what) in [
+            (&open, ReasonCode::WouldBlock, "undecided"),
+            (&waiting, ReasonCode::Deferred, "deferred"),
+        ] {
+            if !apps.is_empty() {
+                let events: u64 = apps.iter().map(|a| a.events).sum();
+                let hosts: BTreeSet<&str> = apps
+                    .iter()
+                    .flat_map(|a| a.host_names.iter().map(String::as_str))
+                    .collect();
+                reasons.push(Reason::new(
+                    code,
+                    format!(
+                        "{} {what} app(s), {events} event(s) on {} host(s) would be blocked",
+                        apps.len(),
+                        hosts.len()
+                    ),
+                ));
+            }
+        }
+        let events = c.map_or(0, |c| c.events);
+        if events == 0 && !plan.configured.contains(&collection) {
+            let why = if plan.current_known {
+                "no events for this collection, which the policy in force has no rules for: audit it first"
+            } else {
+                "no events for this collection, and no policy in force imported to show it is audited: audit it first"
+            };
+            reasons.push(Reason::new(ReasonCode::NoEvents, why.into()));
+        }
+        reasons.extend(evidence_reasons.iter().cloned());
+        let status = if !residual.is_empty() {
+            Status::NotReady
+        } else if reasons.is_empty() {
+            Status::Ready
+        } else {
+            Status::InsufficientData
+        };
+        collections.push(CollectionReadiness {
+            collection,
+            status,
+            events,
+            days_of_evidence: c.map_or(0, |c| c.days),
+            residual_apps: residual.len() as u64,
+            residual_events,
+            residual_hosts: residual_hosts.len() as u64,
+            blocked_on_purpose_apps: of(&on_purpose, collection).len() as u64,
+            last_new_app: c.and_then(|c| c.last_new_app),
+            reasons,
+        });
+    }
+    let todo = todo(
+        &undecided,
+        &deferred,
+        &silent,
+        &never_reported,
+        &collections,
+        e.days,
+        opts.min_days,
+    );
+    GroupReadiness {
+        group: group.to_owned(),
+        candidate: plan.candidate.clone(),
+        hosts_in_inventory: in_inventory,
+        hosts_reporting: e.seen.len() as u64,
+        days_of_evidence: e.days,
+        collections,
+        undecided,
+        deferred,
+        blocked_on_purpose: on_purpose,
+        hosts_silent: silent,
+        hosts_never_reported: never_reported,
+        todo,
+    }
+}
+
+/// One entry per app (a "still" and a "newly" blocked row of one app become one), most
+/// events first.
+fn merge_same_app(apps: &mut Vec<ResidualApp>) {
+    let mut by_id: BTreeMap<String, ResidualApp> = BTreeMap::new();
+    for app in apps.drain(..) {
+        match by_id.get_mut(&app.app_id) {
+            None => {
+                by_id.insert(app.app_id.clone(), app);
+            }
+            Some(seen) => {
+                seen.events += app.events;
+                seen.hosts = seen.hosts.max(app.hosts);
+                seen.users = seen.users.max(app.users);
+                for (ours, theirs) in [
+                    (&mut seen.host_names, app.host_names),
+                    (&mut seen.user_sids, app.user_sids),
+                    (&mut seen.blocked_by, app.blocked_by),
+                ] {
+                    ours.extend(theirs);
+                    ours.sort();
+                    ours.dedup();
+                }
+                seen.hosts = seen.hosts.max(seen.host_names.len() as u64);
+                seen.users = seen.users.max(seen.user_sids.len() as u64);
+            }
+        }
+    }
+    apps.extend(by_id.into_values());
+    apps.sort_by(|a, b| b.events.cmp(&a.events).then(a.label.cmp(&b.label)));
+}
+
+/// The computers the inventory names for `group` (not by glob) with no event in the window.
+fn never_reported(
+    inventory: &Inventory,
+    group: &str,
+    seen: &BTreeMap<String, DateTime<Utc>>,
+) -> Vec<String> {
+    let mut names: Vec<String> = inventory
+        .entries
+        .iter()
+        .filter(|e| e.group == group && !e.is_glob())
+        .filter(|e| {
+            inventory
+                .matching_entry(&e.pattern)
+                .is_some_and(|m| m.group == group)
+        })
+        .map(|e| schema::computer_key(&e.pattern))
+        .filter(|key| !seen.contains_key(key))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// A list of names for a message: the first ten, and how many more.
+fn names(list: &[String]) -> String {
+    let mut text = list.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+    if list.len() > 10 {
+        text.push_str(&format!(" and {} more", list.len() - 10));
+    }
+    text
+}
+
+/// What is left to do, most pressing first: apps by events, then the evidence.
+fn todo(
+    undecided: &[ResidualApp],
+    deferred: &[ResidualApp],
+    silent: &[HostSeen],
+    never_reported: &[String],
+    collections: &[CollectionReadiness],
+    days: u64,
+    min_days: u32,
+) -> Vec<Todo> {
+    let mut out = Vec::new();
+    for app in undecided {
+        let (code, message) = if app.decision == Some(Verdict::Allow) {
+            (
+                TodoCode::FixAllowRule,
+                format!(
+                    "{} was allowed, but its rule leaves {} event(s) blocked: decide it again",
+                    app.label, app.events
+                ),
+            )
+        } else {
+            (
+                TodoCode::DecideApp,
+                format!(
+                    "decide {} ({} event(s), {} host(s)): allow, block or defer",
+                    app.label, app.events, app.hosts
+                ),
+            )
+        };
+        out.push(Todo {
+            code,
+            message,
+            app_id: Some(app.app_id.clone()),
+        });
+    }
+    for app in deferred {
+        out.push(Todo {
+            code: TodoCode::FinishDeferred,
+            message: format!(
+                "finish looking at {} (deferred; {} event(s))",
+                app.label, app.events
+            ),
+            app_id: Some(app.app_id.clone()),
+        });
+    }
+    for host in silent {
+        out.push(Todo {
+            code: TodoCode::HostSilent,
+            message: format!(
+                "{} last reported {}: find out why it went silent",
+                host.computer,
+                host.last_seen.format("%Y-%m-%d %H:%M")
+            ),
+            app_id: None,
+        });
+    }
+    for host in never_reported {
+        out.push(Todo {
+            code: TodoCode::HostNeverReported,
+            message: format!("{host} is in the inventory but never reported"),
+            app_id: None,
+        });
+    }
+    if days < u64::from(min_days) {
+        out.push(Todo {
+            code: TodoCode::MoreDays,
+            message: format!(
+                "keep auditing: {} more day(s) of evidence needed",
+                u64::from(min_days) - days
+            ),
+            app_id: None,
+        });
+    }
+    for c in collections {
+        if c.reasons.iter().any(|r| r.code == ReasonCode::NoEvents) {
+            out.push(Todo {
+                code: TodoCode::AuditCollection,
+                message: format!(
+                    "{}: no events; audit it (or keep it out of enforcement)",
+                    c.collection
+                ),
+                app_id: None,
+            });
+        }
+    }
+    out
+}
+
 #[derive(Default)]
 struct GroupEvidence {
-    hosts: u64,
+    /// Days with any event from the group's hosts.
     days: u64,
+    /// Each reporting host (computer key) and its last event.
+    seen: BTreeMap<String, DateTime<Utc>>,
     collections: BTreeMap<Collection, CollectionEvidence>,
 }
 
@@ -334,26 +656,38 @@ struct CollectionEvidence {
     last_new_app: Option<DateTime<Utc>>,
 }
 
-/// Per group: hosts reporting and days with events; per collection: events, days, and the
-/// newest app's first sighting.
+/// Per group: the days its hosts reported and each host's last event; per collection:
+/// events, days, and the newest app's first sighting. And the latest event of the store in
+/// the window (all groups), the window's end when no `until` is given.
 async fn evidence(
     ctx: &SessionContext,
     hosts: &HostGroups,
     opts: &ReadinessOptions,
-) -> Result<BTreeMap<String, GroupEvidence>> {
+) -> Result<(BTreeMap<String, GroupEvidence>, Option<DateTime<Utc>>)> {
     let window = opts.window.sql();
     let host_table = hosts.table_sql();
     let groups = in_list("h.grp", &opts.groups);
-    let per_group = format!(
+    let per_host = format!(
         r"WITH per_host AS (
-            SELECT computer, computer_key, date_trunc('day', time) AS day
+            SELECT computer, computer_key, date_trunc('day', time) AS day, MAX(time) AS last_seen
             FROM events WHERE true {window}
             GROUP BY computer, computer_key, date_trunc('day', time))
-          SELECT h.grp, COUNT(DISTINCT p.computer_key) AS hosts, COUNT(DISTINCT p.day) AS days
+          SELECT h.grp, p.computer_key, COUNT(DISTINCT p.day) AS days, MAX(p.last_seen) AS last_seen
+          FROM per_host p JOIN ({host_table}) h ON p.computer = h.computer
+          WHERE true {groups}
+          GROUP BY h.grp, p.computer_key"
+    );
+    let per_group = format!(
+        r"WITH per_host AS (
+            SELECT computer, date_trunc('day', time) AS day
+            FROM events WHERE true {window}
+            GROUP BY computer, date_trunc('day', time))
+          SELECT h.grp, COUNT(DISTINCT p.day) AS days
           FROM per_host p JOIN ({host_table}) h ON p.computer = h.computer
           WHERE true {groups}
           GROUP BY h.grp"
     );
+    let store_end = format!("SELECT MAX(time) AS last FROM events WHERE true {window}");
     let per_collection = format!(
         r"WITH fine AS (
             SELECT computer, collection, publisher, product, binary_name, file_hash, file_path,
@@ -382,23 +716,46 @@ async fn evidence(
         app_path = app_path_sql(),
         noise = noise_filter(opts.include_noise),
     );
+    let (host_rows, group_rows, end_rows, collection_rows) = tokio::try_join!(
+        collect(ctx, &per_host),
+        collect(ctx, &per_group),
+        collect(ctx, &store_end),
+        collect(ctx, &per_collection),
+    )?;
+    let end = end_rows
+        .iter()
+        .map(|b| times(b, "last"))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .flatten()
+        .max();
     let mut out: BTreeMap<String, GroupEvidence> = BTreeMap::new();
-    for batch in collect(ctx, &per_group).await? {
-        let (grp, hosts, days) = (
-            strings(&batch, "grp")?,
-            ints(&batch, "hosts")?,
-            ints(&batch, "days")?,
+    for batch in &host_rows {
+        let (grp, key, last) = (
+            strings(batch, "grp")?,
+            strings(batch, "computer_key")?,
+            times(batch, "last_seen")?,
         );
         for i in 0..batch.num_rows() {
             let g = out.entry(grp[i].clone().unwrap_or_default()).or_default();
-            g.hosts = hosts[i] as u64;
-            g.days = days[i] as u64;
+            if let (Some(key), Some(last)) = (key[i].clone(), last[i]) {
+                g.seen.insert(key, last);
+            }
         }
     }
-    for batch in collect(ctx, &per_collection).await? {
-        let (grp, collection) = (strings(&batch, "grp")?, strings(&batch, "collection")?);
-        let (events, days) = (ints(&batch, "events")?, ints(&batch, "days")?);
-        let last = times(&batch, "last_new_app")?;
+    for batch in &group_rows {
+        let (grp, days) = (strings(batch, "grp")?, ints(batch, "days")?);
+        for i in 0..batch.num_rows() {
+            out.entry(grp[i].clone().unwrap_or_default())
+                .or_default()
+                .days = days[i] as u64;
+        }
+    }
+    for batch in &collection_rows {
+        let (grp, collection) = (strings(batch, "grp")?, strings(batch, "collection")?);
+        let (events, days) = (ints(batch, "events")?, ints(batch, "days")?);
+        let last = times(batch, "last_new_app")?;
         for i in 0..batch.num_rows() {
             let Some(collection) = collection[i].as_deref().and_then(|c| c.parse().ok()) else {
                 continue;
@@ -416,5 +773,5 @@ async fn evidence(
                 );
         }
     }
-    Ok(out)
+    Ok((out, end))
 }

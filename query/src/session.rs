@@ -11,19 +11,23 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
-use policy::{Evaluator, Policy, SidGroups};
+use policy::suggest::Granularity;
+use policy::{EnforcementMode, Evaluator, Policy, SidGroups};
+use workspace::{Decision, NewDecision, Scope, Verdict, Workspace};
 
 use crate::inventory::HostGroups;
-use crate::readiness::{Candidate, GroupReadiness, ReadinessOptions};
+use crate::readiness::{GroupPlan, GroupReadiness, ReadinessOptions};
 use crate::report::{Report, ReportOptions};
 use crate::simulate::{SimulateOptions, Simulation};
 use crate::suggest::{GroupSuggestions, SuggestOptions};
 use crate::timeline::{DayCount, TimelineOptions};
-use crate::{Engine, Inventory, Result, Store};
+use crate::transition::{GroupCandidate, build_candidate, configured, recorded_apps, rule_for};
+use crate::{Engine, Error, Inventory, Result, Store};
 
 /// Memory the local engine may use unless told otherwise, in MiB (all running queries
 /// together).
@@ -33,6 +37,45 @@ pub const DEFAULT_MEMORY_MB: usize = 2048;
 /// `PUT /api/v1/inventory` replaces it).
 pub const DATA_INVENTORY: &str = "inventory.csv";
 
+/// The policy each group is judged under by [`Session::readiness`].
+#[derive(Debug, Clone, Default)]
+pub enum Candidate {
+    /// Each group's own: its policy in force plus the rules of its decisions (the default).
+    #[default]
+    Decisions,
+    /// One whole policy for every group.
+    Whole(Policy),
+    /// The policy in force plus every suggested rule not flagged for review: the group as
+    /// it would be after accepting the suggestions.
+    Suggested { granularity: Option<Granularity> },
+}
+
+/// A decision to take, as people ask for it.
+#[derive(Debug, Clone)]
+pub struct DecideRequest {
+    pub scope: Scope,
+    pub app_id: String,
+    pub verdict: Verdict,
+    pub note: Option<String>,
+    /// How specific the allowing rule is (default: as suggested).
+    pub granularity: Option<Granularity>,
+    /// Allow an app whose suggestion is flagged for review.
+    pub force: bool,
+    pub decided_by: String,
+    /// Refuse when the current decision is no longer this version (HTTP `If-Match`).
+    pub expected_version: Option<i64>,
+}
+
+/// A current decision, and whether its app still appears in the recorded events.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DecisionView {
+    #[serde(flatten)]
+    pub decision: Decision,
+    /// The app no longer appears in the group's recorded events (kept, never dropped).
+    pub stale: bool,
+}
+
 /// A store with its inventory, ready to answer.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -41,6 +84,9 @@ pub struct Session {
     inventory_path: Option<PathBuf>,
     engine: Engine,
     memory_mb: usize,
+    workspace: Option<Arc<Workspace>>,
+    /// The policy in force, given for every group (over what the workspace says).
+    current: Option<Policy>,
 }
 
 impl Session {
@@ -52,7 +98,36 @@ impl Session {
             inventory_path: None,
             engine: Engine::Local,
             memory_mb: DEFAULT_MEMORY_MB,
+            workspace: None,
+            current: None,
         }
+    }
+
+    /// Uses `workspace` for each group's policy in force and the decisions.
+    pub fn with_workspace(mut self, workspace: Arc<Workspace>) -> Session {
+        self.workspace = Some(workspace);
+        self
+    }
+
+    /// Opens the data folder's workspace when it exists (reading needs none).
+    pub fn with_existing_workspace(self) -> Result<Session> {
+        let file = self.store.root().join(workspace::FILE);
+        if !file.exists() {
+            return Ok(self);
+        }
+        let ws = Workspace::open_file(&file)?;
+        Ok(self.with_workspace(Arc::new(ws)))
+    }
+
+    /// Takes `policy` as the policy in force for every group, whatever the workspace says.
+    pub fn with_current(mut self, policy: Option<Policy>) -> Session {
+        self.current = policy;
+        self
+    }
+
+    /// The workspace, if the session has one.
+    pub fn workspace(&self) -> Option<&Arc<Workspace>> {
+        self.workspace.as_ref()
     }
 
     /// A session over the data folder `data`, with the inventory that applies
@@ -110,15 +185,55 @@ impl Session {
         crate::report::blocked_apps_by_group(&ctx, &self.inventory, opts).await
     }
 
-    /// The rules that would let each group's would-be-blocked apps run; with `current`,
-    /// apps it allows are left out and apps it denies are flagged.
-    pub async fn suggest(
+    /// The rules that would let each group's would-be-blocked apps run; apps the group's
+    /// policy in force already allows are left out, and apps it denies are flagged.
+    pub async fn suggest(&self, opts: &SuggestOptions) -> Result<Vec<GroupSuggestions>> {
+        let ctx = self.context().await?;
+        self.suggest_on(&ctx, opts).await
+    }
+
+    /// [`Self::suggest`] on `ctx`: one pass per distinct policy in force, so groups with a
+    /// policy of their own are judged under theirs.
+    async fn suggest_on(
         &self,
-        current: Option<&Policy>,
+        ctx: &SessionContext,
         opts: &SuggestOptions,
     ) -> Result<Vec<GroupSuggestions>> {
-        let ctx = self.context().await?;
-        crate::suggest::suggest_rules(&ctx, &self.inventory, current, opts).await
+        let hosts = HostGroups::resolve(ctx, &self.inventory).await?;
+        let names: Vec<String> = if opts.groups.is_empty() {
+            hosts.known_groups(&self.inventory).into_iter().collect()
+        } else {
+            opts.groups.clone()
+        };
+        let mut by_policy: BTreeMap<Option<String>, (Option<Policy>, Vec<String>)> =
+            BTreeMap::new();
+        for group in names {
+            let current = self.current_for(&group)?.map(|(p, _)| p);
+            let key = current.as_ref().map(policy::write::to_xml);
+            by_policy
+                .entry(key)
+                .or_insert((current, Vec::new()))
+                .1
+                .push(group);
+        }
+        if by_policy.len() <= 1 {
+            let current = by_policy.into_values().next().and_then(|(p, _)| p);
+            return crate::suggest::suggest_rules(ctx, &self.inventory, current.as_ref(), opts)
+                .await;
+        }
+        let mut out = Vec::new();
+        for (current, groups) in by_policy.into_values() {
+            let scoped = SuggestOptions {
+                groups,
+                ..opts.clone()
+            };
+            out.extend(
+                crate::suggest::suggest_rules(ctx, &self.inventory, current.as_ref(), &scoped)
+                    .await?,
+            );
+        }
+        out.sort_by(|a, b| a.group.cmp(&b.group));
+        Ok(out)
     }
 
     /// What a candidate policy would still and newly block.
@@ -131,7 +246,55 @@ impl Session {
         crate::simulate::simulate(&ctx, &self.inventory, candidate, opts).await
     }
 
-    /// Per group and collection: ready to enforce, or why not.
+    /// The policy in force for `group` and where it came from: the one given for every
+    /// group, else the group's own in the workspace, else the fleet's; `None` if not known.
+    pub fn current_for(&self, group: &str) -> Result<Option<(Policy, String)>> {
+        if let Some(p) = &self.current {
+            return Ok(Some((p.clone(), "the policy given".into())));
+        }
+        let Some(ws) = &self.workspace else {
+            return Ok(None);
+        };
+        let Some(stored) = ws.policy_for_group(group)? else {
+            return Ok(None);
+        };
+        let parsed = policy::read::parse(stored.xml.as_bytes())?;
+        let whose = match stored.scope {
+            Scope::Fleet => "the fleet's",
+            Scope::Group(_) => "the group's",
+        };
+        Ok(Some((
+            parsed.policy,
+            format!(
+                "{whose} policy imported {} by {} from {}",
+                stored.imported_at, stored.imported_by, stored.source
+            ),
+        )))
+    }
+
+    /// The decisions group `group` works with (its own over the fleet's), by app id.
+    pub fn decisions_for(&self, group: &str) -> Result<BTreeMap<String, Decision>> {
+        match &self.workspace {
+            Some(ws) => Ok(ws.decisions_for_group(group)?),
+            None => Ok(BTreeMap::new()),
+        }
+    }
+
+    /// Group `group`'s candidate: its policy in force plus the rules of its decisions.
+    pub async fn candidate(&self, group: &str) -> Result<GroupCandidate> {
+        let ctx = self.context().await?;
+        self.ensure_group(&ctx, group).await?;
+        build_candidate(
+            &ctx,
+            &self.inventory,
+            group,
+            self.current_for(group)?,
+            &self.decisions_for(group)?,
+        )
+        .await
+    }
+
+    /// Per group and collection: ready to enforce, or why not, judged under `candidate`.
     pub async fn readiness(
         &self,
         candidate: &Candidate,
@@ -139,7 +302,201 @@ impl Session {
         opts: &ReadinessOptions,
     ) -> Result<Vec<GroupReadiness>> {
         let ctx = self.context().await?;
-        crate::readiness::readiness_of(&ctx, &self.inventory, candidate, sid_groups, opts).await
+        let hosts = HostGroups::resolve(&ctx, &self.inventory).await?;
+        let mut names: Vec<String> = hosts.known_groups(&self.inventory).into_iter().collect();
+        if !opts.groups.is_empty() {
+            names.retain(|g| opts.groups.contains(g));
+        }
+        let suggested = match candidate {
+            Candidate::Suggested { granularity } => {
+                let suggest_opts = SuggestOptions {
+                    window: opts.window,
+                    groups: names.clone(),
+                    granularity: *granularity,
+                    include_noise: opts.include_noise,
+                    ..SuggestOptions::default()
+                };
+                self.suggest_on(&ctx, &suggest_opts).await?
+            }
+            _ => Vec::new(),
+        };
+        let mut plans = BTreeMap::new();
+        for group in names {
+            let current = self.current_for(&group)?;
+            let decisions = self.decisions_for(&group)?;
+            let current_known = current.is_some();
+            let configured = current
+                .as_ref()
+                .map(|(p, _)| configured(p))
+                .unwrap_or_default();
+            let (policy, include_allowed, description) = match candidate {
+                Candidate::Whole(p) => (p.clone(), true, "the policy given".to_owned()),
+                Candidate::Suggested { .. } => {
+                    let mut p = current.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
+                    if let Some(g) = suggested.iter().find(|g| g.group == group) {
+                        p.merge(&policy::suggest::to_policy(
+                            &g.suggestions,
+                            false,
+                            EnforcementMode::AuditOnly,
+                            current.as_ref().map(|(p, _)| p),
+                        ));
+                    }
+                    let what = if current.is_some() {
+                        "the policy in force plus the suggested rules not flagged for review"
+                    } else {
+                        "the suggested rules not flagged for review; executions allowed today stay allowed"
+                    };
+                    (p, current.is_some(), what.to_owned())
+                }
+                Candidate::Decisions => {
+                    let known = current.is_some();
+                    let c =
+                        build_candidate(&ctx, &self.inventory, &group, current, &decisions).await?;
+                    let what = match &c.current {
+                        Some(source) => format!("{source}, plus the group's decisions"),
+                        None => "the group's decisions (no policy in force imported: executions allowed today stay allowed)".to_owned(),
+                    };
+                    (c.policy, known, what)
+                }
+            };
+            plans.insert(
+                group,
+                GroupPlan {
+                    evaluator: Evaluator::new(&policy, sid_groups.clone()),
+                    include_allowed,
+                    configured,
+                    decisions,
+                    current_known,
+                    candidate: description,
+                },
+            );
+        }
+        crate::readiness::readiness(&ctx, &self.inventory, &plans, opts).await
+    }
+
+    /// Records a decision after checking it against the store: the group is known, the app
+    /// appears in its (or, for the fleet, any group's) recorded events, and allowing it has
+    /// a safe rule, which is not flagged for review unless `force`.
+    pub async fn decide(&self, request: DecideRequest) -> Result<Decision> {
+        let ws = self.workspace.as_ref().ok_or(Error::NoWorkspace)?;
+        let ctx = self.context().await?;
+        let groups = match &request.scope {
+            Scope::Group(g) => {
+                self.ensure_group(&ctx, g).await?;
+                vec![g.clone()]
+            }
+            Scope::Fleet => Vec::new(),
+        };
+        let apps = recorded_apps(&ctx, &self.inventory, &groups).await?;
+        let Some((group, row)) = apps.into_iter().find(|(_, a)| a.app_id == request.app_id) else {
+            return Err(Error::UnknownApp {
+                scope: request.scope.to_string(),
+                app_id: request.app_id,
+            });
+        };
+        let (mut rule_xml, mut flagged) = (None, Vec::new());
+        if request.verdict == Verdict::Allow {
+            let suggestions = self
+                .suggest_on(
+                    &ctx,
+                    &SuggestOptions {
+                        groups: vec![group.clone()],
+                        granularity: request.granularity,
+                        ..SuggestOptions::default()
+                    },
+                )
+                .await?;
+            let of_group: &[policy::suggest::Suggestion] = suggestions
+                .iter()
+                .find(|g| g.group == group)
+                .map_or(&[], |g| g.suggestions.as_slice());
+            let Some((mut rule, review)) = rule_for(&row, of_group, request.granularity, &group)
+            else {
+                return Err(Error::NoRule {
+                    app_id: row.app_id.clone(),
+                    label: row.label.clone(),
+                    why: "no signature, no hash and not in an admin-only place".into(),
+                });
+            };
+            if !review.is_empty() && !request.force {
+                return Err(Error::Flagged {
+                    app_id: row.app_id.clone(),
+                    label: row.label.clone(),
+                    reasons: review
+                        .iter()
+                        .map(|r| r.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                });
+            }
+            if request.scope == Scope::Fleet {
+                rule.description = format!(
+                    "Allowed for every group by a fleet decision. {}",
+                    rule.description
+                );
+            }
+            flagged = review.iter().map(|r| format!("{:?}", r.code)).collect();
+            rule_xml = Some(policy::write::rule_xml(&rule));
+        }
+        Ok(ws.decide(NewDecision {
+            scope: request.scope,
+            app_id: row.app_id.clone(),
+            verdict: request.verdict,
+            label: row.label.clone(),
+            collection: row.collection.map(|c| c.to_string()),
+            rule_xml,
+            granularity: request.granularity.map(|g| format!("{g:?}").to_lowercase()),
+            flagged,
+            note: request.note,
+            decided_by: request.decided_by,
+            expected_version: request.expected_version,
+        })?)
+    }
+
+    /// The current decisions (of `scope`, or all), each marked stale when its app no longer
+    /// appears in the recorded events; or, with `history`, every entry.
+    pub async fn decisions(
+        &self,
+        scope: Option<&Scope>,
+        history: bool,
+    ) -> Result<Vec<DecisionView>> {
+        let Some(ws) = &self.workspace else {
+            return Ok(Vec::new());
+        };
+        let decisions = if history {
+            ws.history(scope)?
+        } else {
+            ws.current_decisions(scope)?
+        };
+        if decisions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ctx = self.context().await?;
+        let apps = recorded_apps(&ctx, &self.inventory, &[]).await?;
+        let seen: BTreeSet<(&str, &str)> = apps
+            .iter()
+            .map(|(g, a)| (g.as_str(), a.app_id.as_str()))
+            .collect();
+        Ok(decisions
+            .into_iter()
+            .map(|d| {
+                let stale = match &d.scope {
+                    Scope::Group(g) => !seen.contains(&(g.as_str(), d.app_id.as_str())),
+                    Scope::Fleet => !seen.iter().any(|(_, id)| *id == d.app_id),
+                };
+                DecisionView { decision: d, stale }
+            })
+            .collect())
+    }
+
+    /// An error unless `group` is in the inventory or a computer of the store is in it.
+    async fn ensure_group(&self, ctx: &SessionContext, group: &str) -> Result<()> {
+        let hosts = HostGroups::resolve(ctx, &self.inventory).await?;
+        if hosts.known_groups(&self.inventory).contains(group) {
+            Ok(())
+        } else {
+            Err(Error::UnknownGroup(group.to_owned()))
+        }
     }
 
     /// Audit and blocked events per group and day.

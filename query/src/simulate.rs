@@ -27,6 +27,12 @@ pub struct SimulateOptions {
     /// newly blocks). Off when the candidate only adds rules to a policy that is not known,
     /// so what it allowed stays allowed.
     pub include_allowed: bool,
+    /// List each blocked app's hosts and users (who would have to be told).
+    pub with_who: bool,
+    /// The policy that logged the events is not known, and the candidate is only rules
+    /// added to it: an audited or blocked execution in a collection the candidate has no
+    /// rules for stays blocked (the unknown policy has rules there: it logged the event).
+    pub unknown_current: bool,
 }
 
 impl Default for SimulateOptions {
@@ -36,6 +42,8 @@ impl Default for SimulateOptions {
             groups: Vec::new(),
             include_noise: false,
             include_allowed: true,
+            with_who: false,
+            unknown_current: false,
         }
     }
 }
@@ -48,6 +56,11 @@ pub struct BlockedApp {
     pub app: AppRow,
     /// Deny rules that match, or `implicit deny` (no allow rule matched).
     pub blocked_by: Vec<String>,
+    /// The hosts (computer keys) and users it would be blocked for, when asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub host_names: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub user_sids: Vec<String>,
 }
 
 /// One group under the candidate policy.
@@ -98,7 +111,15 @@ pub async fn simulate(
             "CASE WHEN f.outcome = {} THEN 'newly' ELSE 'still' END",
             Outcome::Allowed.sql()
         ),
-        &Decision::BLOCKING,
+        if opts.unknown_current {
+            &[
+                Decision::Denied,
+                Decision::ImplicitDeny,
+                Decision::NotCovered,
+            ]
+        } else {
+            &Decision::BLOCKING
+        },
     );
     let filter = format!(
         "{}{}",
@@ -113,13 +134,18 @@ pub async fn simulate(
     };
     crate::engine::register_batches(ctx, BLOCKED, schema, blocked).await?;
     let blocked_sql = format!("SELECT * FROM {BLOCKED}");
+    let who = if opts.with_who {
+        ", array_agg(DISTINCT computer_key) AS host_names, array_agg(DISTINCT user_sid) AS user_sids"
+    } else {
+        ""
+    };
     let sql = apps_sql(
         &blocked_sql,
         Some("status"),
         &hosts,
         &filter,
         &format!(
-            ", array_agg(DISTINCT CASE WHEN decision = {} THEN rule_name ELSE 'implicit deny' END) AS blocked_by",
+            ", array_agg(DISTINCT CASE WHEN decision = {} THEN rule_name ELSE 'implicit deny' END) AS blocked_by{who}",
             sql_string(Decision::Denied.as_str())
         ),
     );
@@ -140,10 +166,15 @@ pub async fn simulate(
                 ..GroupSimulation::default()
             });
     }
-    let blocked_by: Vec<Vec<Vec<String>>> = batches
-        .iter()
-        .map(|b| lists(b, "blocked_by"))
-        .collect::<Result<_>>()?;
+    let list_of = |name: &str| -> Result<Vec<Vec<Vec<String>>>> {
+        batches.iter().map(|b| lists(b, name)).collect()
+    };
+    let blocked_by = list_of("blocked_by")?;
+    let (host_names, user_sids) = if opts.with_who {
+        (list_of("host_names")?, list_of("user_sids")?)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     for app in read_apps(&batches, Some("status"))? {
         let g = groups
             .entry(app.group.clone())
@@ -153,9 +184,19 @@ pub async fn simulate(
             });
         let mut rules = blocked_by[app.batch][app.index].clone();
         rules.sort();
+        let sorted = |lists: &[Vec<Vec<String>>]| {
+            let mut names = lists
+                .get(app.batch)
+                .map(|b| b[app.index].clone())
+                .unwrap_or_default();
+            names.sort();
+            names
+        };
         let blocked = BlockedApp {
             app: app.row,
             blocked_by: rules,
+            host_names: sorted(&host_names),
+            user_sids: sorted(&user_sids),
         };
         if app.class.as_deref() == Some("newly") {
             g.newly_blocked_events += blocked.app.events;
@@ -190,4 +231,39 @@ pub async fn simulate(
         identities_evaluated: identities,
         groups,
     })
+}
+
+/// The apps of `group` that `evaluator` lets run at least once: some recorded execution
+/// (allowed, audit or blocked) it allows, or leaves to a collection without rules. A block
+/// decision on such an app needs a deny rule to hold.
+pub async fn apps_it_allows(
+    ctx: &SessionContext,
+    inventory: &Inventory,
+    evaluator: &Evaluator,
+    group: &str,
+    window: &Window,
+) -> Result<Vec<AppRow>> {
+    let outcomes = [Outcome::Allowed, Outcome::Audit, Outcome::Blocked];
+    let hosts = HostGroups::resolve(ctx, inventory).await?;
+    let groups = [group.to_owned()];
+    let scope = hosts.scope_sql(&groups);
+    register_verdicts(ctx, evaluator, window, &outcomes, &scope).await?;
+    let fine = judged_fine_sql(
+        &outcomes,
+        window,
+        &scope,
+        "'any'",
+        &[Decision::Allowed, Decision::NotCovered],
+    );
+    let sql = apps_sql(
+        &fine,
+        None,
+        &hosts,
+        &crate::report::in_list("grp", &groups),
+        "",
+    );
+    Ok(read_apps(&collect(ctx, &sql).await?, None)?
+        .into_iter()
+        .map(|a| a.row)
+        .collect())
 }

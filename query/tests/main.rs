@@ -7,3 +7,4 @@ mod readiness;
 mod report_edge_cases;
 mod report_sample_logs;
 mod timeline;
+mod transition;

@@ -241,3 +241,46 @@ fn suggest_skips_what_the_current_policy_allows_and_flags_what_it_denies() {
         );
     });
 }
+
+/// The generator writes its fleet's current policy beside the logs; the evaluator, judging
+/// every recorded execution under it, must reach the generator's own verdicts: what it
+/// logged as audited or blocked is blocked, what it logged as allowed is allowed.
+#[test]
+fn the_generators_current_policy_judges_as_the_generator_did() {
+    let rt = runtime();
+    let (_data, ctx) = rt.block_on(sample_context());
+    let xml = std::fs::read(sample_logs().join(generate::CURRENT_POLICY_FILE)).unwrap();
+    let current = policy::read::parse(&xml).unwrap().policy;
+    let sim = rt
+        .block_on(simulate(
+            &ctx,
+            &sample_inventory(),
+            &Evaluator::new(&current, None),
+            &SimulateOptions::default(),
+        ))
+        .unwrap();
+    let report = rt
+        .block_on(blocked_apps_by_group(
+            &ctx,
+            &sample_inventory(),
+            &ReportOptions {
+                outcome: query::report::OutcomeFilter::All,
+                ..ReportOptions::default()
+            },
+        ))
+        .unwrap();
+    for g in &sim.groups {
+        assert!(
+            g.newly_blocked.is_empty(),
+            "{}: {:#?}",
+            g.group,
+            g.newly_blocked
+        );
+        let logged: u64 = report
+            .groups
+            .iter()
+            .find(|r| r.group == g.group)
+            .map_or(0, |r| r.apps.iter().map(|a| a.events).sum());
+        assert_eq!(g.still_blocked_events, logged, "{}", g.group);
+    }
+}

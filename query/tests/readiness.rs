@@ -1,11 +1,15 @@
-//! Readiness verdicts on hand-made tables: residual blocks make a collection `not_ready`,
-//! thin evidence `insufficient_data` (days, silent inventory hosts, no events), and only
-//! enough clean evidence `ready`.
+//! Readiness verdicts on hand-made tables: undecided or deferred blocks make a collection
+//! `not_ready`, apps blocked on purpose do not; thin evidence is `insufficient_data` (days,
+//! inventory hosts that never reported or went silent, no events where the policy has no
+//! rules), and only enough clean evidence `ready`.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use policy::read::parse;
 use policy::{Evaluator, Policy};
-use query::readiness::{ReadinessOptions, Status, readiness};
+use query::readiness::{GroupPlan, ReadinessOptions, Status, readiness};
 use query::{Collection, Inventory};
+use workspace::{Decision, Scope, Verdict};
 
 use crate::fixtures::*;
 
@@ -39,22 +43,67 @@ fn allow_all() -> Policy {
     parse(xml.as_bytes()).unwrap().policy
 }
 
-fn judge(rows: &[Row], inventory: &str, min_days: u32) -> Vec<query::readiness::GroupReadiness> {
+/// A decision as the workspace would hold it.
+fn decided(app_id: &str, verdict: Verdict) -> Decision {
+    Decision {
+        version: 1,
+        scope: Scope::Group("finance".into()),
+        app_id: app_id.to_owned(),
+        verdict,
+        label: app_id.to_owned(),
+        collection: Some("EXE".into()),
+        rule_xml: None,
+        granularity: None,
+        flagged: Vec::new(),
+        note: None,
+        decided_by: "tester".into(),
+        decided_at: "2026-12-01T00:00:00Z".into(),
+    }
+}
+
+fn judge_with(
+    rows: &[Row],
+    inventory: &str,
+    opts: ReadinessOptions,
+    decisions: &[Decision],
+    configured: &[Collection],
+) -> Vec<query::readiness::GroupReadiness> {
     let ctx = context_with(rows);
     let inventory = Inventory::parse(inventory).unwrap();
     let policy = allow_all();
-    let candidate = |_: &str| Evaluator::new(&policy, None);
+    let plans: BTreeMap<String, GroupPlan> = ["finance".to_owned()]
+        .into_iter()
+        .map(|g| {
+            let plan = GroupPlan {
+                evaluator: Evaluator::new(&policy, None),
+                include_allowed: true,
+                configured: configured.iter().copied().collect::<BTreeSet<_>>(),
+                decisions: decisions
+                    .iter()
+                    .map(|d| (d.app_id.clone(), d.clone()))
+                    .collect(),
+                current_known: true,
+                candidate: "the test's".into(),
+            };
+            (g, plan)
+        })
+        .collect();
     runtime()
-        .block_on(readiness(
-            &ctx,
-            &inventory,
-            &candidate,
-            &ReadinessOptions {
-                min_days,
-                ..ReadinessOptions::default()
-            },
-        ))
+        .block_on(readiness(&ctx, &inventory, &plans, &opts))
         .unwrap()
+}
+
+fn judge(rows: &[Row], inventory: &str, min_days: u32) -> Vec<query::readiness::GroupReadiness> {
+    judge_with(
+        rows,
+        inventory,
+        ReadinessOptions {
+            min_days,
+            ..ReadinessOptions::default()
+        },
+        &[],
+        &[Collection::Exe],
+    )
 }
 
 fn exe_status(groups: &[query::readiness::GroupReadiness], group: &str) -> (Status, Vec<String>) {
@@ -110,7 +159,12 @@ fn readiness_needs_clean_and_sufficient_evidence() {
     let silent = "computer,group\nFIN-1,finance\nFIN-2,finance\nFIN-3,finance\n";
     let (status, reasons) = exe_status(&judge(&rows, silent, 5), "finance");
     assert_eq!(status, Status::InsufficientData);
-    assert!(reasons.iter().any(|r| r.contains("1 of 3")), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("1 of 3") && r.contains("fin-3")),
+        "the host is named: {reasons:?}"
+    );
 
     // One execution the candidate denies: not ready, with the residual.
     let mut blocked = rows.clone();
@@ -131,4 +185,97 @@ fn readiness_needs_clean_and_sufficient_evidence() {
         (1, 1, 1)
     );
     assert_eq!(g.status(), Status::NotReady);
+    let evil = g.undecided[0].app_id.clone();
+    assert_eq!(g.todo[0].app_id.as_deref(), Some(evil.as_str()));
+
+    // Deferred, it still blocks readiness; blocked on purpose, it does not, and the hosts
+    // and users who will see the block are listed.
+    let opts = || ReadinessOptions {
+        min_days: 5,
+        ..ReadinessOptions::default()
+    };
+    let deferred = judge_with(
+        &blocked,
+        inventory,
+        opts(),
+        &[decided(&evil, Verdict::Defer)],
+        &[Collection::Exe],
+    );
+    assert_eq!(deferred[0].status(), Status::NotReady);
+    assert_eq!(deferred[0].deferred.len(), 1);
+    let on_purpose = judge_with(
+        &blocked,
+        inventory,
+        opts(),
+        &[decided(&evil, Verdict::Block)],
+        &[
+            Collection::Exe,
+            Collection::Msi,
+            Collection::Dll,
+            Collection::Script,
+            Collection::Appx,
+        ],
+    );
+    let g = &on_purpose[0];
+    assert_eq!(g.status(), Status::Ready, "{g:#?}");
+    assert_eq!(g.blocked_on_purpose.len(), 1);
+    assert_eq!(g.blocked_on_purpose[0].host_names, ["fin-2"]);
+    assert_eq!(g.blocked_on_purpose[0].user_sids, ["S-1-5-21-1-2-3-1001"]);
+    assert!(g.todo.is_empty(), "{:?}", g.todo);
+}
+
+#[test]
+fn a_host_that_stopped_reporting_is_named_and_keeps_the_group_from_ready() {
+    // FIN-2 reports on days 0-2 only; the window ends on day 9.
+    let mut rows: Vec<Row> = (0..10)
+        .map(|d| exe("FIN-1", d, "%OSDRIVE%\\A.EXE"))
+        .collect();
+    rows.extend((0..3).map(|d| exe("FIN-2", d, "%OSDRIVE%\\A.EXE")));
+    let inventory = "computer,group\nFIN-1,finance\nFIN-2,finance\n";
+    let all = [
+        Collection::Exe,
+        Collection::Msi,
+        Collection::Dll,
+        Collection::Script,
+        Collection::Appx,
+    ];
+    let groups = judge_with(
+        &rows,
+        inventory,
+        ReadinessOptions {
+            min_days: 5,
+            silent_days: 3,
+            ..ReadinessOptions::default()
+        },
+        &[],
+        &all,
+    );
+    let g = &groups[0];
+    assert_eq!(g.status(), Status::InsufficientData, "{g:#?}");
+    assert_eq!(
+        g.hosts_silent
+            .iter()
+            .map(|h| h.computer.as_str())
+            .collect::<Vec<_>>(),
+        ["fin-2"]
+    );
+    assert!(
+        g.todo.iter().any(|t| t.message.contains("fin-2")),
+        "{:?}",
+        g.todo
+    );
+    // Given more slack, the same evidence is ready: days count for the group, not for one
+    // host or one collection.
+    let groups = judge_with(
+        &rows,
+        inventory,
+        ReadinessOptions {
+            min_days: 5,
+            silent_days: 7,
+            ..ReadinessOptions::default()
+        },
+        &[],
+        &all,
+    );
+    assert_eq!(groups[0].status(), Status::Ready, "{:#?}", groups[0]);
 }

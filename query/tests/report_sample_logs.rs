@@ -29,7 +29,7 @@ type AppKey = (
 );
 
 fn collection_name(c: Collection) -> &'static str {
-    c.policy_name()
+    c.as_str()
 }
 
 fn expected_apps() -> BTreeMap<AppKey, Expected> {

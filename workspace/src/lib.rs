@@ -525,10 +525,20 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-/// Who is running this process, for the record: the OS user.
+/// Who is running this process, for the record: the OS user (`$USER`, `$USERNAME`,
+/// `$LOGNAME`, else what `id -un` says).
 pub fn os_user() -> String {
     ["USER", "USERNAME", "LOGNAME"]
         .into_iter()
         .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()))
+        .or_else(|| {
+            std::process::Command::new("id")
+                .arg("-un")
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                .filter(|u| !u.is_empty())
+        })
         .unwrap_or_else(|| "unknown".into())
 }

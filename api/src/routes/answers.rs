@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use query::readiness::{Candidate, GroupReadiness, ReadinessOptions};
+use query::Candidate;
+use query::readiness::{GroupReadiness, ReadinessOptions};
 use query::report::{Report, ReportOptions};
 
 use crate::cache::{CacheKey, Lookup};
@@ -21,17 +22,16 @@ pub(super) async fn readiness(
         include_noise: opts.include_noise,
         groups: opts.groups.clone(),
         min_days: opts.min_days,
-    };
-    let candidate = Candidate::CurrentPlusSuggestions {
-        current: state.config.current_policy.clone(),
-        granularity: None,
+        silent_days: opts.silent_days,
     };
     state
         .cache
         .get_or_compute(state.fingerprint(), key, || {
-            state.query(
-                |session| async move { Ok(session.readiness(&candidate, None, &opts).await?) },
-            )
+            state.query(|session| async move {
+                Ok(session
+                    .readiness(&Candidate::Decisions, None, &opts)
+                    .await?)
+            })
         })
         .await
 }

@@ -21,11 +21,13 @@ use crate::state::AppState;
 
 mod answers;
 mod blocked;
+mod decisions;
 mod groups;
 mod health;
 mod ingest;
 mod inventory;
 mod openapi;
+mod policies;
 mod readiness;
 mod simulate;
 mod suggestions;
@@ -46,10 +48,18 @@ pub(crate) fn table(state: Option<&Arc<AppState>>) -> OpenApiRouter<Arc<AppState
         .routes(routes!(readiness::readiness))
         .routes(routes!(timeline::timeline))
         .routes(routes!(simulate::simulate))
-        .routes(routes!(inventory::get_inventory));
+        .routes(routes!(inventory::get_inventory))
+        .routes(routes!(policies::get_current))
+        .routes(routes!(policies::get_fleet_current))
+        .routes(routes!(policies::get_candidate))
+        .routes(routes!(decisions::list));
     let admin = OpenApiRouter::new()
         .routes(routes!(ingest::ingest_upload))
-        .routes(routes!(inventory::put_inventory));
+        .routes(routes!(inventory::put_inventory))
+        .routes(routes!(policies::put_current))
+        .routes(routes!(policies::put_fleet_current))
+        .routes(routes!(decisions::put_group))
+        .routes(routes!(decisions::put_fleet));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(public)
         .merge(guarded(read, state, Role::Read))

@@ -19,7 +19,8 @@ use crate::error::{ErrorBody, responses};
     security(("bearer" = [])),
     tags(
         (name = "reports", description = "What would be blocked, and readiness"),
-        (name = "policy", description = "Suggested rules and what-if"),
+        (name = "policy", description = "Each group's policy in force and candidate, suggested rules, what-if"),
+        (name = "decisions", description = "Allow, block or defer each app (admin token to decide)"),
         (name = "admin", description = "Uploads and the inventory (admin token)"),
         (name = "service", description = "Health and this document"),
     )

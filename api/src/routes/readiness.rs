@@ -2,15 +2,16 @@
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use query::readiness::{DEFAULT_MIN_DAYS, GroupReadiness, ReadinessOptions, Status};
+use query::readiness::{
+    DEFAULT_MIN_DAYS, DEFAULT_SILENT_DAYS, GroupReadiness, ReadinessOptions, Status,
+};
 
 use super::{Shared, answers, with_lookup};
 use crate::error::{ApiError, responses};
 use crate::extract::{ApiQuery, WindowParams, list};
-use crate::state::AppState;
 
-/// The most `min_days` may be.
-const MAX_MIN_DAYS: u32 = 3650;
+/// The most `min_days` and `silent_days` may be.
+const MAX_DAYS: u32 = 3650;
 
 /// Readiness parameters.
 #[derive(Debug, Clone, serde::Deserialize, utoipa::IntoParams)]
@@ -18,26 +19,33 @@ const MAX_MIN_DAYS: u32 = 3650;
 pub(crate) struct ReadinessParams {
     /// Only these groups, comma-separated (all when absent).
     pub(crate) groups: Option<String>,
-    /// Days with events needed before a group can be `ready` (default 14).
+    /// Days with the group's hosts reporting needed before it can be `ready` (default 14).
     #[param(minimum = 0, maximum = 3650)]
     pub(crate) min_days: Option<u32>,
+    /// A host whose last event is more than this many days before the window's end is
+    /// silent (default 7).
+    #[param(minimum = 0, maximum = 3650)]
+    pub(crate) silent_days: Option<u32>,
 }
 
 impl ReadinessParams {
     /// The readiness options of these parameters and `window`.
     pub(crate) fn options(&self, window: &WindowParams) -> Result<ReadinessOptions, ApiError> {
-        let min_days = self.min_days.unwrap_or(DEFAULT_MIN_DAYS);
-        if min_days > MAX_MIN_DAYS {
-            return Err(ApiError::bad_parameter(format!(
-                "min_days: at most {MAX_MIN_DAYS}"
-            )));
-        }
+        let days = |value: Option<u32>, default: u32, name: &str| {
+            let days = value.unwrap_or(default);
+            if days > MAX_DAYS {
+                return Err(ApiError::bad_parameter(format!(
+                    "{name}: at most {MAX_DAYS}"
+                )));
+            }
+            Ok(days)
+        };
         Ok(ReadinessOptions {
             window: window.window()?,
             groups: list(self.groups.as_deref()),
-            min_days,
+            min_days: days(self.min_days, DEFAULT_MIN_DAYS, "min_days")?,
+            silent_days: days(self.silent_days, DEFAULT_SILENT_DAYS, "silent_days")?,
             include_noise: window.include_noise,
-            include_allowed: true,
         })
     }
 }
@@ -56,19 +64,8 @@ pub(crate) struct GroupReadinessView {
 pub(crate) struct ReadinessResponse {
     pub(crate) window: query::Window,
     pub(crate) min_days: u32,
-    /// The candidate each group is judged under.
-    pub(crate) candidate: String,
+    /// Each group's candidate (its policy in force plus its decisions) is in its entry.
     pub(crate) groups: Vec<GroupReadinessView>,
-}
-
-fn candidate_label(state: &AppState) -> String {
-    match state.config.current_policy {
-        Some(_) => "the current policy plus the group's suggested rules (not flagged for review)",
-        None => {
-            "the group's suggested rules (not flagged for review); executions allowed today stay allowed"
-        }
-    }
-    .into()
 }
 
 /// Per group and collection: ready to enforce, not ready (with what would still be blocked),
@@ -89,7 +86,6 @@ pub(crate) async fn readiness(
     let body = ReadinessResponse {
         window,
         min_days,
-        candidate: candidate_label(&state),
         groups: groups
             .iter()
             .map(|g| GroupReadinessView {

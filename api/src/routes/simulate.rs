@@ -50,6 +50,8 @@ pub(crate) async fn simulate(
         groups: list(params.groups.as_deref()),
         include_noise: window.include_noise,
         include_allowed: true,
+        with_who: false,
+        unknown_current: false,
     };
     let bytes = read_document(body, &headers, state.config.document_limit).await?;
     let parsed = policy::read::parse(&bytes)

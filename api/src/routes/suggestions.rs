@@ -82,14 +82,17 @@ pub(crate) async fn suggestions(
         group: group.clone(),
         granularity: opts.granularity,
     };
-    let current = state.config.current_policy.clone();
-    let (found, lookup) = state
+    let group_of = group.clone();
+    let (answer, lookup) = state
         .cache
         .get_or_compute(state.fingerprint(), key, || {
-            state
-                .query(|session| async move { Ok(session.suggest(current.as_ref(), &opts).await?) })
+            state.query(|session| async move {
+                let current = session.current_for(&group_of)?.map(|(p, _)| p);
+                Ok((session.suggest(&opts).await?, current))
+            })
         })
         .await?;
+    let (found, current) = (&answer.0, answer.1.as_ref());
     let suggestions =
         found
             .iter()
@@ -106,7 +109,7 @@ pub(crate) async fn suggestions(
         include_review: params.include_review,
         enforce: params.enforce,
     };
-    let xml = suggestions.to_xml(output, state.config.current_policy.as_ref());
+    let xml = suggestions.to_xml(output, current);
     let response = Response::builder()
         .header(header::CONTENT_TYPE, "application/xml; charset=utf-8")
         .header(
