@@ -1,3 +1,4 @@
+mod decisions;
 mod router;
 mod socket;
 mod support;

@@ -13,3 +13,4 @@ mod policy;
 mod report;
 mod serve;
 mod support;
+mod workspace;

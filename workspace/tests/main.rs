@@ -183,6 +183,38 @@ fn two_writers_at_once_keep_every_decision() {
     assert_eq!(ws.current_decisions(None).unwrap().len(), 400);
 }
 
+#[test]
+fn two_writers_deciding_the_same_app_are_both_kept_and_the_later_is_current() {
+    let dir = tempfile::tempdir().unwrap();
+    Workspace::open(dir.path()).unwrap();
+    let writers: Vec<_> = [Verdict::Allow, Verdict::Block]
+        .into_iter()
+        .map(|verdict| {
+            let data = dir.path().to_owned();
+            std::thread::spawn(move || {
+                let ws = Workspace::open(&data).unwrap();
+                (0..50)
+                    .map(|i| {
+                        ws.decide(decision(finance(), "same", verdict, &i.to_string()))
+                            .unwrap()
+                            .version
+                    })
+                    .max()
+                    .unwrap()
+            })
+        })
+        .collect();
+    let last: Vec<i64> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    let ws = Workspace::open(dir.path()).unwrap();
+    assert_eq!(ws.history(None).unwrap().len(), 100);
+    let current = ws.decision(&finance(), "same").unwrap().unwrap();
+    assert_eq!(
+        current.version,
+        *last.iter().max().unwrap(),
+        "the later entry is current"
+    );
+}
+
 /// Not a test on its own: the writer `kill_9_during_a_burst_leaves_a_prefix` runs and kills.
 #[test]
 fn burst_writer() {
