@@ -57,6 +57,7 @@ function takeTokenFromAddress() {
   const match = location.hash.match(/(^#|&)token=([^&]*)/);
   if (!match) return;
   sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[2]));
+  whoami = null;
   let rest = location.hash.replace(match[0], match[1]).replace(/^#&/, "#").replace(/&$/, "");
   if (rest === "#" || rest === "") rest = "#/";
   history.replaceState(null, "", location.pathname + location.search + rest);
@@ -66,6 +67,7 @@ const token = () => sessionStorage.getItem(TOKEN_KEY);
 
 function signOut(reason) {
   sessionStorage.removeItem(TOKEN_KEY);
+  whoami = null;
   showMessage(reason || "");
   route();
 }
@@ -94,6 +96,7 @@ function tokenForm() {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+    whoami = null;
     showMessage("");
     route();
   });
@@ -523,25 +526,213 @@ function suggestionList(suggestions) {
   );
 }
 
-async function downloadPolicy(group) {
-  const blob = await api(`/api/v1/groups/${encodeURIComponent(group)}/suggestions?format=xml`, { accept: "application/xml" });
+// Saves a blob the API sent as a file.
+function saveBlob(blob, name) {
   const url = URL.createObjectURL(blob);
-  const link = el("a", { href: url, download: `${group.replace(/[^A-Za-z0-9_-]/g, "_")}-suggested.xml` });
+  const link = el("a", { href: url, download: name });
   document.body.append(link);
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
+const fileStem = (group) => group.replace(/[^A-Za-z0-9_-]/g, "_");
+
+async function downloadPolicy(group) {
+  const blob = await api(`/api/v1/groups/${encodeURIComponent(group)}/suggestions?format=xml`, { accept: "application/xml" });
+  saveBlob(blob, `${fileStem(group)}-suggested.xml`);
+}
+
+async function downloadCandidate(group) {
+  const blob = await api(`/api/v1/groups/${encodeURIComponent(group)}/policy/candidate`, { accept: "application/xml" });
+  saveBlob(blob, `${fileStem(group)}-candidate.xml`);
+}
+
+// Who the token is: whether the page offers the buttons that change things.
+let whoami = null;
+async function me() {
+  if (!whoami) whoami = await api("/api/v1/whoami");
+  return whoami;
+}
+
+// The group's readiness card: status, per collection, and what is left to do.
+function readinessCard(r) {
+  const collections = el(
+    "ul",
+    { class: "collections" },
+    r.collections.map((c) =>
+      el(
+        "li",
+        { "data-collection": c.collection },
+        el("span", { class: "kind" }, c.collection),
+        " ",
+        statusBadge(c.status),
+        c.reasons.length ? el("span", { class: "muted" }, " ", c.reasons.map((x) => x.message).join("; ")) : null
+      )
+    )
+  );
+  const todo = r.todo.length
+    ? el("ol", { class: "todo" }, r.todo.slice(0, 10).map((t) => el("li", { "data-code": t.code }, t.message)))
+    : el("p", { class: "muted" }, "Nothing left to do.");
+  return el(
+    "div",
+    { class: "panel", id: "readiness", "data-status": r.status },
+    el("h2", {}, "Readiness ", statusBadge(r.status)),
+    el("p", { class: "muted" }, `Judged on ${r.candidate}.`),
+    collections,
+    r.blocked_on_purpose.length
+      ? el(
+          "p",
+          {},
+          `Blocked on purpose: ${plural(r.blocked_on_purpose.length, "app")}, seen by ` +
+            `${plural(new Set(r.blocked_on_purpose.flatMap((a) => a.host_names)).size, "host")} — tell their users.`
+        )
+      : null,
+    el("h3", {}, `To do (${number(r.todo.length)})`),
+    todo
+  );
+}
+
+// The policy in force: where it came from, and (admin) a new one to upload.
+function currentPolicyPanel(group, current, admin, reload) {
+  const text = current
+    ? `${current.scope === "fleet" ? "The fleet's" : "The group's own"} policy, imported ${day(current.imported_at)} by ${current.imported_by} from ${current.source}.`
+    : "No policy in force imported: the candidate is only the decided rules, and what the policy allowed is taken to stay allowed.";
+  const panel = el("div", { class: "panel", id: "current-policy" }, el("p", {}, text));
+  if (admin) {
+    const input = el("input", { type: "file", id: "policy-file", accept: ".xml,.pol", "aria-label": "Policy in force (XML or registry.pol)" });
+    const send = el("button", { type: "button", id: "policy-upload" }, "Import as this group's policy");
+    send.addEventListener("click", async () => {
+      const file = input.files[0];
+      if (!file) return showMessage("Choose the group's policy (XML or registry.pol) first.");
+      send.disabled = true;
+      try {
+        const bytes = new Uint8Array(await file.arrayBuffer());
+        const pol = bytes.length >= 4 && String.fromCharCode(...bytes.slice(0, 4)) === "PReg";
+        await api(`/api/v1/groups/${encodeURIComponent(group)}/policy/current`, {
+          method: "PUT",
+          body: file,
+          contentType: pol ? "application/octet-stream" : "application/xml",
+        });
+        showMessage("");
+        await reload();
+      } catch (error) {
+        showMessage(`Policy: ${error.message}`);
+      } finally {
+        send.disabled = false;
+      }
+    });
+    panel.append(el("div", { class: "toolbar" }, input, send));
+  }
+  return panel;
+}
+
+// One row per app the candidate would block: what was decided, the rule it would get, and
+// (admin) the decision to take.
+function triageTable(group, readiness, suggestions, decisions, admin, reload) {
+  const suggestionOf = new Map();
+  for (const s of suggestions) for (const id of s.app_ids) suggestionOf.set(id, s);
+  const decisionOf = new Map(decisions.map((d) => [d.app_id, d]));
+  const apps = [...readiness.undecided, ...readiness.deferred, ...readiness.blocked_on_purpose];
+  if (apps.length === 0) return el("p", { class: "muted", id: "triage" }, "The candidate blocks nothing recorded in this group.");
+  const rows = apps.map((a) => {
+    const s = suggestionOf.get(a.app_id);
+    const d = decisionOf.get(a.app_id);
+    const flagged = s && s.review.length > 0;
+    const decided = d
+      ? el("span", {}, el("strong", {}, d.verdict), ` by ${d.decided_by}, ${day(d.decided_at)}`, d.note ? el("div", { class: "muted" }, d.note) : null)
+      : el("span", { class: "muted" }, "undecided");
+    const cells = [
+      el("td", {}, a.collection || ""),
+      el("td", { class: "app" }, appName(a), el("div", { class: "paths" }, a.app_id)),
+      el("td", { class: "num" }, number(a.events)),
+      el("td", { class: "num" }, number(a.hosts)),
+      el(
+        "td",
+        { class: "rule" },
+        s ? ruleText(s.rule) : "—",
+        flagged ? el("div", { class: "flag" }, "Review: ", s.review.map((r) => r.message).join("; ")) : null
+      ),
+      el("td", { "data-field": "decision" }, decided),
+    ];
+    if (admin) {
+      const note = el("input", { type: "text", placeholder: "why (optional)", "aria-label": `Note on ${appName(a)}`, class: "note" });
+      const act = (verdict, force) => async () => {
+        try {
+          const headers = { "If-Match": `"${d ? d.version : 0}"` };
+          const body = JSON.stringify({ verdict, note: note.value || null, force: !!force });
+          const response = await fetch(`/api/v1/groups/${encodeURIComponent(group)}/decisions/${a.app_id}`, {
+            method: "PUT",
+            headers: { Authorization: `Bearer ${token()}`, "Content-Type": "application/json", ...headers },
+            body,
+          });
+          if (!response.ok) {
+            const error = await response.json().catch(() => ({ message: response.statusText, code: response.status }));
+            throw new ApiError(`${error.message} (${error.code})`);
+          }
+          showMessage("");
+          await reload();
+        } catch (error) {
+          showMessage(`Decision: ${error.message}`);
+        }
+      };
+      const canAllow = s && s.rule;
+      cells.push(
+        el(
+          "td",
+          { class: "actions" },
+          canAllow
+            ? el("button", { type: "button", "data-action": "allow", onclick: act("allow", flagged) }, flagged ? "Allow anyway" : "Allow")
+            : null,
+          el("button", { type: "button", "data-action": "block", onclick: act("block") }, "Block"),
+          el("button", { type: "button", "data-action": "defer", onclick: act("defer") }, "Defer"),
+          note
+        )
+      );
+    }
+    return el("tr", { "data-app": a.app_id }, cells);
+  });
+  const head = ["Collection", "App", "Events", "Hosts", "Rule it would get", "Decision"].concat(admin ? ["Decide"] : []);
+  return el(
+    "div",
+    { class: "table-wrap" },
+    el(
+      "table",
+      { id: "triage" },
+      el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { scope: "col", class: i === 2 || i === 3 ? "num" : "" }, h)))),
+      el("tbody", {}, rows)
+    )
+  );
+}
+
 async function groupPage(group) {
   show(el("p", { class: "muted" }, `Loading ${group}…`));
   const path = `/api/v1/groups/${encodeURIComponent(group)}`;
+  const admin = (await me()).role === "admin";
   const [blocked, suggestions] = await Promise.all([
     api(`${path}/blocked?limit=10000`),
     api(`${path}/suggestions`),
   ]);
+  const card = el("div", { id: "readiness-slot" });
+  const policySlot = el("div", { id: "policy-slot" });
+  const triageSlot = el("div", { id: "triage-slot" });
+  // Readiness, the policy in force and the decisions change with every decision: reloaded
+  // together, the rest of the page stays.
+  async function reload() {
+    const [ready, decisions, current] = await Promise.all([
+      api(`/api/v1/readiness?groups=${encodeURIComponent(group)}`),
+      api(`${path}/decisions`),
+      api(`${path}/policy/current?format=json`).catch(() => null),
+    ]);
+    const r = ready.groups[0];
+    card.replaceChildren(readinessCard(r));
+    policySlot.replaceChildren(currentPolicyPanel(group, current, admin, reload));
+    triageSlot.replaceChildren(triageTable(group, r, suggestions.suggestions, decisions.decisions, admin, reload));
+  }
   const download = el("button", { type: "button", id: "download" }, "Download suggested policy (XML)");
   download.addEventListener("click", () => downloadPolicy(group).catch((e) => showMessage(e.message)));
+  const candidate = el("button", { type: "button", id: "download-candidate" }, "Download the candidate (XML)");
+  candidate.addEventListener("click", () => downloadCandidate(group).catch((e) => showMessage(e.message)));
   const flagged = suggestions.suggestions.filter((s) => s.review.length).length;
   show(
     el("p", {}, el("a", { href: "#/" }, "← Fleet overview")),
@@ -552,6 +743,19 @@ async function groupPage(group) {
       `${plural(blocked.total_apps, "app")} would be blocked · ${plural(blocked.audit_events, "audit event")} · ` +
         `${number(blocked.hosts_reporting)} of ${number(blocked.hosts_in_inventory)} hosts reporting`
     ),
+    card,
+    el("h2", {}, "Policy in force"),
+    policySlot,
+    el("h2", {}, "Decide"),
+    el(
+      "p",
+      { class: "muted" },
+      admin
+        ? "What the candidate would block. Allow gives the app the rule shown; Block keeps it blocked on purpose; Defer keeps it open."
+        : "What the candidate would block, and what was decided (deciding needs the admin token)."
+    ),
+    triageSlot,
+    el("div", { class: "toolbar" }, candidate),
     el("h2", {}, "Would be blocked"),
     blocked.total_apps ? appsTable(blocked.apps) : el("p", { class: "muted" }, "Nothing would be blocked in this group."),
     el("h2", {}, "Suggested rules"),
@@ -563,6 +767,7 @@ async function groupPage(group) {
     ),
     suggestionList(suggestions.suggestions)
   );
+  await reload();
 }
 
 // ---- routing ---------------------------------------------------------------------------

@@ -339,3 +339,24 @@ async fn a_decision_taken_beside_the_server_is_seen_at_once() {
         .len();
     assert_eq!(now, undecided - 1);
 }
+
+#[tokio::test]
+async fn whoami_names_the_token_and_what_it_may_do() {
+    let served = served();
+    for (token, name, role) in [
+        (READ, "reader", "read"),
+        (ADMIN, "admin", "admin"),
+        (ALICE, "alice", "admin"),
+    ] {
+        let reply = served.get("/api/v1/whoami", Some(token)).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(
+            reply.json(),
+            serde_json::json!({"name": name, "role": role})
+        );
+    }
+    served
+        .get("/api/v1/whoami", Some("not-a-token-of-this-server-at-all"))
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+}

@@ -3,11 +3,15 @@
 //   LOCKSTEP_URL     http://127.0.0.1:PORT
 //   LOCKSTEP_EMPTY_URL  a server (same token) over an empty store
 //   LOCKSTEP_TOKEN   a token of that server (the admin token: uploads are tested too)
+//   LOCKSTEP_READ_TOKEN  its read token (the page offers no buttons with it)
+//   POLICY           the sample fleet's policy in force, to import from a group's page
+//   LOCKSTEP_BIN, DATA   the lockstep binary and the server's data folder (the CLI's candidate)
 //   CANDIDATE        a candidate policy XML file for the what-if
 //   UPLOAD           an EVTX file to upload
 //   SCREENSHOTS      folder for the screenshots (CI artifacts)
 // Fails on any failed check and on any JavaScript console error or page error.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -143,6 +147,63 @@ try {
     await line.filter({ hasText: "already stored" }).waitFor();
     assert.match(await line.innerText(), /new events?, [\d,]+ already stored/);
     await page.screenshot({ path: join(shots, "upload.png"), fullPage: true });
+  });
+
+  await step("a read token sees the decisions but no buttons", async () => {
+    const reader = await context.newPage();
+    reader.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    await reader.goto(`${base}/#/group/finance&token=${process.env.LOCKSTEP_READ_TOKEN}`);
+    await reader.locator("#triage").waitFor();
+    assert.equal(await reader.locator("#triage button").count(), 0);
+    assert.equal(await reader.locator("#policy-upload").count(), 0);
+    await reader.close();
+  });
+
+  await step("a whole group triaged from its page until its card says ready", async () => {
+    await page.goto(`${base}/#/group/finance`);
+    await page.locator("#readiness").waitFor();
+    await page.locator("#policy-file").setInputFiles(process.env.POLICY);
+    await page.locator("#policy-upload").click();
+    await page.locator("#current-policy", { hasText: "The group's own policy" }).waitFor();
+    const undecided = () => page.locator("#triage tbody tr").filter({ hasText: "undecided" });
+    let rounds = 0;
+    for (let left = await undecided().count(); left > 0; left = await undecided().count()) {
+      assert.ok(rounds++ < 100, "the triage does not end");
+      const row = undecided().first();
+      const app = await row.getAttribute("data-app");
+      const allow = row.locator('button[data-action="allow"]');
+      // The suggestions not flagged for review are allowed; the rest is blocked on purpose.
+      if ((await allow.count()) === 1 && (await allow.innerText()) === "Allow") await allow.click();
+      else await row.locator('button[data-action="block"]').click();
+      // An allowed app leaves the table; one blocked on purpose stays with its decision.
+      await page.waitForFunction((id) => {
+        const failed = document.getElementById("message")?.textContent.startsWith("Decision:");
+        const cell = document.querySelector(`#triage tr[data-app="${id}"] [data-field="decision"]`);
+        return failed || !cell || !cell.textContent.includes("undecided");
+      }, app);
+      const failed = await page.locator("#message").innerText();
+      assert.ok(!failed.startsWith("Decision:"), failed);
+    }
+    const card = page.locator('#readiness[data-status="ready"], #readiness[data-status="insufficient_data"]');
+    await card.waitFor();
+    const ready = (await api("/api/v1/readiness?groups=finance")).groups[0];
+    assert.equal(ready.undecided.length, 0);
+    const evidence = new Set(["too_few_days", "hosts_never_reported", "hosts_silent", "no_events"]);
+    for (const c of ready.collections) {
+      assert.ok(c.reasons.every((r) => evidence.has(r.code)), `${c.collection}: ${JSON.stringify(c.reasons)}`);
+    }
+    assert.equal(await card.getAttribute("data-status"), ready.status);
+    await page.screenshot({ path: join(shots, "group-triaged.png"), fullPage: true });
+    // The candidate downloaded from the page is the CLI's, byte for byte.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#download-candidate").click()]);
+    assert.equal(download.suggestedFilename(), "finance-candidate.xml");
+    const saved = join(shots, "finance-candidate.xml");
+    await download.saveAs(saved);
+    const cli = execFileSync(process.env.LOCKSTEP_BIN, ["-q", "policy", "candidate", "--group", "finance", "--data", process.env.DATA], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    assert.equal(readFileSync(saved, "utf8"), cli);
   });
 
   await step("an empty store says what to do", async () => {

@@ -32,6 +32,7 @@ mod readiness;
 mod simulate;
 mod suggestions;
 mod timeline;
+mod whoami;
 
 /// The shared state, as handlers take it.
 type Shared = State<Arc<AppState>>;
@@ -42,6 +43,7 @@ pub(crate) fn table(state: Option<&Arc<AppState>>) -> OpenApiRouter<Arc<AppState
     let public = OpenApiRouter::new().routes(routes!(health::health));
     let read = OpenApiRouter::new()
         .routes(routes!(openapi::openapi_json))
+        .routes(routes!(whoami::whoami))
         .routes(routes!(groups::groups))
         .routes(routes!(blocked::blocked))
         .routes(routes!(suggestions::suggestions))
