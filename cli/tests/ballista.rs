@@ -266,6 +266,46 @@ fn report_simulate_and_readiness_on_ballista_equal_the_local_engine() {
     answer(&["suggest", "--out", out], data.path(), "local");
     let finance = suggested.path().join("finance.xml");
     let fixture = policy_fixture();
+    // A workspace with a policy in force and a decision, so readiness and the candidate
+    // judge the group's own candidate (the workspace is read in lockstep, never by executors).
+    let workspace = |args: &[&str]| {
+        let out = lockstep()
+            .args(args)
+            .arg("--data")
+            .arg(data.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let current = sample_logs().join("current-policy.xml");
+    workspace(&[
+        "-q",
+        "policy",
+        "import",
+        "--fleet",
+        current.to_str().unwrap(),
+    ]);
+    let ready: serde_json::Value = serde_json::from_str(&answer(
+        &["readiness", "--format", "json"],
+        data.path(),
+        "local",
+    ))
+    .unwrap();
+    let finance_ready = ready["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == "finance")
+        .unwrap();
+    let first_undecided = finance_ready["undecided"][0]["app_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    workspace(&["-q", "decide", "finance", &first_undecided, "block"]);
     let questions: Vec<Vec<&str>> = vec![
         vec!["report", "--format", "json", "--outcome", "all"],
         vec![
@@ -293,6 +333,7 @@ fn report_simulate_and_readiness_on_ballista_equal_the_local_engine() {
             fixture.to_str().unwrap(),
         ],
         vec!["readiness", "--format", "json"],
+        vec!["policy", "candidate", "--group", "finance"],
     ];
     let local: Vec<String> = questions
         .iter()
