@@ -295,7 +295,7 @@ fn report_simulate_and_readiness_on_ballista_equal_the_local_engine() {
         "local",
     ))
     .unwrap();
-    let finance_ready = ready["groups"]
+    let finance_ready = ready
         .as_array()
         .unwrap()
         .iter()

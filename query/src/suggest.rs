@@ -12,7 +12,7 @@ use schema::Outcome;
 
 use crate::columns::{collect, lists};
 use crate::inventory::{HostGroups, Inventory};
-use crate::report::{apps_sql, in_list, noise_filter, read_apps};
+use crate::report::{AppRow, apps_sql, in_list, noise_filter, read_apps};
 use crate::whatif::{judged_fine_sql, register_verdicts};
 use crate::{Result, Window};
 
@@ -137,23 +137,11 @@ pub async fn suggest_rules(
             .entry(app.group.clone())
             .or_default()
             .push(AppEvidence {
-                app_id: row.app_id.clone(),
-                label: row.label.clone(),
-                collection: row
-                    .collection
-                    .and_then(|c| CollectionKind::parse(c.as_str())),
-                publisher: row.publisher.clone(),
-                product: row.product.clone(),
-                binary: row.binary.clone(),
-                min_version: row.version_min.as_deref().and_then(|v| v.parse().ok()),
-                hash: row.file_hash.clone(),
                 paths,
-                events: row.events,
-                hosts: row.hosts,
-                users: row.users,
                 host_names: host_names[app.batch][app.index].clone(),
                 user_sids: user_sids[app.batch][app.index].clone(),
                 denied_by: denied_by[app.batch][app.index].first().cloned(),
+                ..evidence_of(row)
             });
     }
     Ok(evidence
@@ -170,4 +158,25 @@ pub async fn suggest_rules(
             }
         })
         .collect())
+}
+
+/// The app row as the rule engine's evidence.
+pub(crate) fn evidence_of(row: &AppRow) -> AppEvidence {
+    AppEvidence {
+        app_id: row.app_id.clone(),
+        label: row.label.clone(),
+        collection: row
+            .collection
+            .and_then(|c| CollectionKind::parse(c.as_str())),
+        publisher: row.publisher.clone(),
+        product: row.product.clone(),
+        binary: row.binary.clone(),
+        min_version: row.version_min.as_deref().and_then(|v| v.parse().ok()),
+        hash: row.file_hash.clone(),
+        paths: row.paths.clone(),
+        events: row.events,
+        hosts: row.hosts,
+        users: row.users,
+        ..AppEvidence::default()
+    }
 }

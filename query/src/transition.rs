@@ -6,13 +6,14 @@
 use std::collections::BTreeMap;
 
 use datafusion::prelude::SessionContext;
-use policy::suggest::{AppEvidence, Granularity, SuggestOptions as RuleOptions};
+use policy::suggest::{Granularity, SuggestOptions as RuleOptions};
 use policy::{CollectionKind, EnforcementMode, Evaluator, Policy, Rule};
 use schema::{Collection, Outcome};
 use workspace::{Decision, Verdict};
 
 use crate::inventory::{HostGroups, Inventory};
 use crate::report::{AppRow, apps_sql, in_list, read_apps};
+use crate::suggest::evidence_of;
 use crate::{Error, Result, Window};
 
 /// A group's candidate policy and how it was made.
@@ -70,27 +71,6 @@ fn add_rule(policy: &mut Policy, kind: CollectionKind, rule: Rule) {
         .any(|r| r.id.eq_ignore_ascii_case(&rule.id))
     {
         collection.rules.push(rule);
-    }
-}
-
-/// The app row as the rule engine's evidence.
-pub(crate) fn evidence_of(row: &AppRow) -> AppEvidence {
-    AppEvidence {
-        app_id: row.app_id.clone(),
-        label: row.label.clone(),
-        collection: row
-            .collection
-            .and_then(|c| CollectionKind::parse(c.as_str())),
-        publisher: row.publisher.clone(),
-        product: row.product.clone(),
-        binary: row.binary.clone(),
-        min_version: row.version_min.as_deref().and_then(|v| v.parse().ok()),
-        hash: row.file_hash.clone(),
-        paths: row.paths.clone(),
-        events: row.events,
-        hosts: row.hosts,
-        users: row.users,
-        ..AppEvidence::default()
     }
 }
 
