@@ -177,7 +177,7 @@ impl Fleet {
     }
 
     /// The group a report should put `host` in: its group if the inventory lists it,
-    /// otherwise `unassigned` (DESIGN.md "Business groups").
+    /// otherwise `unassigned` (docs/architecture.md "Business groups").
     pub fn expected_group(&self, host: &Host) -> &str {
         if host.in_inventory {
             &self.groups[host.group].name

@@ -134,7 +134,7 @@ pub(crate) fn to_record_batch(rows: &[&Row], sources: &[String], ingest_id: &str
         .expect("columns match schema::event_schema()")
 }
 
-/// The de-duplication key of DESIGN.md, `(computer, channel, record_id, time)`, as a 128-bit
+/// The de-duplication key (docs/architecture.md "The event table"), `(computer, channel, record_id, time)`, as a 128-bit
 /// FNV-1a hash. Computer and channel compare case-insensitively.
 pub(crate) fn dedup_key(computer: &str, channel: &str, record_id: u64, time_us: i64) -> u128 {
     const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;

@@ -1,4 +1,4 @@
-//! One AppLocker event as lockstep stores it, and the normalisations of DESIGN.md
+//! One AppLocker event as lockstep stores it, and the normalisations of docs/architecture.md
 //! ("The event table"): outcome from the event ID, upper-case hex hashes, FQBN split,
 //! numerically sortable versions (the value lists and the computer key are `schema::values`).
 

@@ -1,6 +1,6 @@
 //! One EVTX record, rendered as JSON by the `evtx` crate, decoded into the few fields
 //! lockstep keeps. A typed, borrowing decode: unknown fields are skipped without being
-//! built, which is what keeps ingest fast (DESIGN.md "Known traps": going through
+//! built, which is what keeps ingest fast (docs/architecture.md "Known traps": going through
 //! `serde_json::Value` for every record is 5× slower).
 //!
 //! Fields are looked up by element name, never by position, and every field but

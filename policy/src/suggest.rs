@@ -1,4 +1,4 @@
-//! Rules that would let observed apps run (DESIGN.md "Rule suggestions").
+//! Rules that would let observed apps run (docs/architecture.md "Rule suggestions").
 //!
 //! - Signed files get publisher rules at the chosen [`Granularity`] (default: product, or
 //!   binary for Microsoft, whose one product name covers all of Windows); a product seen

@@ -3,7 +3,7 @@
 //!     cargo run -p query --example explain -- DATA_DIR query.sql
 //!
 //! Start the file with `EXPLAIN ANALYZE` to see each operator's rows and time (check every
-//! new query this way at 10 M rows; DESIGN.md "Known traps").
+//! new query this way at 10 M rows; docs/architecture.md "Known traps").
 
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;

@@ -1,4 +1,4 @@
-//! What an app is (DESIGN.md "App identity"), in one place: the SQL that groups events into
+//! What an app is (docs/architecture.md "App identity"), in one place: the SQL that groups events into
 //! apps, the stable [`app_id`](AppIdentity::app_id) by which people and later commands refer
 //! to an app, and the one [`label`](AppIdentity::label) every output prints.
 //!

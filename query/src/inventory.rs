@@ -1,6 +1,6 @@
 //! Business groups: `inventory.csv` (`computer,group`, more columns allowed and ignored).
 //!
-//! Rules (DESIGN.md "Business groups"): `computer` is a short name, an FQDN or a glob
+//! Rules (docs/architecture.md "Business groups"): `computer` is a short name, an FQDN or a glob
 //! (`FIN-*`); matching is case-insensitive; a short name matches the computer logged with
 //! that short name, with or without a domain; first match wins; computers that match no line
 //! are in `unassigned`. The rules are applied once per distinct computer of the store

@@ -42,7 +42,7 @@ pub use time::{Window, parse_time_bound};
 pub const EVENTS: &str = "events";
 
 /// An in-process DataFusion context using every core within `memory_mb` MiB: a query too big
-/// for the budget fails with a clear error instead of exhausting the machine (DESIGN.md
+/// for the budget fails with a clear error instead of exhausting the machine (docs/architecture.md
 /// "Known traps").
 pub fn local_context(memory_mb: usize) -> Result<SessionContext> {
     let runtime = RuntimeEnvBuilder::new()

@@ -296,7 +296,7 @@ pub async fn blocked_apps_by_group(
     // Aggregate first, join later: one row per (app, path, computer, user, version) is
     // computed straight from the scan, and only those rows meet the inventory's groups
     // (resolved once per distinct computer: the CASE has one branch per inventory line) and
-    // the path regex. Distinct counts then run over that small table (DESIGN.md "Known
+    // the path regex. Distinct counts then run over that small table (docs/architecture.md "Known
     // traps").
     let hosts = HostGroups::resolve(ctx, inventory).await?;
     let class = with_outcome.then_some("outcome");

@@ -1,4 +1,4 @@
-//! The admin's work in the questions (DESIGN.md "The transition"): a group's candidate is
+//! The admin's work in the questions (docs/architecture.md "The transition"): a group's candidate is
 //! the policy in force plus the rules of its `allow` decisions plus the deny rules its
 //! `block` decisions need; decisions are checked against the recorded apps before they are
 //! kept.

@@ -18,7 +18,7 @@ struct Expected {
     versions: BTreeSet<[u32; 4]>,
 }
 
-/// (group, collection, publisher, product, binary, hash) of an app, as DESIGN.md defines it.
+/// (group, collection, publisher, product, binary, hash) of an app, as docs/architecture.md "App identity" defines it.
 type AppKey = (
     String,
     String,

@@ -1,4 +1,4 @@
-//! The event table: one row per AppLocker event (DESIGN.md "The event table").
+//! The event table: one row per AppLocker event (docs/architecture.md "The event table").
 
 use std::sync::{Arc, LazyLock};
 

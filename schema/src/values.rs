@@ -1,6 +1,6 @@
 //! The value lists of the event table and the computer key: what the `collection`,
 //! `outcome` and `policy_kind` columns hold, and how a computer name becomes the key that
-//! joins events with the inventory (DESIGN.md "The event table").
+//! joins events with the inventory (docs/architecture.md "The event table").
 //!
 //! One definition each: ingest writes these strings, the queries filter on them, the CLI
 //! parses them (`clap` feature) and the API reads and documents them (`serde`, `openapi`).
