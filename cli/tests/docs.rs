@@ -269,6 +269,7 @@ fn check_quickstart(file: &Path, block: &Block) -> Vec<String> {
         problems
             .push(".ci/run no longer runs `cargo xtask test`, the README's test command".into());
     }
+    problems.extend(cargo_run_runs_lockstep());
     // `cargo run -- serve sample-logs/` is the built binary with those arguments.
     let sandbox = Sandbox::new();
     let address = free_address();
@@ -300,6 +301,45 @@ fn check_quickstart(file: &Path, block: &Block) -> Vec<String> {
     let _ = server.kill();
     let _ = server.wait();
     problems
+}
+
+/// A bare `cargo run` in a virtual workspace runs the one binary of its default members
+/// (all members when none are named); with two, it stops and asks which. Checked from the
+/// manifest: running cargo inside `cargo test` would wait for the build folder's lock.
+fn cargo_run_runs_lockstep() -> Vec<String> {
+    let manifest = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let list = |key: &str| {
+        manifest
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{key} =")))
+            .map(|l| {
+                l.split('"')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+    };
+    let members = list("default-members")
+        .or_else(|| list("members"))
+        .unwrap_or_default();
+    let with_binaries: Vec<&String> = members
+        .iter()
+        .filter(|m| {
+            let dir = repo().join(m);
+            dir.join("src/main.rs").exists()
+                || std::fs::read_to_string(dir.join("Cargo.toml"))
+                    .is_ok_and(|t| t.contains("[[bin]]"))
+        })
+        .collect();
+    if with_binaries == ["cli"] {
+        Vec::new()
+    } else {
+        vec![format!(
+            "Cargo.toml: `cargo run` would not run lockstep alone: the default members with a \
+             binary are {with_binaries:?} (name the others out of `default-members`)"
+        )]
+    }
 }
 
 /// Bench commands: the scripts exist and parse, the criterion benches exist.
