@@ -181,13 +181,12 @@ fn strict_mode_stores_nothing_when_anything_is_damaged() {
     let data = tempfile::tempdir().unwrap();
     let before = run(data.path(), &[sample_logs().join("FIN-LT001")]);
     let manifest_before = std::fs::read(data.path().join("lockstep-store.json")).unwrap();
-    let mut opts = options(
-        data.path(),
-        &[
-            sample_logs(),
-            real_evtx("damaged_system_truncated-200000-bytes.evtx"),
-        ],
-    );
+    // A collector file cut inside its second chunk, as a copy taken while it grew.
+    let (_dir, path, _) = collector_file();
+    let work = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let truncated = write(work.path(), "cut.evtx", &bytes[..4096 + 65536 + 30_000]);
+    let mut opts = options(data.path(), &[sample_logs(), truncated]);
     opts.strict = true;
     let err = ingest::ingest(&opts, &ingest::Progress::default()).unwrap_err();
     assert!(err.to_string().contains("truncated"), "{err}");
