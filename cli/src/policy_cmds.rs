@@ -34,7 +34,9 @@ enum Format {
 pub(crate) struct SuggestArgs {
     #[command(flatten)]
     store: StoreArgs,
-    /// The policy in force: apps it already allows are left out, apps it denies are flagged.
+    /// The policy in force for every group (XML, registry.pol or a GPO backup; default: each
+    /// group's own from the workspace): apps it already allows are left out, apps it denies
+    /// are flagged.
     #[arg(long, value_name = "CURRENT.xml")]
     policy: Option<PathBuf>,
     /// How specific publisher rules are (default: product, binary for Microsoft).

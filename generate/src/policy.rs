@@ -71,7 +71,7 @@ pub const CURRENT_POLICY_FILE: &str = "current-policy.xml";
 
 /// The simulated fleet's current policy as AppLocker policy XML, every collection audit
 /// only (the GPO of an audited group; the enforcing group's differs only in its modes):
-/// exactly the rules [`allowing_rule`] applies, so a tool that evaluates it must reach the
+/// exactly the rules `allowing_rule` applies, so a tool that evaluates it must reach the
 /// generator's own verdicts.
 pub fn current_policy_xml() -> String {
     let path_rule = |r: &RuleRef, path: &str| {
