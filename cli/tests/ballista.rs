@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{http_get, lockstep, sample_logs, sample_store};
+use crate::support::{http_get, lockstep, on_sample_store, sample_logs, sample_store};
 
 /// The processes of a cluster; killed when dropped, so a failing test leaves none behind.
 struct Cluster {
@@ -199,12 +199,7 @@ fn dechunk(mut body: &str) -> String {
 
 /// `lockstep ARGS --data DATA --inventory sample-logs/inventory.csv --engine ENGINE`, stdout.
 fn answer(args: &[&str], data: &Path, engine: &str) -> String {
-    let out = lockstep()
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .arg("--inventory")
-        .arg(sample_logs().join("inventory.csv"))
+    let out = on_sample_store(args, data)
         .args(["--engine", engine])
         .output()
         .unwrap();

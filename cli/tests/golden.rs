@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::support::{lockstep, sample_logs, sample_store};
+use crate::support::{on_sample_store, sample_store};
 
 fn golden(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -40,14 +40,7 @@ fn without_added_fields(value: Value) -> Value {
 }
 
 fn stdout_of(args: &[&str], data: &Path) -> String {
-    let out = lockstep()
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .arg("--inventory")
-        .arg(sample_logs().join("inventory.csv"))
-        .assert()
-        .success();
+    let out = on_sample_store(args, data).assert().success();
     String::from_utf8(out.get_output().stdout.clone()).unwrap()
 }
 

@@ -2,21 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{lockstep, sample_logs, sample_store};
+use crate::support::{on_sample_store, sample_store};
 
 fn xsd() -> PathBuf {
     testkit::fixture("spec/AppLocker.xsd")
 }
 
 fn run(args: &[&str], data: &Path) -> std::process::Output {
-    lockstep()
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .arg("--inventory")
-        .arg(sample_logs().join("inventory.csv"))
-        .output()
-        .unwrap()
+    on_sample_store(args, data).output().unwrap()
 }
 
 #[test]

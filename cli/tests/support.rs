@@ -15,6 +15,19 @@ pub(crate) fn sample_logs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-logs")
 }
 
+/// `lockstep ARGS --data DATA --inventory sample-logs/inventory.csv`: a question about the
+/// sample fleet's store.
+pub(crate) fn on_sample_store(args: &[&str], data: &Path) -> Command {
+    let mut command = lockstep();
+    command
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .arg("--inventory")
+        .arg(sample_logs().join("inventory.csv"));
+    command
+}
+
 /// Ingests the bundled fleet into `data`.
 pub(crate) fn ingest_sample_logs(data: &Path) {
     lockstep()
