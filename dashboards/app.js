@@ -106,10 +106,16 @@ function tokenForm() {
 
 // ---- the API ---------------------------------------------------------------------------
 
-class ApiError extends Error {}
+// `code` is the API's machine-readable error code (match it, never the text).
+class ApiError extends Error {
+  constructor(message, code) {
+    super(message);
+    this.code = code;
+  }
+}
 
-async function api(path, { accept = "application/json", method = "GET", body, contentType } = {}) {
-  const headers = { Authorization: `Bearer ${token()}`, Accept: accept };
+async function api(path, { accept = "application/json", method = "GET", body, contentType, headers: extra = {} } = {}) {
+  const headers = { Authorization: `Bearer ${token()}`, Accept: accept, ...extra };
   if (contentType) headers["Content-Type"] = contentType;
   const response = await fetch(path, { method, headers, body });
   if (response.status === 401) {
@@ -118,13 +124,15 @@ async function api(path, { accept = "application/json", method = "GET", body, co
   }
   if (!response.ok) {
     let text = `${response.status} ${response.statusText}`;
+    let code;
     try {
       const error = await response.json();
       text = `${error.message} (${error.code})`;
+      code = error.code;
     } catch (_) {
       // not the API's error shape: keep the status line
     }
-    throw new ApiError(text);
+    throw new ApiError(text, code);
   }
   return accept === "application/json" ? response.json() : response.blob();
 }
@@ -659,17 +667,12 @@ function triageTable(group, readiness, suggestions, decisions, admin, reload) {
       const note = el("input", { type: "text", placeholder: "why (optional)", "aria-label": `Note on ${appName(a)}`, class: "note" });
       const act = (verdict, force) => async () => {
         try {
-          const headers = { "If-Match": `"${d ? d.version : 0}"` };
-          const body = JSON.stringify({ verdict, note: note.value || null, force: !!force });
-          const response = await fetch(`/api/v1/groups/${encodeURIComponent(group)}/decisions/${a.app_id}`, {
+          await api(`/api/v1/groups/${encodeURIComponent(group)}/decisions/${a.app_id}`, {
             method: "PUT",
-            headers: { Authorization: `Bearer ${token()}`, "Content-Type": "application/json", ...headers },
-            body,
+            contentType: "application/json",
+            headers: { "If-Match": `"${d ? d.version : 0}"` },
+            body: JSON.stringify({ verdict, note: note.value || null, force: !!force }),
           });
-          if (!response.ok) {
-            const error = await response.json().catch(() => ({ message: response.statusText, code: response.status }));
-            throw new ApiError(`${error.message} (${error.code})`);
-          }
           showMessage("");
           await reload();
         } catch (error) {
@@ -708,11 +711,12 @@ function triageTable(group, readiness, suggestions, decisions, admin, reload) {
 async function groupPage(group) {
   show(el("p", { class: "muted" }, `Loading ${group}…`));
   const path = `/api/v1/groups/${encodeURIComponent(group)}`;
-  const admin = (await me()).role === "admin";
-  const [blocked, suggestions] = await Promise.all([
+  const [who, blocked, suggestions] = await Promise.all([
+    me(),
     api(`${path}/blocked?limit=10000`),
     api(`${path}/suggestions`),
   ]);
+  const admin = who.role === "admin";
   const card = el("div", { id: "readiness-slot" });
   const policySlot = el("div", { id: "policy-slot" });
   const triageSlot = el("div", { id: "triage-slot" });
@@ -722,7 +726,11 @@ async function groupPage(group) {
     const [ready, decisions, current] = await Promise.all([
       api(`/api/v1/readiness?groups=${encodeURIComponent(group)}`),
       api(`${path}/decisions`),
-      api(`${path}/policy/current?format=json`).catch(() => null),
+      // None imported (for the group or the fleet) is an answer; any other error is shown.
+      api(`${path}/policy/current?format=json`).catch((error) => {
+        if (error.code === "no_policy") return null;
+        throw error;
+      }),
     ]);
     const r = ready.groups[0];
     card.replaceChildren(readinessCard(r));

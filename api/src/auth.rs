@@ -123,7 +123,7 @@ impl Tokens {
         for (i, item) in text
             .lines()
             .flat_map(|l| l.split(','))
-            .map(|l| l.split('#').next().unwrap_or("").trim())
+            .map(|l| without_comment(l).trim())
             .enumerate()
         {
             if item.is_empty() {
@@ -228,6 +228,18 @@ pub(crate) async fn require(
     Ok(response)
 }
 
+/// `line` up to its comment: a `#` at the start or after a space (a `#` inside a token is
+/// part of it, not a comment that would cut the token short).
+fn without_comment(line: &str) -> &str {
+    let comment = line
+        .char_indices()
+        .find(|&(i, c)| c == '#' && (i == 0 || line[..i].ends_with(char::is_whitespace)));
+    match comment {
+        Some((i, _)) => &line[..i],
+        None => line,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,6 +272,11 @@ mod tests {
         );
         assert_eq!(tokens.identify(READ).map(|p| p.role), Some(Role::Read));
         assert!(Tokens::parse_named("just-a-token").is_err());
+        // A `#` inside a token is kept; one after a space starts a comment.
+        assert_eq!(
+            Tokens::parse_named("dana dana-token-0123#456789 # her laptop").unwrap(),
+            vec![("dana".to_owned(), "dana-token-0123#456789".to_owned())]
+        );
         let twice = vec![
             ("a".to_owned(), "same-token-0123456789".to_owned()),
             ("b".to_owned(), "same-token-0123456789".to_owned()),

@@ -1,6 +1,6 @@
 //! Answers for an unchanged store, kept in memory. An entry is valid for one fingerprint (the
-//! store manifest's and the inventory's size and modification time, and the server's own
-//! change counter); any change empties the cache. Concurrent requests for the same missing
+//! size and modification time of the store manifest, the inventory and the workspace with its
+//! write-ahead log, and the server's own change counter); any change empties the cache. Concurrent requests for the same missing
 //! entry compute it once and share it.
 
 use std::any::Any;

@@ -217,6 +217,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The workspace refused (a version conflict: 409) or failed (a server problem).
+impl From<workspace::Error> for ApiError {
+    fn from(err: workspace::Error) -> Self {
+        match err {
+            workspace::Error::Conflict { .. } => {
+                ApiError::new(ErrorCode::Conflict, err.to_string())
+            }
+            other => ApiError::internal("the workspace", &other),
+        }
+    }
+}
+
 impl From<query::Error> for ApiError {
     fn from(err: query::Error) -> ApiError {
         match err {
@@ -244,9 +256,7 @@ impl From<query::Error> for ApiError {
                 ErrorCode::WorkspaceUnavailable,
                 "the workspace (DATA/workspace.sqlite) is not available",
             ),
-            query::Error::Workspace(workspace::Error::Conflict { .. }) => {
-                ApiError::new(ErrorCode::Conflict, err.to_string())
-            }
+            query::Error::Workspace(e) => e.into(),
             query::Error::Policy(ref e) => {
                 ApiError::new(ErrorCode::BadPolicy, format!("the policy: {e}"))
             }

@@ -98,7 +98,7 @@ pub struct AppState {
 
 impl AppState {
     /// The state over `config`. Without a workspace in it, the data folder's is opened (or
-    /// made); one that cannot be opened leaves the decision endpoints answering 503, the
+    /// made); one that cannot be opened leaves the decision and policy endpoints answering 503, the
     /// reports working (`lockstep serve` opens it first and refuses to start instead).
     pub fn new(mut config: Config) -> AppState {
         if config.workspace.is_none() {
@@ -121,16 +121,19 @@ impl AppState {
         query::Store::new(&self.config.data_dir)
     }
 
-    /// What the answers depend on: the store's manifest, the inventory file, and this
-    /// server's own changes. Also catches a `lockstep ingest` run beside the server.
+    /// What the answers depend on: the store's manifest, the inventory file, the workspace
+    /// (its file and write-ahead log), and this server's own changes. Also catches a
+    /// `lockstep ingest` or `lockstep decide` run beside the server.
     pub(crate) fn fingerprint(&self) -> Fingerprint {
         // The workspace's write-ahead log changes with every decision, also one a CLI run
         // beside the server takes.
-        let workspace = self.config.data_dir.join(workspace::FILE);
-        let wal = self
-            .config
-            .data_dir
-            .join(format!("{}-wal", workspace::FILE));
+        let workspace = match &self.config.workspace {
+            Some(ws) => ws.path().to_owned(),
+            None => self.config.data_dir.join(workspace::FILE),
+        };
+        let mut wal = workspace.clone().into_os_string();
+        wal.push("-wal");
+        let wal = std::path::PathBuf::from(wal);
         Fingerprint::of(
             &[
                 &self.store().manifest_path(),

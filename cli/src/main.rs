@@ -71,6 +71,10 @@ enum Command {
     #[command(subcommand)]
     Policy(workspace_cmds::PolicyCommand),
     /// Decide about an app of a group: allow (with the suggested rule), block on purpose, or defer.
+    #[command(
+        override_usage = "lockstep decide [OPTIONS] GROUP APP_ID DECISION\n       \
+                                lockstep decide --fleet [OPTIONS] APP_ID DECISION"
+    )]
     Decide(workspace_cmds::DecideArgs),
     /// The decisions taken (current, or --history), with who, when and why.
     Decisions(workspace_cmds::DecisionsArgs),

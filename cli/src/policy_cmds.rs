@@ -42,6 +42,7 @@ pub(crate) struct SuggestArgs {
     /// How specific publisher rules are (default: product, binary for Microsoft).
     #[arg(long, value_enum)]
     granularity: Option<Granularity>,
+    /// xml: the policy to merge into the group's GPO; json: every suggestion with its evidence.
     #[arg(long, value_enum, default_value = "xml")]
     format: SuggestFormat,
     /// Write collections as Enabled (enforce) instead of AuditOnly.
@@ -163,6 +164,7 @@ pub(crate) struct SimulateArgs {
     /// Everyone (without it such rules are listed as not evaluated).
     #[arg(long, value_name = "CSV")]
     sid_groups: Option<PathBuf>,
+    /// table for people; json for scripts (every app and field).
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
     /// At most N apps per group and list in the table.
@@ -263,6 +265,7 @@ pub(crate) struct ReadinessArgs {
     /// Granularity of the suggested rules, with --assume-suggestions.
     #[arg(long, value_enum, requires = "assume_suggestions")]
     granularity: Option<Granularity>,
+    /// table for people; json for scripts (every app and field).
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
 }

@@ -37,6 +37,7 @@ pub(crate) struct ReportArgs {
     /// audit: would be blocked if enforced (default); blocked: already blocked; all: both.
     #[arg(long, value_enum, default_value_t)]
     outcome: OutcomeFilter,
+    /// table for people; json and csv carry every app and field.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
     /// At most N apps per group (the table shows 20 unless set).

@@ -34,8 +34,9 @@ pub(crate) struct ServeArgs {
     /// (default: DATA/inventory.csv).
     #[arg(long, value_name = "CSV")]
     inventory: Option<PathBuf>,
-    /// The policy in force: suggestions leave out what it allows; readiness judges it plus
-    /// each group's suggested rules.
+    /// The policy in force for every group, over what the workspace holds (XML, a
+    /// registry.pol or a GPO backup folder): suggestions leave out what it allows; readiness
+    /// judges each group's candidate, this policy plus the rules of its decisions.
     #[arg(long, value_name = "CURRENT.xml")]
     current: Option<PathBuf>,
     /// Address to listen on. Anything but loopback needs a token.

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use policy::CollectionKind;
 use policy::suggest::Granularity;
 use query::{DecideRequest, DecisionView};
 use workspace::{Scope, Verdict, Workspace};
@@ -171,15 +170,7 @@ fn candidate(args: CandidateArgs) -> anyhow::Result<ExitCode> {
     for note in &candidate.notes {
         eprintln!("  {}", output::escape_controls(note));
     }
-    let kinds: Vec<CollectionKind> = args
-        .enforce
-        .iter()
-        .filter_map(|c| CollectionKind::parse(c.as_str()))
-        .collect();
-    let xml = policy::write::to_xml(&policy::suggest::with_enforcement(
-        &candidate.policy,
-        &kinds,
-    ));
+    let xml = candidate.to_xml(&args.enforce);
     match &args.out {
         Some(path) => {
             std::fs::write(path, &xml)
@@ -285,6 +276,7 @@ pub(crate) struct DecisionsArgs {
     /// Only the fleet's decisions.
     #[arg(long, conflicts_with = "groups")]
     fleet: bool,
+    /// table for people; json and csv for scripts.
     #[arg(long, value_enum, default_value = "table")]
     format: ListFormat,
     #[command(flatten)]
@@ -293,21 +285,16 @@ pub(crate) struct DecisionsArgs {
 
 pub(crate) fn decisions(args: DecisionsArgs) -> anyhow::Result<ExitCode> {
     let session = args.store.session(&[])?;
-    let scopes: Vec<Option<Scope>> = if args.fleet {
-        vec![Some(Scope::Fleet)]
-    } else if args.groups.is_empty() {
-        vec![None]
+    // No scope named: every scope.
+    let scopes: Vec<Scope> = if args.fleet {
+        vec![Scope::Fleet]
     } else {
         args.groups
             .iter()
-            .map(|g| Some(Scope::Group(g.clone())))
+            .map(|g| Scope::Group(g.clone()))
             .collect()
     };
-    let mut views: Vec<DecisionView> = Vec::new();
-    for scope in &scopes {
-        views.extend(block_on(session.decisions(scope.as_ref(), args.history))?);
-    }
-    views.sort_by_key(|v| v.decision.version);
+    let views = block_on(session.decisions(&scopes, args.history))?;
     let text = match args.format {
         ListFormat::Json => serde_json::to_string_pretty(&views)? + "\n",
         ListFormat::Csv => decisions_csv(&views),

@@ -18,6 +18,8 @@
 //! - ```` ```sh ballista ````: cluster commands for other machines: every `--flag` must be one
 //!   the Ballista test or `.ci/run` uses.
 //! - ```` ```powershell ````: Windows commands: every `/api/v1/…` path must be a route.
+//! - ```` ```text ```` blocks of `lockstep …` lines: usage synopses, which must name exactly
+//!   the long flags of the command's `--help` (but the ones every command has).
 //! - ```` ```sh regenerate ````: how `sample-logs/` was made: its options must be the ones
 //!   in `sample-logs/manifest.json`, which `generate/tests/sample_logs.rs` regenerates the
 //!   fleet from and compares byte for byte.
@@ -303,6 +305,95 @@ fn check_quickstart(file: &Path, block: &Block) -> Vec<String> {
     problems
 }
 
+/// Flags every command has, documented once at the top of docs/cli.md and in its
+/// "`--engine`" section rather than in each synopsis.
+const SHARED_FLAGS: [&str; 6] = [
+    "--help",
+    "--verbose",
+    "--quiet",
+    "--version",
+    "--engine",
+    "--memory-mb",
+];
+
+/// The long flags of `lockstep WORDS --help`: those its option lines start with.
+fn help_flags(words: &[&str]) -> std::collections::BTreeSet<String> {
+    let out = crate::support::lockstep()
+        .args(words)
+        .arg("--help")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-'))
+        .filter_map(|l| {
+            l.split([',', ' ', '='])
+                .find(|w| w.starts_with("--"))
+                .map(|w| w.trim_end_matches('.').to_owned())
+        })
+        .collect()
+}
+
+/// A usage synopsis (a ```` ```text ```` block of `lockstep …` lines) names exactly the
+/// flags the command's `--help` lists, so the docs cannot keep a removed flag or miss a new
+/// one. A line `(each … also takes [--flag …])` adds flags to every command of its block.
+fn check_usage(file: &Path, block: &Block) -> Vec<String> {
+    let mut commands: Vec<(Vec<String>, std::collections::BTreeSet<String>)> = Vec::new();
+    let mut shared = std::collections::BTreeSet::new();
+    let flags_in = |line: &str| -> Vec<String> {
+        line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .map(str::to_owned)
+            .collect()
+    };
+    for line in &block.body {
+        if let Some(rest) = line.strip_prefix("lockstep ") {
+            let words: Vec<String> = rest
+                .split_whitespace()
+                .take_while(|w| w.chars().all(|c| c.is_ascii_lowercase()))
+                .map(str::to_owned)
+                .collect();
+            // `lockstep (bin) → api …` in a diagram is no command.
+            if !words.is_empty() {
+                commands.push((words, flags_in(rest).into_iter().collect()));
+            }
+        } else if line.trim_start().starts_with("(each") {
+            shared.extend(flags_in(line));
+        } else if let Some((_, flags)) = commands.last_mut() {
+            flags.extend(flags_in(line));
+        }
+    }
+    // One synopsis may take several lines for one command (`decide` and `decide --fleet`).
+    let mut merged: std::collections::BTreeMap<Vec<String>, std::collections::BTreeSet<String>> =
+        Default::default();
+    for (words, flags) in commands {
+        merged.entry(words).or_default().extend(flags);
+    }
+    let mut problems = Vec::new();
+    for (words, mut documented) in merged {
+        if words != ["workspace", "backup"] {
+            documented.extend(shared.iter().cloned());
+        }
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let real = help_flags(&words);
+        let stale: Vec<&String> = documented.difference(&real).collect();
+        let missing: Vec<&String> = real
+            .difference(&documented)
+            .filter(|f| !SHARED_FLAGS.contains(&f.as_str()))
+            .collect();
+        if !stale.is_empty() || !missing.is_empty() {
+            problems.push(format!(
+                "{}:{}: `lockstep {}`: the synopsis names {stale:?} that --help does not, and misses {missing:?}",
+                file.display(),
+                block.line,
+                words.join(" ")
+            ));
+        }
+    }
+    problems
+}
+
 /// A bare `cargo run` in a virtual workspace runs the one binary of its default members
 /// (all members when none are named); with two, it stops and asks which. Checked from the
 /// manifest: running cargo inside `cargo test` would wait for the build folder's lock.
@@ -463,6 +554,7 @@ fn every_command_in_the_docs_runs_and_prints_what_they_show() {
                 "sh ballista" => check_ballista(&file, block),
                 "powershell" => check_powershell(&file, block),
                 "sh regenerate" => check_regenerate(&file, block),
+                "text" => check_usage(&file, block),
                 _ => Vec::new(),
             });
             if block.info.starts_with("sh")

@@ -75,7 +75,7 @@ fn serve_ingests_prints_the_dashboard_link_and_stops_on_sigterm() {
     assert!(body.contains("\"finance\""), "{body}");
     assert!(data.path().join("inventory.csv").is_file());
 
-    let killed = Command::new("kill")
+    let killed = Command::new(testkit::tool("kill"))
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();

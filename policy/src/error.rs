@@ -3,12 +3,10 @@ use std::path::Path;
 /// What can go wrong reading a policy.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    // The message carries the cause, so it is not also a `#[source]` (a chain printed with
+    // `{:#}` would say it twice).
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     #[error("the policy is {size} bytes, more than the {limit} bytes lockstep reads")]
     TooLarge { size: u64, limit: u64 },
     #[error("{0}")]

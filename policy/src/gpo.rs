@@ -344,7 +344,7 @@ pub fn to_registry_pol(policy: &Policy) -> Vec<u8> {
 pub fn backup_registry_pol(folder: &Path) -> Result<PathBuf, Error> {
     let io = |path: &Path, source| Error::Io {
         path: path.display().to_string(),
-        source,
+        cause: source,
     };
     let child = |dir: &Path, name: &str| -> Result<Option<PathBuf>, Error> {
         for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
@@ -437,7 +437,7 @@ pub fn read_any(path: &Path) -> Result<(Parsed, PolicySource), Error> {
             .and_then(|mut f| f.read(&mut head))
             .map_err(|source| Error::Io {
                 path: path.display().to_string(),
-                source,
+                cause: source,
             })?;
         head[..n].to_vec()
     };
@@ -450,7 +450,7 @@ pub fn read_any(path: &Path) -> Result<(Parsed, PolicySource), Error> {
 fn read_registry_pol_file(path: &Path) -> Result<Parsed, Error> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.display().to_string(),
-        source,
+        cause: source,
     })?;
     if bytes.len() as u64 > crate::read::MAX_POLICY_BYTES {
         return Err(Error::TooLarge {

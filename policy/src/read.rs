@@ -38,7 +38,7 @@ pub struct Parsed {
 pub fn read_file(path: &Path) -> Result<Parsed, Error> {
     let io = |source| Error::Io {
         path: path.display().to_string(),
-        source,
+        cause: source,
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();

@@ -31,6 +31,19 @@ pub(crate) fn app_path_sql() -> String {
 pub(crate) const IDENTITY_COLUMNS: &str =
     "collection, publisher, product, binary_name, app_hash, app_path";
 
+/// The policy's rule collection for an app of `collection` (the event table's `EXE` is the
+/// policy's `Exe`).
+pub fn rule_collection(collection: Collection) -> policy::CollectionKind {
+    use policy::CollectionKind as Kind;
+    match collection {
+        Collection::Appx => Kind::Appx,
+        Collection::Dll => Kind::Dll,
+        Collection::Exe => Kind::Exe,
+        Collection::Msi => Kind::Msi,
+        Collection::Script => Kind::Script,
+    }
+}
+
 /// One app's identity, read back from an app row.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum AppIdentity {

@@ -453,36 +453,45 @@ impl Session {
         })?)
     }
 
-    /// The current decisions (of `scope`, or all), each marked stale when its app no longer
-    /// appears in the recorded events; or, with `history`, every entry.
-    pub async fn decisions(
-        &self,
-        scope: Option<&Scope>,
-        history: bool,
-    ) -> Result<Vec<DecisionView>> {
+    /// The current decisions of `scopes` (none: of every scope), oldest first, each marked
+    /// stale when its app no longer appears in the recorded events; or, with `history`,
+    /// every entry. The events are read once, however many scopes.
+    pub async fn decisions(&self, scopes: &[Scope], history: bool) -> Result<Vec<DecisionView>> {
         let Some(ws) = &self.workspace else {
             return Ok(Vec::new());
         };
-        let decisions = if history {
-            ws.history(scope)?
-        } else {
-            ws.current_decisions(scope)?
+        let read = |scope: Option<&Scope>| {
+            if history {
+                ws.history(scope)
+            } else {
+                ws.current_decisions(scope)
+            }
         };
+        let mut decisions = Vec::new();
+        if scopes.is_empty() {
+            decisions = read(None)?;
+        } else {
+            for scope in scopes {
+                decisions.extend(read(Some(scope))?);
+            }
+        }
         if decisions.is_empty() {
             return Ok(Vec::new());
         }
+        decisions.sort_by_key(|d| d.version);
         let ctx = self.context().await?;
         let apps = recorded_apps(&ctx, &self.inventory, &[]).await?;
         let seen: BTreeSet<(&str, &str)> = apps
             .iter()
             .map(|(g, a)| (g.as_str(), a.app_id.as_str()))
             .collect();
+        let seen_anywhere: BTreeSet<&str> = seen.iter().map(|&(_, id)| id).collect();
         Ok(decisions
             .into_iter()
             .map(|d| {
                 let stale = match &d.scope {
                     Scope::Group(g) => !seen.contains(&(g.as_str(), d.app_id.as_str())),
-                    Scope::Fleet => !seen.iter().any(|(_, id)| *id == d.app_id),
+                    Scope::Fleet => !seen_anywhere.contains(d.app_id.as_str()),
                 };
                 DecisionView { decision: d, stale }
             })

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use datafusion::prelude::SessionContext;
 use policy::suggest::{AppEvidence, Granularity, SuggestOptions as RuleOptions, Suggestion};
-use policy::{CollectionKind, EnforcementMode, Evaluator, Policy};
+use policy::{EnforcementMode, Evaluator, Policy};
 
 use policy::Decision;
 use schema::Outcome;
@@ -165,9 +165,7 @@ pub(crate) fn evidence_of(row: &AppRow) -> AppEvidence {
     AppEvidence {
         app_id: row.app_id.clone(),
         label: row.label.clone(),
-        collection: row
-            .collection
-            .and_then(|c| CollectionKind::parse(c.as_str())),
+        collection: row.collection.map(crate::app::rule_collection),
         publisher: row.publisher.clone(),
         product: row.product.clone(),
         binary: row.binary.clone(),

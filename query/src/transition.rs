@@ -34,6 +34,18 @@ pub struct GroupCandidate {
     pub policy: Policy,
 }
 
+impl GroupCandidate {
+    /// The candidate as AppLocker policy XML, `enforce`'s collections `Enabled` and the
+    /// others `AuditOnly`.
+    pub fn to_xml(&self, enforce: &[Collection]) -> String {
+        let kinds: Vec<CollectionKind> = enforce
+            .iter()
+            .map(|&c| crate::app::rule_collection(c))
+            .collect();
+        policy::write::to_xml(&policy::suggest::with_enforcement(&self.policy, &kinds))
+    }
+}
+
 /// The collection and rule of an allow decision's stored rule XML.
 pub fn decided_rule(decision: &Decision) -> Result<Option<(CollectionKind, Rule)>> {
     let (Some(xml), Some(collection)) = (&decision.rule_xml, &decision.collection) else {
@@ -109,10 +121,7 @@ pub(crate) async fn build_candidate(
             if !blocks.iter().any(|d| d.app_id == row.app_id) {
                 continue;
             }
-            let Some(kind) = row
-                .collection
-                .and_then(|c| CollectionKind::parse(c.as_str()))
-            else {
+            let Some(kind) = row.collection.map(crate::app::rule_collection) else {
                 continue;
             };
             let has_rules = policy.collection(kind).is_some_and(|c| !c.rules.is_empty());

@@ -32,11 +32,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// What can go wrong with the workspace.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{}: {source}", path.display())]
+    // The message carries the cause, so it is not also a `#[source]` (a chain printed with
+    // `{:#}` would say it two or three times).
+    #[error("{}: {cause}", path.display())]
     Sqlite {
         path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
     #[error(
         "{}: not a lockstep workspace, or damaged ({message}); it was left untouched: move it away (or restore a backup) and start again",
@@ -225,7 +226,7 @@ impl Workspace {
     pub fn open_file(path: &Path) -> Result<Workspace> {
         let sqlite = |source| Error::Sqlite {
             path: path.to_owned(),
-            source,
+            cause: source,
         };
         let unreadable = |e: rusqlite::Error| Error::Unreadable {
             path: path.to_owned(),
@@ -264,7 +265,7 @@ impl Workspace {
     fn sqlite(&self, source: rusqlite::Error) -> Error {
         Error::Sqlite {
             path: self.path.clone(),
-            source,
+            cause: source,
         }
     }
 
@@ -515,7 +516,7 @@ impl Workspace {
         )
         .map_err(|source| Error::Sqlite {
             path: to.to_owned(),
-            source,
+            cause: source,
         })
     }
 }

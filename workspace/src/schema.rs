@@ -45,7 +45,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let sqlite = |source| Error::Sqlite {
         path: path.to_owned(),
-        source,
+        cause: source,
     };
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)

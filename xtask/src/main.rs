@@ -118,12 +118,50 @@ fn install_test_tools() -> Result<Tools, String> {
         copy(&requirements, &python_stamp)?;
     }
     if npm_needed {
+        check_node(&lock)?;
         run(Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--silent"])
             .current_dir(repo.join("dashboards")))?;
         copy(&lock, &npm_stamp)?;
     }
     Ok(tools)
+}
+
+/// The browser tests' packages name the oldest Node.js they run on (`"node": ">=20"` in
+/// the lock file); Debian 12's own `nodejs` is 18, older than playwright-core takes. Says
+/// so before `npm ci` hides it in a warning and the browser test fails later.
+fn check_node(lock: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(lock).map_err(|e| format!("{}: {e}", lock.display()))?;
+    let Some(wanted) = text
+        .split("\"node\": \">=")
+        .skip(1)
+        .filter_map(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
+        .max()
+    else {
+        return Ok(());
+    };
+    let output = Command::new("node")
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("running node --version: {e}"))?;
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let major = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u32>().ok());
+    match major {
+        Some(major) if major >= wanted => Ok(()),
+        _ => Err(format!(
+            "the browser tests need Node.js {wanted} or newer and `node --version` says {version:?}; \
+             install a newer one (e.g. `nodejs` from NodeSource's Debian repository, or Debian 13's), then run this again"
+        )),
+    }
 }
 
 /// The Debian packages of the outside commands that are not on `PATH`.

@@ -36,11 +36,13 @@ pub(super) async fn readiness(
         .await
 }
 
-/// The report for `opts` (its `top` is ignored: pages are cut by the caller).
+/// The report for `opts`, whole: callers cut pages themselves and pass no `top` (the cache
+/// key leaves it out).
 pub(super) async fn report(
     state: &AppState,
     opts: ReportOptions,
 ) -> Result<(Arc<Report>, Lookup), ApiError> {
+    debug_assert!(opts.top.is_none(), "the cache key leaves `top` out");
     let key = CacheKey::Report {
         window: opts.window,
         include_noise: opts.include_noise,

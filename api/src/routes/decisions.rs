@@ -58,10 +58,8 @@ pub(crate) async fn list(
         .cache
         .get_or_compute(state.fingerprint(), key, || {
             state.query(|session| async move {
-                let mut views = Vec::new();
-                for scope in [Scope::Fleet, Scope::Group(name.clone())] {
-                    views.extend(session.decisions(Some(&scope), history).await?);
-                }
+                let scopes = [Scope::Fleet, Scope::Group(name.clone())];
+                let mut views = session.decisions(&scopes, history).await?;
                 if !history {
                     // The group's own decision wins over the fleet's on the same app.
                     let own: std::collections::BTreeSet<String> = views
@@ -73,7 +71,6 @@ pub(crate) async fn list(
                         v.decision.scope != Scope::Fleet || !own.contains(&v.decision.app_id)
                     });
                 }
-                views.sort_by_key(|v| v.decision.version);
                 Ok(views)
             })
         })

@@ -7,8 +7,9 @@
 
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, header};
 use axum::middleware;
 use axum::response::Response;
 use utoipa::OpenApi as _;
@@ -17,6 +18,7 @@ use utoipa_axum::routes;
 
 use crate::auth::{self, Role};
 use crate::cache::Lookup;
+use crate::error::ApiError;
 use crate::state::AppState;
 
 mod answers;
@@ -114,6 +116,18 @@ pub fn route_list() -> Vec<(String, String)> {
     }
     routes.sort();
     routes
+}
+
+/// A policy as a download: AppLocker XML, `Content-Disposition` naming the file.
+fn xml_response(xml: String, filename: &str) -> Result<Response, ApiError> {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/xml; charset=utf-8")
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        )
+        .body(Body::from(xml))
+        .map_err(|e| ApiError::internal("building the response", &e))
 }
 
 /// `X-Cache: hit|miss` on cached answers.

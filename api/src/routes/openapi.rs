@@ -11,7 +11,7 @@ use crate::error::{ErrorBody, responses};
 #[openapi(
     info(
         title = "lockstep",
-        description = "AppLocker audit events to enforce-ready policies, per business group. Every endpoint but /health needs `Authorization: Bearer <token>`; uploads and the inventory need the admin token. Errors are `{\"error\", \"code\", \"message\"}`: match `code`.",
+        description = "AppLocker audit events to enforce-ready policies, per business group. Every endpoint but /health needs `Authorization: Bearer <token>`; uploads, the inventory, policy imports and decisions need the admin token. Errors are `{\"error\", \"code\", \"message\"}`: match `code`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     components(schemas(ErrorBody)),
@@ -22,7 +22,7 @@ use crate::error::{ErrorBody, responses};
         (name = "policy", description = "Each group's policy in force and candidate, suggested rules, what-if"),
         (name = "decisions", description = "Allow, block or defer each app (admin token to decide)"),
         (name = "admin", description = "Uploads and the inventory (admin token)"),
-        (name = "service", description = "Health and this document"),
+        (name = "service", description = "Health, who the token is, and this document"),
     )
 )]
 pub(crate) struct ApiDoc;

@@ -5,13 +5,12 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::Extension;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use policy::CollectionKind;
 use query::transition::GroupCandidate;
 use workspace::{Scope, StoredPolicy};
 
-use super::{Shared, answers, with_lookup};
+use super::{Shared, answers, with_lookup, xml_response};
 use crate::auth::Principal;
 use crate::body::{read_document, require_media_type};
 use crate::cache::CacheKey;
@@ -40,17 +39,6 @@ pub(crate) enum PolicyFormat {
     Json,
 }
 
-fn xml_response(xml: String, filename: &str) -> Result<Response, ApiError> {
-    Response::builder()
-        .header(header::CONTENT_TYPE, "application/xml; charset=utf-8")
-        .header(
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{filename}\""),
-        )
-        .body(Body::from(xml))
-        .map_err(|e| ApiError::internal("building the response", &e))
-}
-
 /// The policy in force for a group: its own, else the fleet's.
 #[utoipa::path(get, path = "/api/v1/groups/{group}/policy/current", tag = "policy",
     params(("group" = String, Path, description = "A business group"), PolicyParams),
@@ -68,7 +56,7 @@ pub(crate) async fn get_current(
     let stored = state
         .workspace()?
         .policy_for_group(&group)
-        .map_err(workspace_error)?
+        ?
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::NoPolicy,
@@ -108,18 +96,9 @@ pub(crate) async fn get_fleet_current(
 ) -> Result<Response, ApiError> {
     let stored = state
         .workspace()?
-        .policy(&Scope::Fleet)
-        .map_err(workspace_error)?
+        .policy(&Scope::Fleet)?
         .ok_or_else(|| ApiError::new(ErrorCode::NoPolicy, "no policy imported for the fleet"))?;
     stored_response(stored, params.format, "fleet")
-}
-
-/// The workspace failed: a server problem.
-pub(super) fn workspace_error(e: workspace::Error) -> ApiError {
-    match e {
-        workspace::Error::Conflict { .. } => ApiError::new(ErrorCode::Conflict, e.to_string()),
-        other => ApiError::internal("the workspace", &other),
-    }
 }
 
 /// Reads a policy body: AppLocker XML, or a GPO's registry.pol (`application/octet-stream`).
@@ -165,10 +144,10 @@ async fn import(
     who: &str,
 ) -> Result<Json<PolicyImported>, ApiError> {
     let (policy, source) = policy_body(state, headers, body).await?;
-    let stored = state
-        .workspace()?
-        .import_policy(&scope, &policy::write::to_xml(&policy), source, who)
-        .map_err(workspace_error)?;
+    let stored =
+        state
+            .workspace()?
+            .import_policy(&scope, &policy::write::to_xml(&policy), source, who)?;
     state.changed();
     let mut rules = std::collections::BTreeMap::new();
     for c in &policy.collections {
@@ -260,13 +239,8 @@ pub(crate) async fn get_candidate(
             lookup,
         ));
     }
-    let kinds: Vec<CollectionKind> = enforce
-        .iter()
-        .filter_map(|c| CollectionKind::parse(c.as_str()))
-        .collect();
-    let written = policy::suggest::with_enforcement(&candidate.policy, &kinds);
     let response = xml_response(
-        policy::write::to_xml(&written),
+        candidate.to_xml(&enforce),
         &format!("{}-candidate.xml", policy::write::file_stem(&group)),
     )?;
     Ok(with_lookup(response, lookup))

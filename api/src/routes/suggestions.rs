@@ -2,13 +2,12 @@
 //! with the evidence or as the policy XML `Set-AppLockerPolicy -Merge` takes.
 
 use axum::Json;
-use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use policy::suggest::Granularity;
 use query::suggest::{GroupSuggestions, PolicyOutput, SuggestOptions};
 
-use super::{Shared, answers, with_lookup};
+use super::{Shared, answers, with_lookup, xml_response};
 use crate::cache::CacheKey;
 use crate::error::{ApiError, responses};
 use crate::extract::{ApiPath, ApiQuery, WindowParams};
@@ -110,16 +109,10 @@ pub(crate) async fn suggestions(
         enforce: params.enforce,
     };
     let xml = suggestions.to_xml(output, current);
-    let response = Response::builder()
-        .header(header::CONTENT_TYPE, "application/xml; charset=utf-8")
-        .header(
-            header::CONTENT_DISPOSITION,
-            format!(
-                "attachment; filename=\"{}-suggested.xml\"",
-                policy::write::file_stem(&suggestions.group)
-            ),
-        )
-        .body(Body::from(xml))
-        .map_err(|e| ApiError::internal("building the response", &e))?;
+    let filename = format!(
+        "{}-suggested.xml",
+        policy::write::file_stem(&suggestions.group)
+    );
+    let response = xml_response(xml, &filename)?;
     Ok(with_lookup(response, lookup))
 }
