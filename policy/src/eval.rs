@@ -138,25 +138,51 @@ impl std::fmt::Display for Decision {
     }
 }
 
-/// A decision with its reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A decision and the rule behind it, by index into the [`Evaluator`]'s rules (a verdict
+/// is made for every distinct file in the store; it copies no rule text, so a policy with
+/// long rule names costs no more per file). [`Evaluator::rule`] and [`Evaluator::explain`]
+/// give the names and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub decision: Decision,
     /// The deciding rule (`Allowed`, `Denied`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule_name: Option<String>,
-    pub reason: String,
+    pub rule: Option<RuleIndex>,
     /// Rules whose condition matched but whose group membership is unknown (no
     /// `--sid-groups`): they were not applied.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub not_evaluated: Vec<String>,
+    pub not_evaluated: Vec<RuleIndex>,
+    /// The file's collection had no rules ([`Decision::NotCovered`]), or it is a packaged
+    /// app blocked for want of Appx rules ([`Decision::ImplicitDeny`]).
+    pub why_no_rule: Option<NoRule>,
+}
+
+/// A rule of an [`Evaluator`], by its position in the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleIndex(pub u32);
+
+/// Why no rule decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoRule {
+    /// The event names no rule collection.
+    NoCollection,
+    /// The collection has no rules: everything in it runs.
+    EmptyCollection(CollectionKind),
+    /// Exe rules are enforced and the Appx collection has none: packaged apps are blocked.
+    PackagedAppsWithoutAppxRules,
+    /// No allow rule of the collection matched.
+    NoAllowRule(CollectionKind),
+}
+
+/// What a verdict says about a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSummary {
+    pub id: String,
+    pub name: String,
+    pub user_or_group_sid: String,
 }
 
 struct CompiledRule {
-    id: String,
-    name: String,
+    summary: RuleSummary,
+    /// The SID, upper case, for comparing.
     sid: String,
     action: Action,
     condition: Matcher,
@@ -229,17 +255,28 @@ struct Prepared<'a> {
 
 /// A policy compiled for evaluating many files.
 pub struct Evaluator {
-    collections: HashMap<CollectionKind, Vec<CompiledRule>>,
+    /// Every rule, in policy order; [`RuleIndex`] is a position here.
+    rules: Vec<CompiledRule>,
+    /// Each collection's rules, as positions in `rules`.
+    collections: HashMap<CollectionKind, Vec<u32>>,
     sid_groups: Option<SidGroups>,
 }
 
 impl Evaluator {
     pub fn new(policy: &Policy, sid_groups: Option<SidGroups>) -> Evaluator {
-        let mut collections: HashMap<CollectionKind, Vec<CompiledRule>> = HashMap::new();
+        let mut rules = Vec::new();
+        let mut collections: HashMap<CollectionKind, Vec<u32>> = HashMap::new();
         for (kind, rule) in policy.rules() {
-            collections.entry(kind).or_default().push(CompiledRule {
-                id: rule.id.clone(),
-                name: rule.name.clone(),
+            collections
+                .entry(kind)
+                .or_default()
+                .push(rules.len() as u32);
+            rules.push(CompiledRule {
+                summary: RuleSummary {
+                    id: rule.id.clone(),
+                    name: rule.name.clone(),
+                    user_or_group_sid: rule.user_or_group_sid.clone(),
+                },
                 sid: rule.user_or_group_sid.trim().to_ascii_uppercase(),
                 action: rule.action,
                 condition: Matcher::new(&rule.condition),
@@ -247,9 +284,53 @@ impl Evaluator {
             });
         }
         Evaluator {
+            rules,
             collections,
             sid_groups,
         }
+    }
+
+    /// Every rule, in policy order (a [`RuleIndex`] is a position in this list).
+    pub fn rules(&self) -> impl ExactSizeIterator<Item = &RuleSummary> {
+        self.rules.iter().map(|r| &r.summary)
+    }
+
+    /// The rule a verdict names.
+    pub fn rule(&self, index: RuleIndex) -> &RuleSummary {
+        &self.rules[index.0 as usize].summary
+    }
+
+    /// Why the verdict is what it is, in words.
+    pub fn explain(&self, verdict: &Verdict) -> String {
+        let named = |index: Option<RuleIndex>| index.map(|i| self.rule(i).name.as_str());
+        let mut reason = match (verdict.decision, named(verdict.rule), verdict.why_no_rule) {
+            (Decision::Denied, Some(name), _) => format!("denied by rule {name:?}"),
+            (Decision::Allowed, Some(name), _) => format!("allowed by rule {name:?}"),
+            (_, _, Some(NoRule::NoCollection)) => "the event names no rule collection".into(),
+            (_, _, Some(NoRule::EmptyCollection(kind))) => {
+                format!("the {kind} collection has no rules: everything in it runs")
+            }
+            (_, _, Some(NoRule::PackagedAppsWithoutAppxRules)) => {
+                "packaged apps are blocked when Exe rules are enforced and the Appx collection has no rules".into()
+            }
+            (_, _, Some(NoRule::NoAllowRule(kind))) => {
+                format!("no allow rule in the {kind} collection matched (implicit deny)")
+            }
+            (decision, _, None) => decision.as_str().to_owned(),
+        };
+        if !verdict.not_evaluated.is_empty() && verdict.decision != Decision::Denied {
+            reason.push_str(&format!(
+                "; {} matching rule(s) for other groups were not evaluated (no --sid-groups)",
+                verdict.not_evaluated.len()
+            ));
+        }
+        reason
+    }
+
+    /// A rule not applied for want of group membership, as the reason lists it.
+    pub fn not_evaluated_label(&self, index: RuleIndex) -> String {
+        let rule = self.rule(index);
+        format!("{} ({}, {})", rule.name, rule.id, rule.user_or_group_sid)
     }
 
     fn has_rules(&self, kind: CollectionKind) -> bool {
@@ -283,29 +364,18 @@ impl Evaluator {
             binary: upper(&facts.binary),
         };
         let Some(kind) = facts.collection else {
-            return verdict(
-                Decision::NotCovered,
-                None,
-                "the event names no rule collection".into(),
-            );
+            return no_rule(Decision::NotCovered, NoRule::NoCollection);
         };
         if !self.has_rules(kind) {
             if kind == CollectionKind::Appx && self.has_rules(CollectionKind::Exe) {
-                return verdict(
-                    Decision::ImplicitDeny,
-                    None,
-                    "packaged apps are blocked when Exe rules are enforced and the Appx collection has no rules".into(),
-                );
+                return no_rule(Decision::ImplicitDeny, NoRule::PackagedAppsWithoutAppxRules);
             }
-            return verdict(
-                Decision::NotCovered,
-                None,
-                format!("the {kind} collection has no rules: everything in it runs"),
-            );
+            return no_rule(Decision::NotCovered, NoRule::EmptyCollection(kind));
         }
         let mut not_evaluated = Vec::new();
         let mut allowed_by = None;
-        for rule in &self.collections[&kind] {
+        for &index in &self.collections[&kind] {
+            let rule = &self.rules[index as usize];
             let applies = self.applies(&rule.sid, facts.user_sid.as_deref());
             if applies == Some(false) {
                 continue;
@@ -314,53 +384,43 @@ impl Evaluator {
                 continue;
             }
             if applies.is_none() {
-                not_evaluated.push(format!("{} ({}, {})", rule.name, rule.id, rule.sid));
+                not_evaluated.push(RuleIndex(index));
                 continue;
             }
             match rule.action {
                 Action::Deny => {
-                    let mut v = verdict(
-                        Decision::Denied,
-                        Some(rule),
-                        format!("denied by rule {:?}", rule.name),
-                    );
-                    v.not_evaluated = not_evaluated;
-                    return v;
+                    return Verdict {
+                        decision: Decision::Denied,
+                        rule: Some(RuleIndex(index)),
+                        not_evaluated,
+                        why_no_rule: None,
+                    };
                 }
                 Action::Allow => {
-                    allowed_by = allowed_by.or(Some(rule));
+                    allowed_by = allowed_by.or(Some(RuleIndex(index)));
                 }
             }
         }
-        let mut v = match allowed_by {
-            Some(rule) => verdict(
-                Decision::Allowed,
-                Some(rule),
-                format!("allowed by rule {:?}", rule.name),
-            ),
-            None => verdict(
-                Decision::ImplicitDeny,
-                None,
-                format!("no allow rule in the {kind} collection matched (implicit deny)"),
-            ),
-        };
-        if !not_evaluated.is_empty() {
-            v.reason.push_str(&format!(
-                "; {} matching rule(s) for other groups were not evaluated (no --sid-groups)",
-                not_evaluated.len()
-            ));
+        match allowed_by {
+            Some(rule) => Verdict {
+                decision: Decision::Allowed,
+                rule: Some(rule),
+                not_evaluated,
+                why_no_rule: None,
+            },
+            None => Verdict {
+                not_evaluated,
+                ..no_rule(Decision::ImplicitDeny, NoRule::NoAllowRule(kind))
+            },
         }
-        v.not_evaluated = not_evaluated;
-        v
     }
 }
 
-fn verdict(decision: Decision, rule: Option<&CompiledRule>, reason: String) -> Verdict {
+fn no_rule(decision: Decision, why: NoRule) -> Verdict {
     Verdict {
         decision,
-        rule_id: rule.map(|r| r.id.clone()),
-        rule_name: rule.map(|r| r.name.clone()),
-        reason,
+        rule: None,
         not_evaluated: Vec::new(),
+        why_no_rule: Some(why),
     }
 }

@@ -14,6 +14,7 @@ mod error;
 pub mod eval;
 pub mod gpo;
 pub mod ids;
+pub mod limits;
 mod model;
 pub mod path;
 pub mod read;
@@ -22,7 +23,9 @@ mod version;
 pub mod write;
 
 pub use error::Error;
-pub use eval::{Decision, Evaluator, FileFacts, SidGroups, Verdict};
+pub use eval::{
+    Decision, Evaluator, FileFacts, NoRule, RuleIndex, RuleSummary, SidGroups, Verdict,
+};
 pub use model::{
     Action, CollectionKind, Condition, Element, EnforcementMode, FileHash, HashCondition,
     PathCondition, Policy, PublisherCondition, Rule, RuleCollection,

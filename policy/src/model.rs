@@ -271,6 +271,12 @@ pub struct FileHash {
 }
 
 impl FileHash {
+    /// Whether `hex` is what a SHA256 `Data` holds after its `0x`: 64 hex digits (events
+    /// log AppLocker's hash so; anything else cannot become a rule Windows accepts).
+    pub fn is_sha256_hex(hex: &str) -> bool {
+        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    }
+
     /// The hash as events log it: upper-case hex without `0x`.
     pub fn normalized(&self) -> String {
         let data = self.data.trim();

@@ -2,9 +2,13 @@
 //! shape variations"): UTF-8 or UTF-16 with a BOM, with or without a declaration, bare
 //! `RuleCollection` fragments, comments, unknown elements (reported as warnings, skipped).
 //!
-//! Hostile input is refused before it costs memory: files over [`MAX_POLICY_BYTES`], any
-//! DTD (so no entity expansion), more than [`MAX_NODES`] nodes; nesting is only followed
-//! where the schema has it (extensions to [`MAX_EXTENSION_DEPTH`] levels).
+//! Hostile input is refused before it costs memory or time: files over
+//! [`MAX_POLICY_BYTES`], any DTD (so no entity expansion), more than [`MAX_NODES`] nodes,
+//! and the shapes that [`crate::limits`] bounds (attributes per element, attribute length,
+//! children per element, depth), checked in one linear pass before the tree is built.
+//! Nesting is only followed where the schema has it (extensions to [`MAX_EXTENSION_DEPTH`]
+//! levels), and at most [`MAX_WARNINGS`] warnings are kept. Every step is linear in the
+//! input.
 
 use std::io::Read;
 use std::path::Path;
@@ -12,6 +16,7 @@ use std::path::Path;
 use roxmltree::{Document, Node, ParsingOptions};
 
 use crate::error::Error;
+use crate::limits::{Lines, MAX_RULE_TEXT_CHARS, MAX_WARNINGS, check_shape};
 use crate::model::{
     Action, CollectionKind, Condition, Element, EnforcementMode, FileHash, HashCondition,
     PathCondition, Policy, PublisherCondition, Rule, RuleCollection,
@@ -69,6 +74,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Error> {
         ));
     }
     let text = decode(bytes)?;
+    check_shape(&text)?;
     let options = ParsingOptions {
         allow_dtd: false,
         nodes_limit: MAX_NODES,
@@ -80,8 +86,9 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Error> {
         message: e.to_string(),
     })?;
     let mut reader = Reader {
-        doc: &doc,
+        lines: Lines::new(&text),
         warnings: Vec::new(),
+        unlisted_warnings: 0,
     };
     let policy = reader.policy(doc.root_element())?;
     let mut ids: Vec<String> = policy
@@ -91,14 +98,12 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, Error> {
     ids.sort();
     for pair in ids.windows(2) {
         if pair[0] == pair[1] {
-            reader
-                .warnings
-                .push(format!("rule Id {} is used more than once", pair[0]));
+            reader.push_warning(format!("rule Id {} is used more than once", pair[0]));
         }
     }
     Ok(Parsed {
         policy,
-        warnings: reader.warnings,
+        warnings: reader.finish_warnings(),
     })
 }
 
@@ -122,7 +127,18 @@ fn decode(bytes: &[u8]) -> Result<String, Error> {
             .collect();
         String::from_utf16(&units).map_err(|e| Error::Encoding(format!("bad UTF-16: {e}")))
     };
+    let mismatch = |mark: &str, text: &str| {
+        Err(Error::Encoding(format!(
+            "a {mark} byte order mark before {text} text: save the policy as UTF-8 or UTF-16 with its own mark (Get-AppLockerPolicy -Xml | Out-File -Encoding utf8 does)"
+        )))
+    };
     match bytes {
+        [0xEF, 0xBB, 0xBF, b'<', 0, ..] | [0xEF, 0xBB, 0xBF, 0, b'<', ..] => {
+            mismatch("UTF-8", "UTF-16")
+        }
+        [0xFF, 0xFE, b'<', next, ..] | [0xFE, 0xFF, b'<', next, ..] if *next != 0 => {
+            mismatch("UTF-16", "UTF-8")
+        }
         [0xFF, 0xFE, rest @ ..] => utf16(rest, true),
         [0xFE, 0xFF, rest @ ..] => utf16(rest, false),
         [b'<', 0, ..] => utf16(bytes, true),
@@ -166,29 +182,60 @@ fn known_not_a_policy(root: Node<'_, '_>) -> Option<String> {
     })
 }
 
-struct Reader<'d, 'i> {
-    doc: &'d Document<'i>,
+struct Reader {
+    lines: Lines,
     warnings: Vec<String>,
+    /// Warnings past [`MAX_WARNINGS`], counted, not kept.
+    unlisted_warnings: usize,
 }
 
-impl<'i> Reader<'_, 'i> {
-    fn line(&self, node: Node<'_, 'i>) -> u32 {
-        self.doc.text_pos_at(node.range().start).row
+impl Reader {
+    fn line(&self, node: Node<'_, '_>) -> u32 {
+        self.lines.line_of(node.range().start)
     }
 
-    fn invalid(&self, node: Node<'_, 'i>, message: String) -> Error {
+    fn push_warning(&mut self, warning: String) {
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(warning);
+        } else {
+            self.unlisted_warnings += 1;
+        }
+    }
+
+    fn finish_warnings(mut self) -> Vec<String> {
+        if self.unlisted_warnings > 0 {
+            self.warnings
+                .push(format!("… and {} more warnings", self.unlisted_warnings));
+        }
+        self.warnings
+    }
+
+    fn invalid(&self, node: Node<'_, '_>, message: String) -> Error {
         Error::Invalid {
             line: self.line(node),
             message,
         }
     }
 
-    fn warn(&mut self, node: Node<'_, 'i>, message: String) {
+    fn warn(&mut self, node: Node<'_, '_>, message: String) {
         let line = self.line(node);
-        self.warnings.push(format!("line {line}: {message}"));
+        self.push_warning(format!("line {line}: {message}"));
     }
 
-    fn required(&self, node: Node<'_, 'i>, name: &str) -> Result<String, Error> {
+    /// A rule's `Name` or `Description`, refused over the schema's length (Windows refuses it
+    /// too, and the text is carried into every answer that names the rule).
+    fn rule_text(&self, node: Node<'_, '_>, name: &str, value: &str) -> Result<String, Error> {
+        let chars = value.chars().count();
+        if chars > MAX_RULE_TEXT_CHARS {
+            return Err(self.invalid(
+                node,
+                format!("the rule's {name} is {chars} characters, more than the {MAX_RULE_TEXT_CHARS} AppLocker allows"),
+            ));
+        }
+        Ok(value.to_owned())
+    }
+
+    fn required(&self, node: Node<'_, '_>, name: &str) -> Result<String, Error> {
         node.attribute(name).map(str::to_owned).ok_or_else(|| {
             self.invalid(
                 node,
@@ -197,7 +244,7 @@ impl<'i> Reader<'_, 'i> {
         })
     }
 
-    fn policy(&mut self, root: Node<'_, 'i>) -> Result<Policy, Error> {
+    fn policy(&mut self, root: Node<'_, '_>) -> Result<Policy, Error> {
         let mut policy = Policy::default();
         match root.tag_name().name() {
             "AppLockerPolicy" => {
@@ -232,7 +279,7 @@ impl<'i> Reader<'_, 'i> {
         Ok(policy)
     }
 
-    fn add_collection(&mut self, policy: &mut Policy, node: Node<'_, 'i>) -> Result<(), Error> {
+    fn add_collection(&mut self, policy: &mut Policy, node: Node<'_, '_>) -> Result<(), Error> {
         let type_name = self.required(node, "Type")?;
         let Some(kind) = CollectionKind::parse(&type_name) else {
             self.warn(
@@ -276,7 +323,7 @@ impl<'i> Reader<'_, 'i> {
         Ok(())
     }
 
-    fn rule(&mut self, node: Node<'_, 'i>) -> Result<Rule, Error> {
+    fn rule(&mut self, node: Node<'_, '_>) -> Result<Rule, Error> {
         let element = node.tag_name().name();
         let action = match self.required(node, "Action")?.as_str() {
             "Allow" => Action::Allow,
@@ -328,8 +375,12 @@ impl<'i> Reader<'_, 'i> {
             ));
         }
         Ok(Rule {
-            name: self.required(node, "Name")?,
-            description: node.attribute("Description").unwrap_or("").to_owned(),
+            name: self.rule_text(node, "Name", &self.required(node, "Name")?)?,
+            description: self.rule_text(
+                node,
+                "Description",
+                node.attribute("Description").unwrap_or(""),
+            )?,
             user_or_group_sid: self.required(node, "UserOrGroupSid")?,
             id,
             action,
@@ -339,7 +390,7 @@ impl<'i> Reader<'_, 'i> {
     }
 
     /// A condition, or `None` (with a warning) for an element that is not one.
-    fn condition(&mut self, node: Node<'_, 'i>) -> Result<Option<Condition>, Error> {
+    fn condition(&mut self, node: Node<'_, '_>) -> Result<Option<Condition>, Error> {
         Ok(Some(match node.tag_name().name() {
             "FilePublisherCondition" => {
                 let range = element_children(node).find(|c| c.has_tag_name("BinaryVersionRange"));
@@ -370,12 +421,7 @@ impl<'i> Reader<'_, 'i> {
                         self.warn(h, format!("unknown element <{name}> skipped"));
                         continue;
                     }
-                    hashes.push(FileHash {
-                        kind: self.required(h, "Type")?,
-                        data: self.required(h, "Data")?,
-                        source_file_name: h.attribute("SourceFileName").map(str::to_owned),
-                        source_file_length: h.attribute("SourceFileLength").map(str::to_owned),
-                    });
+                    hashes.push(self.file_hash(h)?);
                 }
                 if hashes.is_empty() {
                     return Err(self.invalid(node, "a FileHashCondition without FileHash".into()));
@@ -389,8 +435,51 @@ impl<'i> Reader<'_, 'i> {
         }))
     }
 
+    /// A `FileHash`: its type and data as the schema has them (Windows refuses others),
+    /// and a warning for a source length that is not a byte count.
+    fn file_hash(&mut self, node: Node<'_, '_>) -> Result<FileHash, Error> {
+        let kind = self.required(node, "Type")?;
+        let digits = match kind.as_str() {
+            "SHA256" | "SHA256Flat" => 64,
+            "SHA1" => 40,
+            other => {
+                return Err(self.invalid(
+                    node,
+                    format!("FileHash Type {other:?} is not SHA256, SHA256Flat or SHA1"),
+                ));
+            }
+        };
+        let data = self.required(node, "Data")?;
+        let hex = data.strip_prefix("0x").or_else(|| data.strip_prefix("0X"));
+        if !hex.is_some_and(|h| h.len() == digits && h.bytes().all(|b| b.is_ascii_hexdigit())) {
+            let shown: String = data.chars().take(80).collect();
+            return Err(self.invalid(
+                node,
+                format!(
+                    "FileHash Data {shown:?} is not 0x and {digits} hex digits (a {kind} hash)"
+                ),
+            ));
+        }
+        let source_file_length = node.attribute("SourceFileLength").map(str::to_owned);
+        if let Some(length) = &source_file_length
+            && length.parse::<u64>().is_err()
+        {
+            let shown: String = length.chars().take(40).collect();
+            self.warn(
+                node,
+                format!("FileHash SourceFileLength {shown:?} is not a byte count; kept as written"),
+            );
+        }
+        Ok(FileHash {
+            kind,
+            data,
+            source_file_name: node.attribute("SourceFileName").map(str::to_owned),
+            source_file_length,
+        })
+    }
+
     /// An element kept verbatim (bounded depth).
-    fn element(&self, node: Node<'_, 'i>, depth: usize) -> Result<Element, Error> {
+    fn element(&self, node: Node<'_, '_>, depth: usize) -> Result<Element, Error> {
         if depth > MAX_EXTENSION_DEPTH {
             return Err(self.invalid(
                 node,

@@ -359,7 +359,7 @@ fn drafts(
             format!("unsigned in a user-writable place: {path} is {place}"),
         ));
     }
-    match &app.hash {
+    match app.hash.as_ref().filter(|h| FileHash::is_sha256_hex(h)) {
         Some(hash) => {
             let rule = make_rule(
                 collection,
@@ -507,7 +507,8 @@ fn make_rule(collection: CollectionKind, sid: &str, condition: Condition, name: 
 /// when it has neither. `None` without a collection or an identity.
 pub fn deny_rule(app: &AppEvidence, sid: &str) -> Option<Rule> {
     let collection = app.collection?;
-    let condition = match (&app.publisher, &app.hash) {
+    let hash = app.hash.as_ref().filter(|h| FileHash::is_sha256_hex(h));
+    let condition = match (&app.publisher, hash) {
         (Some(publisher), _) => Condition::Publisher(PublisherCondition {
             publisher_name: publisher.clone(),
             product_name: app.product.clone().unwrap_or_else(|| "*".into()),
@@ -736,8 +737,16 @@ mod tests {
     fn rule_kinds_follow_the_evidence() {
         let opts = SuggestOptions::default();
         let apps = [
-            unsigned("%PROGRAMFILES%\\VENDOR\\TOOL.EXE", Some("AB"), 4),
-            unsigned("%OSDRIVE%\\USERS\\*\\DOWNLOADS\\X.EXE", Some("CD"), 4),
+            unsigned(
+                "%PROGRAMFILES%\\VENDOR\\TOOL.EXE",
+                Some(&"AB".repeat(32)),
+                4,
+            ),
+            unsigned(
+                "%OSDRIVE%\\USERS\\*\\DOWNLOADS\\X.EXE",
+                Some(&"CD".repeat(32)),
+                4,
+            ),
             unsigned("D:\\APPS\\Y.EXE", None, 4),
             signed("SUITE", "SUITE.EXE", "1.2.0.0"),
         ];
@@ -841,7 +850,7 @@ mod tests {
     fn ids_are_reproducible_and_flags_are_kept_out_of_the_policy() {
         let apps = [
             signed("SUITE", "SUITE.EXE", "1.0.0.0"),
-            unsigned("%OSDRIVE%\\USERS\\*\\X.EXE", Some("CD"), 1),
+            unsigned("%OSDRIVE%\\USERS\\*\\X.EXE", Some(&"CD".repeat(32)), 1),
         ];
         let a = suggest(&apps, &SuggestOptions::default());
         let b = suggest(&apps, &SuggestOptions::default());

@@ -489,12 +489,13 @@ fn the_case_table() {
     let mut failures = Vec::new();
     for (name, facts, decision, rule) in &cases {
         let v = evaluator.evaluate(&facts.0);
-        if v.decision != *decision || v.rule_name.as_deref() != *rule {
+        let rule_name = v.rule.map(|i| evaluator.rule(i).name.as_str());
+        if v.decision != *decision || rule_name != *rule {
             failures.push(format!(
-                "{name}: expected {decision:?} by {rule:?}, got {v:?}"
+                "{name}: expected {decision:?} by {rule:?}, got {v:?} ({rule_name:?})"
             ));
         }
-        assert!(!v.reason.is_empty());
+        assert!(!evaluator.explain(&v).is_empty());
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -505,17 +506,25 @@ fn without_sid_groups_group_rules_are_named_not_applied() {
     let evaluator = Evaluator::new(&policy, None);
     let admin = evaluator.evaluate(&exe("%OSDRIVE%\\USERS\\ADMIN\\X.EXE").user(ADMIN).0);
     assert_eq!(admin.decision, ImplicitDeny);
+    let not_evaluated = |v: &policy::Verdict| -> Vec<String> {
+        v.not_evaluated
+            .iter()
+            .map(|&i| evaluator.not_evaluated_label(i))
+            .collect()
+    };
     assert!(
-        admin.not_evaluated.iter().any(|r| r.contains("Admins all")),
+        not_evaluated(&admin)
+            .iter()
+            .any(|r| r.contains("Admins all")),
         "{admin:?}"
     );
-    assert!(admin.reason.contains("not evaluated"), "{}", admin.reason);
+    let reason = evaluator.explain(&admin);
+    assert!(reason.contains("not evaluated"), "{reason}");
 
     let alice = evaluator.evaluate(&exe("D:\\TOOLS\\TOOL.EXE").hash("A").user(ALICE).0);
     assert_eq!(alice.decision, ImplicitDeny);
     assert!(
-        alice
-            .not_evaluated
+        not_evaluated(&alice)
             .iter()
             .any(|r| r.contains("Engineering tool"))
     );
@@ -547,7 +556,8 @@ fn exe_rules_without_appx_rules_block_packaged_apps() {
             .0,
     );
     assert_eq!(appx.decision, ImplicitDeny);
-    assert!(appx.reason.contains("packaged apps"), "{}", appx.reason);
+    let reason = evaluator.explain(&appx);
+    assert!(reason.contains("packaged apps"), "{reason}");
     assert_eq!(
         evaluator.evaluate(&file("SCRIPT", "D:\\X.PS1").0).decision,
         NotCovered

@@ -219,17 +219,26 @@ fn hostile_xml_is_refused_with_bounded_memory() {
         "<a>".repeat(depth),
         "</a>".repeat(depth)
     );
-    let parsed = parse(deep_unknown.as_bytes()).unwrap();
+    let err = parse(deep_unknown.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("nested deeper than 64"), "{err}");
+    // Unknown elements within the depth limit are skipped with one warning for the outer one.
+    let nested_unknown = format!(
+        "<AppLockerPolicy Version=\"1\">{}{}</AppLockerPolicy>",
+        "<a>".repeat(60),
+        "</a>".repeat(60)
+    );
+    let parsed = parse(nested_unknown.as_bytes()).unwrap();
     assert_eq!(
         parsed.warnings.len(),
         1,
         "only the outer unknown element is reported"
     );
 
-    // Too many nodes.
+    // Too many nodes (in parents under the per-element child limit).
+    let parents = read::MAX_NODES as usize / 50_000 + 1;
     let wide = format!(
         "<AppLockerPolicy Version=\"1\">{}</AppLockerPolicy>",
-        "<a/>".repeat(read::MAX_NODES as usize + 1)
+        format!("<p>{}</p>", "<a/>".repeat(50_000)).repeat(parents)
     );
     let err = parse(wide.as_bytes()).unwrap_err();
     assert!(err.to_string().contains("nodes"), "{err}");

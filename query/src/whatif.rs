@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringBuilder};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringBuilder, UInt32Builder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
@@ -20,6 +20,9 @@ use crate::{Result, Window};
 
 /// The table of verdicts the what-if queries join.
 pub const VERDICTS: &str = "verdicts";
+/// The names of the rules the verdicts point at by `rule_index` (each name once, however
+/// many files a rule decides).
+pub const VERDICT_RULES: &str = "verdict_rules";
 
 /// The columns that identify a file execution for the evaluator.
 const IDENTITY: [&str; 8] = [
@@ -34,7 +37,8 @@ const IDENTITY: [&str; 8] = [
 ];
 
 /// Judges every distinct file identity with `outcomes` in the window and registers the
-/// `verdicts` table (identity columns, `decision`, `rule_name`). Returns the number judged.
+/// `verdicts` table (identity columns, `decision`, `rule_index`) and the `verdict_rules`
+/// table (`rule_index`, `rule_name`). Returns the number judged.
 ///
 /// The table is the distinct-identity batches themselves with the two verdict columns
 /// appended (no copy of the identities), judged batch by batch on every core.
@@ -65,7 +69,7 @@ pub async fn register_verdicts(
         .map(|f| f.as_ref().clone())
         .collect();
     fields.push(Field::new("decision", DataType::Utf8, false));
-    fields.push(Field::new("rule_name", DataType::Utf8, true));
+    fields.push(Field::new("rule_index", DataType::UInt32, true));
     let schema = Arc::new(Schema::new(fields));
     let mut judged_batches = Vec::with_capacity(batches.len());
     let mut judged = 0;
@@ -76,10 +80,10 @@ pub async fn register_verdicts(
             .collect();
         judged += verdicts.len();
         let mut decision = StringBuilder::new();
-        let mut rule = StringBuilder::new();
+        let mut rule = UInt32Builder::new();
         for v in &verdicts {
             decision.append_value(v.decision.as_str());
-            rule.append_option(v.rule_name.as_deref());
+            rule.append_option(v.rule.map(|r| r.0));
         }
         let mut arrays = batch.columns().to_vec();
         arrays.push(Arc::new(decision.finish()));
@@ -96,7 +100,28 @@ pub async fn register_verdicts(
         "verdicts"
     );
     crate::engine::register_batches(ctx, VERDICTS, schema, judged_batches).await?;
+    register_rule_names(ctx, evaluator).await?;
     Ok(judged)
+}
+
+/// Registers the `verdict_rules` table: each rule's index and name.
+async fn register_rule_names(ctx: &SessionContext, evaluator: &Evaluator) -> Result<()> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("rule_index", DataType::UInt32, false),
+        Field::new("rule_name", DataType::Utf8, false),
+    ]));
+    let mut index = UInt32Builder::new();
+    let mut name = StringBuilder::new();
+    for (i, rule) in evaluator.rules().enumerate() {
+        index.append_value(i as u32);
+        name.append_value(&rule.name);
+    }
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(index.finish()), Arc::new(name.finish())],
+    )
+    .map_err(datafusion::error::DataFusionError::from)?;
+    crate::engine::register_batches(ctx, VERDICT_RULES, schema, vec![batch]).await
 }
 
 /// The evaluator's view of each row of a batch of identity columns.
@@ -141,7 +166,7 @@ pub(crate) fn judged_fine_sql(
             f.product, f.binary_name,
             {app_hash} AS app_hash,
             f.file_path, f.user_sid, f.binary_version, f.binary_version_key,
-            f.events, f.first_seen, f.last_seen, v.decision, v.rule_name
+            f.events, f.first_seen, f.last_seen, v.decision, r.rule_name
           FROM (
             SELECT computer, outcome, {identity}, MAX(binary_version_key) AS binary_version_key,
               SUM(1) AS events, MIN(time) AS first_seen, MAX(time) AS last_seen
@@ -149,6 +174,7 @@ pub(crate) fn judged_fine_sql(
             WHERE {applocker} {window} {scope}
             GROUP BY computer, outcome, {identity}) f
           JOIN {VERDICTS} v ON {keys}
+          LEFT JOIN {VERDICT_RULES} r ON v.rule_index = r.rule_index
           WHERE v.decision IN {decisions}",
         decisions = sql_list(decisions),
         identity = IDENTITY.join(", "),

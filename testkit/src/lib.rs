@@ -11,6 +11,8 @@
 //! A missing fixture or tool fails the test at once with one message naming it and how to
 //! provide it: never a panic deep inside a test, never a silent skip.
 
+pub mod mutate;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
