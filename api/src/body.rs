@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
+use crate::state::{AppState, Config};
 
 /// 415 unless the body is sent as one of `expected` (parameters such as `charset` allowed).
 pub(crate) fn require_media_type(headers: &HeaderMap, expected: &[&str]) -> Result<(), ApiError> {
@@ -39,23 +39,47 @@ pub(crate) fn check_declared_length(headers: &HeaderMap, limit: u64) -> Result<(
     }
 }
 
-/// A small body, whole, within `limit` bytes.
+/// A small body, whole, within `limit` bytes, arriving within the configured deadlines:
+/// nothing for `document_idle_timeout` or not all of it by `document_timeout` is a 408
+/// (a client trickling a byte every few seconds would otherwise hold its request slot for
+/// as long as it likes).
 pub(crate) async fn read_document(
     body: Body,
     headers: &HeaderMap,
     limit: u64,
+    config: &Config,
 ) -> Result<Vec<u8>, ApiError> {
     check_declared_length(headers, limit)?;
-    let mut stream = body.into_data_stream();
-    let mut bytes = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| ApiError::bad_body("the request body could not be read"))?;
-        if bytes.len() as u64 + chunk.len() as u64 > limit {
-            return Err(ApiError::too_large(limit));
+    let (idle, total) = (config.document_idle_timeout, config.document_timeout);
+    let late = |what: String| ApiError::new(ErrorCode::UploadStalled, what);
+    let read = async {
+        let mut stream = body.into_data_stream();
+        let mut bytes = Vec::new();
+        loop {
+            let next = tokio::time::timeout(idle, stream.next())
+                .await
+                .map_err(|_| {
+                    late(format!(
+                        "the request body sent nothing for {} s",
+                        idle.as_secs_f32()
+                    ))
+                })?;
+            let Some(chunk) = next else { break };
+            let chunk =
+                chunk.map_err(|_| ApiError::bad_body("the request body could not be read"))?;
+            if bytes.len() as u64 + chunk.len() as u64 > limit {
+                return Err(ApiError::too_large(limit));
+            }
+            bytes.extend_from_slice(&chunk);
         }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
+        Ok(bytes)
+    };
+    tokio::time::timeout(total, read).await.map_err(|_| {
+        late(format!(
+            "the request body did not arrive within {} s",
+            total.as_secs_f32()
+        ))
+    })?
 }
 
 /// Streams `body` into a new temporary file in `dir` (a name of the server's choosing).

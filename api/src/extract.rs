@@ -104,13 +104,19 @@ const MAX_JSON_BODY: u64 = 1 << 20;
 /// or 415 in the API's error shape.
 pub(crate) struct ApiJson<T>(pub(crate) T);
 
-impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJson<T> {
+impl<T: DeserializeOwned> axum::extract::FromRequest<std::sync::Arc<crate::state::AppState>>
+    for ApiJson<T>
+{
     type Rejection = ApiError;
 
-    async fn from_request(request: axum::extract::Request, _state: &S) -> Result<Self, ApiError> {
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &std::sync::Arc<crate::state::AppState>,
+    ) -> Result<Self, ApiError> {
         let (parts, body) = request.into_parts();
         crate::body::require_media_type(&parts.headers, &["application/json"])?;
-        let bytes = crate::body::read_document(body, &parts.headers, MAX_JSON_BODY).await?;
+        let bytes =
+            crate::body::read_document(body, &parts.headers, MAX_JSON_BODY, &state.config).await?;
         axum::Json::<T>::from_bytes(&bytes)
             .map(|j| ApiJson(j.0))
             .map_err(|e| ApiError::bad_body(e.body_text()))

@@ -12,9 +12,9 @@ mod dashboard;
 mod error;
 mod extract;
 mod routes;
+mod server;
 mod state;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,6 +27,7 @@ pub use auth::{ADMIN_NAME, MIN_TOKEN_LEN, READ_NAME, Tokens};
 pub use dashboard::PATHS as DASHBOARD_PATHS;
 pub use error::{ErrorBody, ErrorCode};
 pub use routes::{document, route_list};
+pub use server::serve;
 pub use state::{AppState, Config};
 
 use error::ApiError;
@@ -60,12 +61,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// 503 when `max_in_flight` requests are already being answered.
+/// 503 when `max_in_flight` requests are already being answered. `/api/v1/health` is
+/// outside the bound: a full server still says it is alive.
 async fn bound_in_flight(
     State(state): State<Arc<AppState>>,
     request: Request,
     next: Next,
 ) -> Response {
+    if request.uri().path() == routes::HEALTH_PATH {
+        return next.run(request).await;
+    }
     match state.in_flight.clone().try_acquire_owned() {
         Ok(_permit) => next.run(request).await,
         Err(_) => ApiError::new(
@@ -100,17 +105,4 @@ async fn log_request(request: Request, next: Next) -> Response {
         tracing::info!(target: "lockstep::http", %method, %path, status, latency_ms, %principal, %client, "request");
     }
     response
-}
-
-/// Serves `state` on `listener` until `shutdown` completes; requests in progress are then
-/// finished (an upload being ingested commits or leaves the store as it was).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: Arc<AppState>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

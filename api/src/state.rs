@@ -39,6 +39,17 @@ pub struct Config {
     pub document_limit: u64,
     /// An upload that sends nothing for this long is abandoned.
     pub upload_idle_timeout: Duration,
+    /// A policy, inventory or JSON body that sends nothing for this long is refused (408).
+    pub document_idle_timeout: Duration,
+    /// A policy, inventory or JSON body not complete after this long is refused (408).
+    pub document_timeout: Duration,
+    /// A connection whose request headers are not complete this long after it starts
+    /// waiting for them (also an idle keep-alive connection) is closed.
+    pub header_timeout: Duration,
+    /// Connections one client address may hold open at once; more are closed at once. With
+    /// HTTP/1.1 this also bounds the client's requests in progress, so one client cannot
+    /// take the `max_in_flight` slots from the others.
+    pub max_connections_per_client: usize,
     /// Where uploads are written while they arrive (outside the data folder).
     pub upload_dir: PathBuf,
     /// The workspace (decisions, each group's policy); opened in the data folder when not
@@ -59,6 +70,14 @@ impl Config {
     pub const DEFAULT_DOCUMENT_LIMIT_MB: u64 = 10;
     /// Seconds of upload silence after which an upload is abandoned.
     pub const DEFAULT_UPLOAD_IDLE_SECS: u64 = 60;
+    /// Seconds of silence in a document body after which it is refused.
+    pub const DEFAULT_DOCUMENT_IDLE_SECS: u64 = 10;
+    /// Seconds a whole document body may take.
+    pub const DEFAULT_DOCUMENT_SECS: u64 = 60;
+    /// Seconds a connection may take to send a request's headers.
+    pub const DEFAULT_HEADER_SECS: u64 = 10;
+    /// Connections one client address may hold open.
+    pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 256;
 
     /// Defaults for everything but the data folder and the tokens.
     pub fn new(data_dir: PathBuf, tokens: Tokens) -> Config {
@@ -75,6 +94,10 @@ impl Config {
             upload_limit: Self::DEFAULT_UPLOAD_LIMIT_MB << 20,
             document_limit: Self::DEFAULT_DOCUMENT_LIMIT_MB << 20,
             upload_idle_timeout: Duration::from_secs(Self::DEFAULT_UPLOAD_IDLE_SECS),
+            document_idle_timeout: Duration::from_secs(Self::DEFAULT_DOCUMENT_IDLE_SECS),
+            document_timeout: Duration::from_secs(Self::DEFAULT_DOCUMENT_SECS),
+            header_timeout: Duration::from_secs(Self::DEFAULT_HEADER_SECS),
+            max_connections_per_client: Self::DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
             upload_dir: std::env::temp_dir(),
             workspace: None,
         }
@@ -175,13 +198,7 @@ impl AppState {
         F: FnOnce(query::Session) -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        let timeout = self.config.query_timeout;
-        let work = async {
-            let _turn = self
-                .query_permits
-                .acquire()
-                .await
-                .map_err(|e| ApiError::internal("waiting for a query turn", &e))?;
+        self.in_turn(async {
             let share = self.config.memory_mb / self.config.query_concurrency.max(1);
             let mut session = query::Session::new(self.store(), self.inventory()?)
                 .with_engine(self.config.engine.clone(), share)
@@ -190,8 +207,40 @@ impl AppState {
                 session = session.with_workspace(ws.clone());
             }
             f(session).await
+        })
+        .await
+    }
+
+    /// Runs CPU-heavy `work` (parsing a policy) on the blocking pool, as a query does: when
+    /// a query turn is free and within the query timeout, never on a thread that serves
+    /// requests.
+    pub(crate) async fn cpu<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.in_turn(async {
+            tokio::task::spawn_blocking(work)
+                .await
+                .map_err(|e| ApiError::internal("parsing", &e))
+        })
+        .await
+    }
+
+    /// `work` when a query turn is free, within the query timeout (waiting counts).
+    async fn in_turn<T>(
+        &self,
+        work: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        let timeout = self.config.query_timeout;
+        let turn = async {
+            let _turn = self
+                .query_permits
+                .acquire()
+                .await
+                .map_err(|e| ApiError::internal("waiting for a query turn", &e))?;
+            work.await
         };
-        tokio::time::timeout(timeout, work).await.map_err(|_| {
+        tokio::time::timeout(timeout, turn).await.map_err(|_| {
             ApiError::new(
                 ErrorCode::QueryTimeout,
                 format!(

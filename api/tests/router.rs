@@ -396,8 +396,39 @@ async fn simulate_answers_as_the_query_layer_does() {
     )
     .await
     .unwrap();
-    assert_eq!(reply.json(), serde_json::to_value(&expected).unwrap());
+    let mut answer = reply.json();
+    assert_eq!(answer["policy_warnings"], serde_json::json!([]));
+    assert_eq!(reply.header("x-policy-warnings"), Some("0"));
+    answer.as_object_mut().unwrap().remove("policy_warnings");
+    assert_eq!(answer, serde_json::to_value(&expected).unwrap());
     assert!(expected.groups.iter().any(|g| g.still_blocked_events > 0));
+
+    // Warnings are in the body, bounded; the header only counts them (a 20 KB policy of
+    // unknown elements made a 185 KB header).
+    let noisy = ALLOW_NOTHING.replace(
+        "</RuleCollection>",
+        &format!("{}</RuleCollection>", "<Unknown/>\n".repeat(2000)),
+    );
+    let reply = served
+        .send(request(
+            "POST",
+            "/api/v1/simulate?groups=finance",
+            Some(READ),
+            Some("application/xml"),
+            Body::from(noisy),
+        ))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.header("x-policy-warnings"), Some("101"));
+    let warnings = reply.json()["policy_warnings"].as_array().unwrap().clone();
+    assert_eq!(warnings.len(), 101);
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("unknown element <Unknown> skipped")
+    );
+    assert_eq!(warnings[100], "… and 1900 more warnings");
 
     // `top` bounds the lists, not the counts.
     let top = served

@@ -376,3 +376,163 @@ async fn a_stalled_upload_times_out_and_a_full_server_says_so() {
     assert_eq!(health.status, 200);
     server.stop().await;
 }
+
+/// A connection from `source` (another loopback address: another client) to `address`.
+async fn connect_from(source: &str, address: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    socket.connect(address).await.unwrap()
+}
+
+async fn health_from(source: &str, address: SocketAddr) -> u16 {
+    let mut stream = connect_from(source, address).await;
+    stream
+        .write_all(head("GET", "/api/v1/health", None, "", 0).as_bytes())
+        .await
+        .unwrap();
+    read_answer(&mut stream).await.status
+}
+
+/// Whether the server closes `stream` (reads end) within `within`.
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buffer = [0u8; 256];
+    let read = tokio::time::timeout(within, async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    });
+    read.await.is_ok()
+}
+
+/// The probe's two attacks from one client, at a smaller scale: connections that never
+/// finish their headers, and policy bodies trickled a byte at a time. Both are cut off by
+/// their deadlines, the client cannot hold more than its share of connections, and
+/// `/health` answers throughout, for another client and (within the client's share) for
+/// the attacker too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickled_bodies_and_unfinished_headers_are_cut_off_and_health_answers_throughout() {
+    let served = Served::with(true, |c| {
+        c.header_timeout = Duration::from_millis(800);
+        c.document_idle_timeout = Duration::from_millis(1500);
+        c.document_timeout = Duration::from_millis(2500);
+        c.max_connections_per_client = 40;
+        c.max_in_flight = 30;
+    });
+    let server = Running::start(&served).await;
+    let address = server.address;
+
+    // 20 connections that send half a request line and stop.
+    let mut unfinished = Vec::new();
+    for _ in 0..20 {
+        let mut s = connect_from("127.0.0.1", address).await;
+        s.write_all(b"GET /api/v1/groups HT").await.unwrap();
+        unfinished.push(s);
+    }
+    // 18 policy uploads that declare 100,000 bytes and send one every 200 ms: each would
+    // hold a request slot for ever without a body deadline.
+    let mut trickles = Vec::new();
+    for _ in 0..18 {
+        let mut s = connect_from("127.0.0.1", address).await;
+        let header = head(
+            "POST",
+            "/api/v1/simulate",
+            Some(READ),
+            "application/xml",
+            100_000,
+        );
+        s.write_all(header.as_bytes()).await.unwrap();
+        trickles.push(tokio::spawn(async move {
+            for _ in 0..100 {
+                if s.write_all(b" ").await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            read_answer(&mut s).await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // The attacker's own connections past its share are closed at once ...
+    // (checked at once, well before the header deadline closes the admitted ones).
+    let mut over = Vec::new();
+    for _ in 0..4 {
+        let mut s = connect_from("127.0.0.1", address).await;
+        over.push(tokio::spawn(async move {
+            closed_within(&mut s, Duration::from_millis(300)).await
+        }));
+    }
+    let mut refused = 0;
+    for t in over {
+        refused += usize::from(t.await.unwrap());
+    }
+    assert_eq!(
+        refused, 2,
+        "40 per client: 20 + 18 held, 2 more admitted, the rest closed"
+    );
+    // ... while another client is served, and /health answers for both.
+    for _ in 0..5 {
+        assert_eq!(health_from("127.0.0.2", address).await, 200);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let groups = {
+        let mut s = connect_from("127.0.0.2", address).await;
+        s.write_all(head("GET", "/api/v1/groups", Some(READ), "", 0).as_bytes())
+            .await
+            .unwrap();
+        read_answer(&mut s).await
+    };
+    assert_eq!(
+        groups.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&groups.body)
+    );
+    assert_eq!(health_from("127.0.0.1", address).await, 200);
+
+    // Unfinished headers are closed by their deadline.
+    for s in &mut unfinished {
+        assert!(
+            closed_within(s, Duration::from_secs(5)).await,
+            "an unfinished request stays open"
+        );
+    }
+    // Trickled bodies end with 408 at the body deadline.
+    for t in trickles {
+        let answer = tokio::time::timeout(Duration::from_secs(10), t)
+            .await
+            .expect("a trickled body is cut off")
+            .unwrap();
+        assert_eq!(
+            answer.status,
+            408,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert_eq!(answer.json()["error"], "timeout");
+    }
+    server.stop().await;
+}
+
+/// A full server still answers `/health`: it is outside the request limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_outside_the_request_limit() {
+    let served = Served::with(true, |c| {
+        c.max_in_flight = 1;
+        c.document_idle_timeout = Duration::from_secs(30);
+    });
+    let server = Running::start(&served).await;
+    let mut holder = TcpStream::connect(server.address).await.unwrap();
+    let header = head("PUT", "/api/v1/inventory", Some(ADMIN), "text/csv", 1000);
+    holder.write_all(header.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let busy = call(server.address, "GET", "/api/v1/groups", Some(READ), "", b"").await;
+    assert_eq!(busy.status, 503);
+    let health = call(server.address, "GET", "/api/v1/health", None, "", b"").await;
+    assert_eq!(health.status, 200);
+    drop(holder);
+    server.stop().await;
+}

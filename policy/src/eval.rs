@@ -180,6 +180,7 @@ pub struct RuleSummary {
     pub user_or_group_sid: String,
 }
 
+#[derive(Clone)]
 struct CompiledRule {
     summary: RuleSummary,
     /// The SID, upper case, for comparing.
@@ -189,6 +190,7 @@ struct CompiledRule {
     exceptions: Vec<Matcher>,
 }
 
+#[derive(Clone)]
 enum Matcher {
     Publisher(PublisherCondition),
     Path(PathPattern),
@@ -254,6 +256,7 @@ struct Prepared<'a> {
 }
 
 /// A policy compiled for evaluating many files.
+#[derive(Clone)]
 pub struct Evaluator {
     /// Every rule, in policy order; [`RuleIndex`] is a position here.
     rules: Vec<CompiledRule>,

@@ -71,6 +71,31 @@ pub async fn register_verdicts(
     fields.push(Field::new("decision", DataType::Utf8, false));
     fields.push(Field::new("rule_index", DataType::UInt32, true));
     let schema = Arc::new(Schema::new(fields));
+    let judged_schema = schema.clone();
+    // Judging is CPU work for every core: on the blocking pool, not on a thread that
+    // serves the runtime (a server answering other requests).
+    let owned = evaluator.clone();
+    let (judged_batches, judged) =
+        tokio::task::spawn_blocking(move || judge(batches, &owned, &schema))
+            .await
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))??;
+    tracing::debug!(
+        judged,
+        scan_ms = scanned.as_millis() as u64,
+        evaluate_ms = (started.elapsed() - scanned).as_millis() as u64,
+        "verdicts"
+    );
+    crate::engine::register_batches(ctx, VERDICTS, judged_schema, judged_batches).await?;
+    register_rule_names(ctx, evaluator).await?;
+    Ok(judged)
+}
+
+/// The identity batches with each row's verdict appended, and the number judged.
+fn judge(
+    batches: Vec<RecordBatch>,
+    evaluator: &Evaluator,
+    schema: &Arc<Schema>,
+) -> Result<(Vec<RecordBatch>, usize)> {
     let mut judged_batches = Vec::with_capacity(batches.len());
     let mut judged = 0;
     for batch in batches {
@@ -93,15 +118,7 @@ pub async fn register_verdicts(
                 .map_err(datafusion::error::DataFusionError::from)?,
         );
     }
-    tracing::debug!(
-        judged,
-        scan_ms = scanned.as_millis() as u64,
-        evaluate_ms = (started.elapsed() - scanned).as_millis() as u64,
-        "verdicts"
-    );
-    crate::engine::register_batches(ctx, VERDICTS, schema, judged_batches).await?;
-    register_rule_names(ctx, evaluator).await?;
-    Ok(judged)
+    Ok((judged_batches, judged))
 }
 
 /// Registers the `verdict_rules` table: each rule's index and name.

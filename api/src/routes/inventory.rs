@@ -55,7 +55,7 @@ pub(crate) async fn put_inventory(
     body: Body,
 ) -> Result<Json<InventorySaved>, ApiError> {
     require_media_type(&headers, &["text/csv"])?;
-    let bytes = read_document(body, &headers, state.config.document_limit).await?;
+    let bytes = read_document(body, &headers, state.config.document_limit, &state.config).await?;
     let text = String::from_utf8(bytes)
         .map_err(|_| ApiError::bad_body("the inventory is not UTF-8 text"))?;
     let inventory = query::Inventory::parse(&text).map_err(|e| match e {

@@ -26,6 +26,9 @@ mod blocked;
 mod decisions;
 mod groups;
 mod health;
+
+/// The liveness endpoint (outside the request limit; its route is `health::health`).
+pub(crate) const HEALTH_PATH: &str = "/api/v1/health";
 mod ingest;
 mod inventory;
 mod openapi;

@@ -111,16 +111,20 @@ async fn policy_body(
         headers,
         &["application/xml", "text/xml", "application/octet-stream"],
     )?;
-    let bytes = read_document(body, headers, state.config.document_limit).await?;
+    let bytes = read_document(body, headers, state.config.document_limit, &state.config).await?;
     let bad = |e: policy::Error| ApiError::new(ErrorCode::BadPolicy, format!("the policy: {e}"));
-    if policy::gpo::is_registry_pol(&bytes) {
-        let parsed = policy::gpo::RegistryPol::parse(&bytes)
-            .and_then(|pol| pol.applocker_policy())
-            .map_err(bad)?;
-        return Ok((parsed.policy, "a registry.pol sent over HTTP"));
-    }
-    let parsed = policy::read::parse(&bytes).map_err(bad)?;
-    Ok((parsed.policy, "AppLocker policy XML sent over HTTP"))
+    state
+        .cpu(move || {
+            if policy::gpo::is_registry_pol(&bytes) {
+                let parsed = policy::gpo::RegistryPol::parse(&bytes)
+                    .and_then(|pol| pol.applocker_policy())?;
+                return Ok((parsed.policy, "a registry.pol sent over HTTP"));
+            }
+            let parsed = policy::read::parse(&bytes)?;
+            Ok((parsed.policy, "AppLocker policy XML sent over HTTP"))
+        })
+        .await?
+        .map_err(bad)
 }
 
 /// What an import stored.

@@ -1,0 +1,196 @@
+//! The accept loop: HTTP/1.1 connections with the bounds `axum::serve` does not give — a
+//! deadline for each request's headers, a cap on one client's connections, a deadline for
+//! a TLS handshake — and a graceful shutdown that finishes the requests in progress.
+//!
+//! Why not `axum::serve`: it sets no timer, so a connection that never finishes its
+//! headers is held forever (2,000 of them, no token needed, were held for as long as the
+//! probe ran), and it has no place for TLS.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+use crate::state::AppState;
+
+/// Serves `state` on `listener` until `shutdown` completes; requests in progress are then
+/// finished (an upload being ingested commits or leaves the store as it was).
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = Limits::of(&state);
+    let app = crate::router(state);
+    let (stop, stopping) = watch::channel(false);
+    let clients = Clients::default();
+    let mut connections = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, client) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, mostly: wait for connections to close
+                    // instead of spinning on the error.
+                    tracing::warn!(target: "lockstep::http", "accepting a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        while connections.try_join_next().is_some() {}
+        let Some(slot) = clients.admit(client.ip(), limits.connections_per_client) else {
+            tracing::warn!(
+                target: "lockstep::http",
+                %client,
+                limit = limits.connections_per_client,
+                "connection refused: the client has too many open"
+            );
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let stopping = stopping.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            serve_connection(TokioIo::new(stream), client, app, limits, stopping).await;
+        });
+    }
+    let _ = stop.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// The bounds the loop applies, copied out of the configuration.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    header_timeout: Duration,
+    connections_per_client: usize,
+}
+
+impl Limits {
+    fn of(state: &AppState) -> Limits {
+        Limits {
+            header_timeout: state.config.header_timeout,
+            connections_per_client: state.config.max_connections_per_client.max(1),
+        }
+    }
+}
+
+/// One connection: requests until the client closes it, its headers are late, or the
+/// server stops (then the request in progress is finished first).
+async fn serve_connection<I>(
+    io: TokioIo<I>,
+    client: SocketAddr,
+    app: Router,
+    limits: Limits,
+    mut stopping: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = app.map_request(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(client));
+        request.map(Body::new)
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let connection = builder.serve_connection(io, TowerToHyperService::new(service));
+    let mut connection = std::pin::pin!(connection);
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(target: "lockstep::http", %client, "connection: {e}");
+                }
+                return;
+            }
+            changed = stopping.changed() => {
+                connection.as_mut().graceful_shutdown();
+                if changed.is_err() || *stopping.borrow() {
+                    // Wait for the request in progress, without watching again.
+                    if let Err(e) = connection.as_mut().await {
+                        tracing::debug!(target: "lockstep::http", %client, "connection: {e}");
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Open connections per client address.
+#[derive(Debug, Clone, Default)]
+struct Clients(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+impl Clients {
+    /// A slot for one more connection from `ip`, or `None` when it has `limit` open.
+    fn admit(&self, ip: IpAddr, limit: usize) -> Option<ClientSlot> {
+        let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(ip).or_default();
+        if *count >= limit {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot {
+            clients: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// One open connection of a client; closing it frees the slot.
+struct ClientSlot {
+    clients: Clients,
+    ip: IpAddr,
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.clients.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_gets_its_limit_of_slots_and_each_closed_one_back() {
+        let clients = Clients::default();
+        let (a, b): (IpAddr, IpAddr) = ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
+        let first = clients.admit(a, 2).unwrap();
+        let _second = clients.admit(a, 2).unwrap();
+        assert!(clients.admit(a, 2).is_none());
+        assert!(
+            clients.admit(b, 2).is_some(),
+            "other clients are not affected"
+        );
+        drop(first);
+        assert!(clients.admit(a, 2).is_some());
+    }
+}
