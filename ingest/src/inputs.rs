@@ -69,32 +69,96 @@ pub(crate) fn resolve(paths: &[PathBuf], exclude: &Path) -> Resolved {
     resolved
 }
 
+/// A folder's identity, to stop at a folder already walked (a symlink to itself or to a
+/// parent would otherwise make the walk endless).
+#[cfg(unix)]
+fn folder_identity(_path: &Path, meta: &std::fs::Metadata) -> FolderId {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn folder_identity(path: &Path, _meta: &std::fs::Metadata) -> FolderId {
+    path.canonicalize().unwrap_or_else(|_| path.to_owned())
+}
+
+/// What a path that is neither a folder nor a regular file is (it is never opened: reading
+/// a FIFO would wait for a writer forever).
+fn special_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = meta.file_type();
+        if kind.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    let _ = meta;
+    "not a regular file"
+}
+
+/// A folder's identity: device and inode (or, elsewhere, its canonical path).
+#[cfg(unix)]
+type FolderId = (u64, u64);
+#[cfg(not(unix))]
+type FolderId = PathBuf;
+
+/// The folders walked so far, by identity.
+type Seen = std::collections::HashSet<FolderId>;
+
 fn walk(
     path: &Path,
     explicit: bool,
     out: &mut Vec<(PathBuf, bool)>,
     skipped: &mut Vec<SkippedInput>,
 ) {
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_dir() => match std::fs::read_dir(path) {
-            Ok(entries) => {
-                let mut children: Vec<PathBuf> =
-                    entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-                children.sort();
-                for child in children {
-                    walk(&child, false, out, skipped);
-                }
-            }
-            Err(e) => skipped.push(SkippedInput {
-                path: path.to_owned(),
-                reason: format!("cannot list folder: {e}"),
-            }),
-        },
-        Ok(_) => out.push((path.to_owned(), explicit)),
-        Err(e) => skipped.push(SkippedInput {
+    walk_within(path, explicit, out, skipped, &mut Seen::default());
+}
+
+fn walk_within(
+    path: &Path,
+    explicit: bool,
+    out: &mut Vec<(PathBuf, bool)>,
+    skipped: &mut Vec<SkippedInput>,
+    seen: &mut Seen,
+) {
+    let skip = |skipped: &mut Vec<SkippedInput>, reason: String| {
+        skipped.push(SkippedInput {
             path: path.to_owned(),
-            reason: e.to_string(),
-        }),
+            reason,
+        });
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => {
+            if !seen.insert(folder_identity(path, &m)) {
+                // A link back to a folder being walked: its files are listed already.
+                tracing::debug!(path = %path.display(), "folder already walked (a link cycle)");
+                return;
+            }
+            match std::fs::read_dir(path) {
+                Ok(entries) => {
+                    let mut children: Vec<PathBuf> =
+                        entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                    children.sort();
+                    for child in children {
+                        walk_within(&child, false, out, skipped, seen);
+                    }
+                }
+                Err(e) => skip(skipped, format!("cannot list folder: {e}")),
+            }
+        }
+        Ok(m) if m.is_file() => out.push((path.to_owned(), explicit)),
+        Ok(m) => skip(
+            skipped,
+            format!("{}, not a file: skipped", special_kind(&m)),
+        ),
+        Err(e) => skip(skipped, e.to_string()),
     }
 }
 
@@ -166,5 +230,49 @@ mod tests {
         let r = resolve(&[dir.path().join("nope-*.evtx")], &data);
         assert!(r.files.is_empty());
         assert_eq!(r.skipped[0].reason, "no file matches this pattern");
+    }
+
+    /// The probe's hangs: a FIFO (named, or found in a folder) was opened and waited on for
+    /// ever, and two links to their own folder made the walk endless.
+    #[cfg(unix)]
+    #[test]
+    fn fifos_sockets_and_link_cycles_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("log.evtx"), b"ElfFile\0rest").unwrap();
+        let fifo = d.join("p.evtx");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let _socket = std::os::unix::net::UnixListener::bind(d.join("s.evtx")).unwrap();
+        std::os::unix::fs::symlink(".", d.join("x")).unwrap();
+        std::os::unix::fs::symlink(".", d.join("y")).unwrap();
+        std::fs::create_dir(d.join("sub")).unwrap();
+        std::os::unix::fs::symlink("..", d.join("sub/up")).unwrap();
+
+        let r = resolve(&[d.to_owned()], &d.join("data"));
+        assert_eq!(r.files, vec![d.join("log.evtx")]);
+        let mut reasons: Vec<_> = r
+            .skipped
+            .iter()
+            .map(|s| (s.path.file_name().unwrap().to_owned(), s.reason.as_str()))
+            .collect();
+        reasons.sort();
+        assert_eq!(
+            reasons,
+            [
+                ("p.evtx".into(), "a named pipe (FIFO), not a file: skipped"),
+                ("s.evtx".into(), "a socket, not a file: skipped"),
+            ]
+        );
+        let named = resolve(&[fifo.clone()], &d.join("data"));
+        assert!(named.files.is_empty());
+        assert_eq!(named.skipped.len(), 1);
+        assert_eq!(named.skipped[0].path, fifo);
+        // A device named explicitly.
+        let device = resolve(&[PathBuf::from("/dev/null")], &d.join("data"));
+        assert_eq!(device.skipped[0].reason, "a device, not a file: skipped");
     }
 }

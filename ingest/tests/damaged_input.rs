@@ -46,8 +46,11 @@ fn records_per_chunk(bytes: &[u8]) -> Vec<u64> {
         .collect()
 }
 
+/// Every cut of a copy is reported, also one exactly at a chunk boundary (the file header
+/// counts the chunks and the next record id; the probe's boundary cut was accepted
+/// silently), and the complete chunks are kept.
 #[test]
-fn truncation_at_every_chunk_boundary_keeps_the_complete_chunks() {
+fn truncation_at_every_chunk_boundary_is_reported_and_keeps_the_complete_chunks() {
     let (_dir, path, _) = collector_file();
     let bytes = std::fs::read(&path).unwrap();
     let per_chunk = records_per_chunk(&bytes);
@@ -66,12 +69,149 @@ fn truncation_at_every_chunk_boundary_keeps_the_complete_chunks() {
             let flagged = s.damaged.iter().any(|d| d.message.contains("truncated"));
             assert_eq!(
                 flagged,
-                label == "inside" && len < bytes.len(),
+                len < bytes.len(),
                 "cut {label} chunk {k}: {:?}",
                 s.damaged
             );
         }
     }
+}
+
+/// The EVTX files of `sample-logs/`.
+fn sample_evtx_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![sample_logs()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "evtx") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Every sample file cut at each of its chunk boundaries: reported every time.
+#[test]
+fn every_sample_file_cut_at_any_chunk_boundary_is_reported() {
+    let work = tempfile::tempdir().unwrap();
+    let mut cuts = 0;
+    for (n, path) in sample_evtx_files().iter().enumerate() {
+        let bytes = std::fs::read(path).unwrap();
+        let whole = run(
+            tempfile::tempdir().unwrap().path(),
+            std::slice::from_ref(path),
+        );
+        assert!(
+            whole.damaged.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            whole.damaged
+        );
+        let chunks = (bytes.len() - 4096) / 65536;
+        for k in 0..chunks {
+            let cut = write(
+                work.path(),
+                &format!("{n}-cut-{k}.evtx"),
+                &bytes[..4096 + k * 65536],
+            );
+            let s = run(
+                tempfile::tempdir().unwrap().path(),
+                std::slice::from_ref(&cut),
+            );
+            assert!(
+                s.damaged
+                    .iter()
+                    .any(|d| d.file == cut && d.message.starts_with("file is truncated")),
+                "{} cut after {k} of {chunks} chunks: {:?}",
+                path.display(),
+                s.damaged
+            );
+            assert!(s.records_read < whole.records_read);
+            cuts += 1;
+        }
+    }
+    assert!(cuts >= 14, "{cuts} cuts");
+}
+
+/// A header followed by zeroed chunks (a copy whose data never arrived) is reported chunk
+/// by chunk; zeroed space past the chunks the header counts is unused space, not damage.
+#[test]
+fn zeroed_chunks_the_header_counts_are_reported() {
+    let (_dir, path, _) = collector_file();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let chunks = (bytes.len() - 4096) / 65536;
+    let work = tempfile::tempdir().unwrap();
+    for b in &mut bytes[4096 + 65536..] {
+        *b = 0;
+    }
+    let zeroed = write(work.path(), "zeroed.evtx", &bytes);
+    let s = run(
+        tempfile::tempdir().unwrap().path(),
+        std::slice::from_ref(&zeroed),
+    );
+    let lost: Vec<_> = s.damaged.iter().filter_map(|d| d.chunk).collect();
+    assert_eq!(
+        lost,
+        (1..chunks as u64).collect::<Vec<_>>(),
+        "{:?}",
+        s.damaged
+    );
+    assert!(
+        s.damaged[0]
+            .message
+            .contains("is all zeros, but the file header counts")
+    );
+
+    // Unused zeroed space after the counted chunks is not damage.
+    let clean = std::fs::read(&path).unwrap();
+    let padded = write(
+        work.path(),
+        "padded.evtx",
+        &[clean.as_slice(), &vec![0u8; 2 * 65536]].concat(),
+    );
+    let s = run(tempfile::tempdir().unwrap().path(), &[padded]);
+    assert!(s.damaged.is_empty(), "{:?}", s.damaged);
+}
+
+/// A chunk whose free-space offset was moved back over its last records, with both CRC32s
+/// recomputed so the chunk looks intact: the records its header lists but the walk does
+/// not reach are reported.
+#[test]
+fn records_hidden_behind_the_free_space_offset_are_reported() {
+    let (_dir, path, _) = collector_file();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let chunk = &mut bytes[4096..4096 + 65536];
+    let u32_at = |c: &[u8], at: usize| u32::from_le_bytes(c[at..at + 4].try_into().unwrap());
+    // The offset of the chunk's last record (header field at 44) becomes the free space.
+    let last_record = u32_at(chunk, 44);
+    chunk[48..52].copy_from_slice(&last_record.to_le_bytes());
+    let records_crc = crc32fast::hash(&chunk[512..last_record as usize]);
+    chunk[52..56].copy_from_slice(&records_crc.to_le_bytes());
+    let mut header_crc = crc32fast::Hasher::new();
+    header_crc.update(&chunk[..120]);
+    header_crc.update(&chunk[128..512]);
+    let header_crc = header_crc.finalize();
+    chunk[124..128].copy_from_slice(&header_crc.to_le_bytes());
+    let work = tempfile::tempdir().unwrap();
+    let hidden = write(work.path(), "hidden.evtx", &bytes);
+    let s = run(
+        tempfile::tempdir().unwrap().path(),
+        std::slice::from_ref(&hidden),
+    );
+    assert_eq!(s.damaged.len(), 1, "{:?}", s.damaged);
+    assert_eq!(s.damaged[0].chunk, Some(0));
+    assert!(
+        s.damaged[0]
+            .message
+            .contains("before its free space: the others are hidden or lost"),
+        "{}",
+        s.damaged[0].message
+    );
 }
 
 #[test]
@@ -208,4 +348,70 @@ fn strict_mode_stores_nothing_when_anything_is_damaged() {
             .map(|b| b.num_rows() as u64)
             .sum::<u64>()
     );
+}
+
+/// Seeded byte mutations of sample files (anywhere, and in the file and first chunk
+/// headers, where counts and offsets live): ingest never panics and never fails, what it
+/// skips names the file, and the store holds what was read.
+fn mutated_logs_never_panic(cases: usize) {
+    let sources = [
+        sample_logs().join("FIN-LT001/Microsoft-Windows-AppLocker%4EXE and DLL.evtx"),
+        sample_logs().join("ForwardedEvents-2.evtx"),
+    ];
+    let work = tempfile::tempdir().unwrap();
+    let mut damaged = 0;
+    for (n, source) in sources.iter().enumerate() {
+        let bytes = std::fs::read(source).unwrap();
+        let seed = 0xE77C_0000 + n as u64;
+        let mut mutator = testkit::mutate::Mutator::new(seed);
+        for case in 0..cases {
+            let mutated = if case % 3 == 0 {
+                let headers = 4096 + 512;
+                [
+                    mutator.mutate(&bytes[..headers]).as_slice(),
+                    &bytes[headers..],
+                ]
+                .concat()
+            } else {
+                mutator.mutate(&bytes)
+            };
+            let file = write(work.path(), &format!("mutated-{n}-{case}.evtx"), &mutated);
+            let data = tempfile::tempdir().unwrap();
+            let outcome = std::panic::catch_unwind(|| {
+                ingest::ingest(
+                    &options(data.path(), std::slice::from_ref(&file)),
+                    &ingest::Progress::default(),
+                )
+            });
+            let summary = match outcome {
+                Ok(Ok(summary)) => summary,
+                Ok(Err(e)) => panic!("seed {seed:#x} case {case}: ingest failed: {e}"),
+                Err(_) => panic!("seed {seed:#x} case {case}: ingest panicked"),
+            };
+            for d in &summary.damaged {
+                assert_eq!(d.file, file, "damage names its file");
+            }
+            for s in &summary.skipped_inputs {
+                assert_eq!(s.path, file, "a skipped file is named");
+            }
+            damaged +=
+                usize::from(!summary.damaged.is_empty() || !summary.skipped_inputs.is_empty());
+            std::fs::remove_file(&file).unwrap();
+        }
+    }
+    assert!(
+        damaged > cases / 2,
+        "most mutations must be noticed: {damaged}"
+    );
+}
+
+#[test]
+fn mutated_logs_are_read_without_panics() {
+    mutated_logs_never_panic(testkit::mutate::cases(200));
+}
+
+#[test]
+#[ignore = "deep run: cargo test -p ingest --test integration mutated_logs_deep -- --ignored"]
+fn mutated_logs_deep() {
+    mutated_logs_never_panic(testkit::mutate::DEEP_CASES / 10);
 }

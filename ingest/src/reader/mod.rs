@@ -67,13 +67,25 @@ pub(crate) struct FileStats {
 struct ChunkOutcome {
     events: Vec<AuditEvent>,
     stats: FileStats,
+    /// The last record id the chunk's header names (a chunk that could be parsed).
+    last_record_id: Option<u64>,
+    /// The chunk was all zeros though the file header counts it.
+    zeroed: bool,
 }
 
-/// The file's header checks: damage found, whether it keeps checksums, and how many whole
-/// chunks follow the header. `None` when there is nothing to read.
+/// The file's header checks: damage found, whether it keeps checksums, how many whole
+/// chunks follow the header, and what the header says was written (to judge truncation
+/// by: a copy cut at a chunk boundary looks whole otherwise). `None` when there is nothing
+/// to read.
 struct FileLayout {
     checksums: bool,
     chunks: u64,
+    /// The header's chunk count (offset 42).
+    header_chunks: u64,
+    /// The header's next record id (offset 24): one past the last record written.
+    next_record_id: u64,
+    /// A partial chunk at the end was reported.
+    cut_inside_a_chunk: bool,
 }
 
 fn file_layout(
@@ -129,7 +141,44 @@ fn file_layout(
     Ok(Some(FileLayout {
         checksums: !no_crc,
         chunks,
+        header_chunks: u64::from(u16::from_le_bytes([header[42], header[43]])),
+        next_record_id: u64::from_le_bytes(header[24..32].try_into().expect("8 bytes")),
+        cut_inside_a_chunk: tail != 0,
     }))
+}
+
+/// What the file header says was written and the chunks do not hold: chunks missing at the
+/// end, chunks zeroed, records missing after the last one read. The header of a log copied
+/// while open may lag behind its chunks (more chunks, higher ids than it says); only a
+/// header that claims *more* than the file holds is a sign of a damaged copy.
+fn truncation(
+    path: &Path,
+    layout: &FileLayout,
+    zeroed: u64,
+    last_read: Option<u64>,
+) -> Option<Damage> {
+    let damage = |message: String| Damage {
+        file: path.to_owned(),
+        chunk: None,
+        record: None,
+        message,
+    };
+    let (counted, present) = (layout.header_chunks, layout.chunks);
+    if counted > present + u64::from(layout.cut_inside_a_chunk) {
+        return Some(damage(format!(
+            "file is truncated: its header counts {counted} chunks, the file holds {present}; the records of the missing chunks are lost"
+        )));
+    }
+    if layout.cut_inside_a_chunk || zeroed > 0 {
+        return None; // said already, chunk by chunk
+    }
+    let written = layout.next_record_id.saturating_sub(1);
+    let read = last_read.unwrap_or(0);
+    (written > read).then(|| {
+        damage(format!(
+            "file is truncated: its header says records up to {written} were written, the last one in the file is {read}"
+        ))
+    })
 }
 
 /// Checks a chunk's header and records CRC32s (evtx-format.md §2.1).
@@ -168,8 +217,10 @@ pub(crate) fn read_events(
         path,
         file: Mutex::new(file),
         checksums: layout.checksums,
+        header_chunks: layout.header_chunks,
         settings: Arc::new(ParserSettings::default().validate_checksums(false)),
     };
+    let (mut zeroed, mut last_read) = (0, None);
     let window = WINDOW_PER_THREAD * threads.max(1) as u64;
     let mut batch = Vec::with_capacity(BATCH);
     let mut start = 0;
@@ -186,6 +237,8 @@ pub(crate) fn read_events(
             stats.records += outcome.stats.records;
             stats.other_records += outcome.stats.other_records;
             stats.damage.extend(outcome.stats.damage);
+            zeroed += u64::from(outcome.zeroed);
+            last_read = last_read.max(outcome.last_record_id);
             for event in outcome.events {
                 batch.push(event);
                 if batch.len() == BATCH {
@@ -197,6 +250,9 @@ pub(crate) fn read_events(
     if !batch.is_empty() {
         on_events(batch);
     }
+    stats
+        .damage
+        .extend(truncation(path, &layout, zeroed, last_read));
     Ok(stats)
 }
 
@@ -206,6 +262,8 @@ struct ChunkReader<'a> {
     file: Mutex<File>,
     /// The file keeps CRC32s (its header does not say otherwise).
     checksums: bool,
+    /// The chunks the file header counts: a zeroed one among them is damage.
+    header_chunks: u64,
     settings: Arc<ParserSettings>,
 }
 
@@ -224,8 +282,23 @@ impl ChunkReader<'_> {
                 .map_err(io)?;
         }
         let mut outcome = ChunkOutcome::default();
-        if data.len() as u64 != CHUNK_SIZE || data.iter().all(|&b| b == 0) {
-            return Ok(outcome); // an unused chunk, as Windows leaves them
+        if data.len() as u64 != CHUNK_SIZE {
+            return Ok(outcome); // the partial chunk at the end, reported with the header
+        }
+        if data.iter().all(|&b| b == 0) {
+            if number < self.header_chunks {
+                outcome.zeroed = true;
+                outcome.stats.damage.push(Damage {
+                    file: self.path.to_owned(),
+                    chunk: Some(number),
+                    record: None,
+                    message: format!(
+                        "chunk {number} is all zeros, but the file header counts {} chunks: its records are lost",
+                        self.header_chunks
+                    ),
+                });
+            }
+            return Ok(outcome); // past the counted chunks: unused, as Windows leaves them
         }
         let mut verified = self.checksums && &data[..8] == CHUNK_MAGIC;
         if verified && let Some(problem) = chunk_checksum_problem(&data) {
@@ -252,16 +325,40 @@ impl ChunkReader<'_> {
             }
         };
         chunk.number = Some(number);
+        let (first_id, last_id) = (
+            chunk.header.first_event_record_id,
+            chunk.header.last_event_record_id,
+        );
+        outcome.last_record_id = Some(last_id);
         // Only chunks whose checksums hold take the fast path: the full parser is the one
         // that finds and names damage inside records.
-        if verified && fast_chunk(&chunk, &mut outcome) {
-            return Ok(outcome);
+        if !(verified && fast_chunk(&chunk, &mut outcome)) {
+            outcome.events.clear();
+            outcome.stats.records = 0;
+            outcome.stats.other_records = 0;
+            self.full_chunk(&mut chunk, number, &mut outcome);
         }
-        outcome.events.clear();
-        outcome.stats.records = 0;
-        outcome.stats.other_records = 0;
-        self.full_chunk(&mut chunk, number, &mut outcome);
+        self.check_record_count(number, first_id, last_id, &mut outcome);
         Ok(outcome)
+    }
+
+    /// Damage when a chunk yields fewer records than its header lists and nothing else was
+    /// said about them: records hidden behind a free-space offset that checksums cover, or
+    /// lost in a way no record error shows.
+    fn check_record_count(&self, number: u64, first: u64, last: u64, outcome: &mut ChunkOutcome) {
+        let listed = (last >= first).then(|| last - first + 1).unwrap_or(0);
+        let read = outcome.stats.records;
+        let explained = outcome.stats.damage.iter().any(|d| d.record.is_some());
+        if read < listed && !explained {
+            outcome.stats.damage.push(Damage {
+                file: self.path.to_owned(),
+                chunk: Some(number),
+                record: None,
+                message: format!(
+                    "chunk {number} lists records {first} to {last} ({listed}) but holds {read} before its free space: the others are hidden or lost"
+                ),
+            });
+        }
     }
 
     /// The `evtx` crate's way through a chunk: its record iterator, and JSON rendering for
@@ -471,6 +568,7 @@ mod tests {
                 path: &path,
                 file: Mutex::new(file),
                 checksums: layout.checksums,
+                header_chunks: layout.header_chunks,
                 settings: Arc::new(ParserSettings::default()),
             };
             for number in 0..layout.chunks {
