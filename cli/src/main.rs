@@ -27,7 +27,7 @@ struct Args {
     /// More log output on stderr (-v debug, -vv trace). `RUST_LOG` overrides.
     #[arg(short, long, action = ArgAction::Count, global = true)]
     verbose: u8,
-    /// No progress bars.
+    /// No progress bars, and only warnings and errors on stderr.
     #[arg(short, long, global = true)]
     quiet: bool,
     #[command(subcommand)]
@@ -87,7 +87,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let json_logs =
         matches!(&args.command, Command::Serve(s) if s.log_format == serve::LogFormat::Json);
-    init_tracing(args.verbose, json_logs);
+    init_tracing(args.verbose, args.quiet, json_logs);
     let result = match args.command {
         Command::Generate(cmd) => generate::run(cmd, args.quiet),
         Command::Ingest(cmd) => ingest::run(cmd, args.quiet),
@@ -112,15 +112,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: u8, json: bool) {
-    let default = match verbose {
-        0 => "lockstep=info,generate=info,ingest=info,query=info,api=info",
-        1 => "debug",
+fn init_tracing(verbose: u8, quiet: bool, json: bool) {
+    let default = match (verbose, quiet) {
+        (0, true) => "warn",
+        (0, false) => "lockstep=info,generate=info,ingest=info,query=info,api=info",
+        (1, _) => "debug",
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Colours only for a person at a terminal, never in a file or a pipe.
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colours)
         .with_writer(std::io::stderr);
     if json {
         logs.json().init();

@@ -105,6 +105,53 @@ fn ingest_reports_json_and_exit_statuses() {
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("/no/such/file.evtx"));
 }
 
+/// The probe's case: a damaged file whose name is not UTF-8 made `--json` fail after the
+/// rows were committed (exit 1, "nothing stored"). Now the summary names it lossily and the
+/// status says "partial"; a newline in a name cannot split a line; `-q` writes no INFO
+/// lines and no colours into a pipe.
+#[cfg(unix)]
+#[test]
+fn odd_file_names_never_change_the_exit_status_or_split_lines() {
+    use std::os::unix::ffi::OsStrExt;
+    let data = tempfile::tempdir().unwrap();
+    let inputs = tempfile::tempdir().unwrap();
+    let log = std::fs::read(sample_logs().join("ForwardedEvents-2.evtx")).unwrap();
+    let not_utf8 = inputs
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"bad-\xff-name.evtx"));
+    std::fs::write(&not_utf8, &log[..log.len() - 30_000]).unwrap();
+    let newline = inputs.path().join("two\nlines.evtx");
+    std::fs::write(&newline, "not a log").unwrap();
+
+    let out = lockstep()
+        .args(["-q", "ingest", "--json", "--data"])
+        .arg(data.path())
+        .arg(&not_utf8)
+        .arg(&newline)
+        .assert()
+        .code(3);
+    let output = out.get_output();
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(summary["rows_new"].as_u64().unwrap() > 0);
+    let damaged = summary["damaged"][0]["file"].as_str().unwrap();
+    assert!(damaged.ends_with("bad-\u{fffd}-name.evtx"), "{damaged}");
+    assert!(summary["skipped_inputs"][0]["path"].as_str().unwrap().ends_with("two\nlines.evtx"));
+
+    let out = lockstep()
+        .args(["-q", "ingest", "--data"])
+        .arg(data.path())
+        .arg(&newline)
+        .arg(&not_utf8)
+        .assert()
+        .code(3);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let skipped: Vec<&str> = stderr.lines().filter(|l| l.starts_with("skipped")).collect();
+    assert_eq!(skipped.len(), 1, "{stderr}");
+    assert!(skipped[0].contains("two\\nlines.evtx"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no colours into a pipe: {stderr:?}");
+    assert!(!stderr.contains("INFO"), "-q: warnings and errors only: {stderr}");
+}
+
 #[test]
 fn kill_9_at_any_moment_leaves_the_store_before_or_after() {
     let work = tempfile::tempdir().unwrap();

@@ -73,6 +73,7 @@ impl Error {
 /// A damaged part of an input file that was skipped.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Damage {
+    #[serde(serialize_with = "lossy_path")]
     pub file: PathBuf,
     /// Chunk number in the file (0-based), when known.
     pub chunk: Option<u64>,
@@ -94,9 +95,16 @@ impl std::fmt::Display for Damage {
     }
 }
 
+/// A path as JSON text, lossily where it is not UTF-8 (a file name that is not UTF-8 must
+/// not make the summary of a committed ingest fail to serialise).
+fn lossy_path<S: serde::Serializer>(path: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
+}
+
 /// An input path that was not read at all.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SkippedInput {
+    #[serde(serialize_with = "lossy_path")]
     pub path: PathBuf,
     pub reason: String,
 }
@@ -126,6 +134,7 @@ pub struct Progress {
 /// What an ingest did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Summary {
+    #[serde(serialize_with = "lossy_path")]
     pub data_dir: PathBuf,
     pub ingest_id: String,
     pub files_read: u64,
