@@ -138,19 +138,40 @@ pub(crate) fn commit(
             drops[staged_file].insert(key);
         }
     }
+    let listed = manifest.files.len();
     let mut rows_new = 0;
-    for (mut file, drop) in staged.into_iter().zip(&drops) {
-        if !drop.is_empty() {
-            file = drop_rows(file, drop)?;
+    let published = (|| {
+        for (mut file, drop) in staged.into_iter().zip(&drops) {
+            if !drop.is_empty() {
+                file = drop_rows(file, drop)?;
+            }
+            if file.rows == 0 {
+                continue;
+            }
+            rows_new += file.rows;
+            manifest.files.push(publish(store, ingest_id, file)?);
         }
-        if file.rows == 0 {
-            continue;
+        if rows_new > 0 {
+            store.write_manifest(&manifest)?;
         }
-        rows_new += file.rows;
-        manifest.files.push(publish(store, ingest_id, file)?);
-    }
-    if rows_new > 0 {
-        store.write_manifest(&manifest)?;
+        Ok(())
+    })();
+    if let Err(e) = published {
+        // A full disk, mostly. The manifest was not replaced, so nothing moved into
+        // `events/` is part of the store: take it out again, or the space stays used and
+        // the next ingest meets the same full disk.
+        // (Unless the manifest's rename went through and only the folder sync failed: then
+        // the files are the store's.)
+        let on_disk = store.read_manifest().map(|m| m.files).unwrap_or_default();
+        for file in &manifest.files[listed..] {
+            if on_disk.iter().any(|f| f.path == file.path) {
+                continue;
+            }
+            let _ = fs::remove_file(store.resolve(&file.path));
+            let _ = fs::remove_file(store.resolve(&file.keys));
+        }
+        abandon(staging_dir);
+        return Err(e);
     }
     abandon(staging_dir);
     Ok(Committed {

@@ -7,6 +7,7 @@
 mod analysts;
 mod concurrency;
 mod damaged_input;
+mod faults;
 mod fixtures;
 mod idempotency;
 mod made_fixtures;

@@ -166,9 +166,11 @@ impl Store {
         let temp = self.root.join(format!("{}.tmp", Self::MANIFEST));
         let json = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
         let mut file = fs::File::create(&temp).map_err(io(&temp))?;
-        file.write_all(&json)
-            .and_then(|_| file.sync_all())
-            .map_err(io(&temp))?;
+        if let Err(e) = file.write_all(&json).and_then(|_| file.sync_all()) {
+            // A full disk: the half-written copy goes, the manifest stays as it was.
+            let _ = fs::remove_file(&temp);
+            return Err(io(&temp)(e));
+        }
         fs::rename(&temp, &target).map_err(io(&target))?;
         sync_dir(&self.root).map_err(io(&self.root))
     }
