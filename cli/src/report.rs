@@ -93,18 +93,20 @@ pub(crate) fn ingest_first(paths: &[PathBuf], data: &Path, quiet: bool) -> anyho
         threads: 0,
     };
     let summary = ingest::ingest(&opts, &ingest::Progress::default())?;
+    // Through the log, not plain lines: `serve --log-format json` keeps stderr all JSON,
+    // and -q keeps the warnings only.
     for damage in &summary.damaged {
-        eprintln!("damaged {}", output::escape_controls(&damage.to_string()));
+        tracing::warn!("damaged {}", output::escape_controls(&damage.to_string()));
     }
     for skipped in &summary.skipped_inputs {
-        eprintln!(
+        tracing::warn!(
             "skipped {}: {}",
             output::path(&skipped.path),
-            skipped.reason
+            output::escape_controls(&skipped.reason)
         );
     }
     if !quiet {
-        eprintln!(
+        tracing::info!(
             "ingested {} files: {} new events, {} already stored ({})",
             summary.files_read,
             summary.rows_new,

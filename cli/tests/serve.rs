@@ -18,7 +18,6 @@ fn serve_ingests_prints_the_dashboard_link_and_stops_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("lockstep"))
         .args([
-            "-q",
             "serve",
             "--log-format",
             "json",
@@ -103,6 +102,15 @@ fn serve_ingests_prints_the_dashboard_link_and_stops_on_sigterm() {
         request["fields"]["latency_ms"].as_f64().is_some(),
         "{request}"
     );
+    // Who did it and from where: the token's name and the client's address.
+    assert_eq!(request["fields"]["principal"], "admin", "{request}");
+    let client = request["fields"]["client"].as_str().unwrap();
+    assert!(client.starts_with("127.0.0.1:"), "{request}");
+    let anonymous = lines
+        .iter()
+        .find(|l| l["fields"]["path"] == "/api/v1/groups" && l["fields"]["status"] == 401)
+        .unwrap();
+    assert_eq!(anonymous["fields"]["principal"], "-");
 }
 
 #[test]

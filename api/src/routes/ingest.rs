@@ -127,7 +127,10 @@ pub(crate) async fn ingest_upload(
     if let Some(skipped) = summary.skipped_inputs.first() {
         return Err(ApiError::new(
             ErrorCode::NotEvtx,
-            format!("not an EVTX file ({}); nothing was stored", skipped.reason),
+            format!(
+                "the upload cannot be read: {}; nothing was stored",
+                skipped.reason
+            ),
         ));
     }
     tracing::info!(
