@@ -27,7 +27,7 @@ pub use auth::{ADMIN_NAME, MIN_TOKEN_LEN, READ_NAME, Tokens};
 pub use dashboard::PATHS as DASHBOARD_PATHS;
 pub use error::{ErrorBody, ErrorCode};
 pub use routes::{document, route_list};
-pub use server::serve;
+pub use server::{Tls, TlsError, serve};
 pub use state::{AppState, Config};
 
 use error::ApiError;

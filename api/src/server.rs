@@ -5,10 +5,14 @@
 //! Why not `axum::serve`: it sets no timer, so a connection that never finishes its
 //! headers is held forever (2,000 of them, no token needed, were held for as long as the
 //! probe ran), and it has no place for TLS.
+//!
+//! TLS ([`Tls`], `serve --tls-cert/--tls-key`) is rustls: HTTP/1.1 over TLS 1.2 or 1.3,
+//! the handshake under the same deadline as the headers.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +27,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tower::ServiceExt;
 
 use crate::state::AppState;
@@ -35,6 +43,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = Limits::of(&state);
+    let state_tls = state.config.tls.clone();
     let app = crate::router(state);
     let (stop, stopping) = watch::channel(false);
     let clients = Clients::default();
@@ -68,14 +77,88 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let stopping = stopping.clone();
+        let tls = state_tls.clone();
         connections.spawn(async move {
             let _slot = slot;
-            serve_connection(TokioIo::new(stream), client, app, limits, stopping).await;
+            let Some(tls) = tls else {
+                serve_connection(TokioIo::new(stream), client, app, limits, stopping).await;
+                return;
+            };
+            let handshake = TlsAcceptor::from(tls.0).accept(stream);
+            match tokio::time::timeout(limits.header_timeout, handshake).await {
+                Ok(Ok(stream)) => {
+                    serve_connection(TokioIo::new(stream), client, app, limits, stopping).await;
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(target: "lockstep::http", %client, "TLS handshake: {e}");
+                }
+                Err(_) => {
+                    tracing::debug!(target: "lockstep::http", %client, "TLS handshake too slow");
+                }
+            }
         });
     }
     let _ = stop.send(true);
     while connections.join_next().await.is_some() {}
     Ok(())
+}
+
+/// The server's certificate and key, for serving HTTPS.
+#[derive(Clone)]
+pub struct Tls(Arc<ServerConfig>);
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tls(..)")
+    }
+}
+
+/// Why the certificate or key could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error("the certificate and the key do not fit together: {0}")]
+    Mismatch(String),
+}
+
+impl Tls {
+    /// The certificate chain (PEM, the server's certificate first, then its intermediates)
+    /// and its private key (PEM: PKCS #8, PKCS #1 or SEC1), as `openssl`, certbot and
+    /// Windows' certificate export write them.
+    pub fn from_pem_files(certificate: &Path, key: &Path) -> Result<Tls, TlsError> {
+        let file_error = |path: &Path, message: String| TlsError::File {
+            path: path.display().to_string(),
+            message,
+        };
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(certificate)
+            .map_err(|e| file_error(certificate, format!("cannot be read: {e}")))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| file_error(certificate, format!("not a PEM certificate: {e}")))?;
+        if chain.is_empty() {
+            return Err(file_error(
+                certificate,
+                "holds no certificate (a PEM file with -----BEGIN CERTIFICATE----- is needed)"
+                    .into(),
+            ));
+        }
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+            file_error(
+                key,
+                format!("no private key in it (PEM PKCS #8, PKCS #1 or SEC1 is needed): {e}"),
+            )
+        })?;
+        let mut config = ServerConfig::builder_with_provider(Arc::new(
+            tokio_rustls::rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Mismatch(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| TlsError::Mismatch(e.to_string()))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Tls(Arc::new(config)))
+    }
 }
 
 /// The bounds the loop applies, copied out of the configuration.

@@ -55,6 +55,8 @@ pub struct Config {
     /// The workspace (decisions, each group's policy); opened in the data folder when not
     /// given.
     pub workspace: Option<Arc<workspace::Workspace>>,
+    /// Serve HTTPS with this certificate instead of plain HTTP.
+    pub tls: Option<crate::server::Tls>,
 }
 
 impl Config {
@@ -100,6 +102,7 @@ impl Config {
             max_connections_per_client: Self::DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
             upload_dir: std::env::temp_dir(),
             workspace: None,
+            tls: None,
         }
     }
 }

@@ -77,7 +77,7 @@ fn head(
 }
 
 /// Reads a whole `Connection: close` response (chunked or not).
-async fn read_answer(stream: &mut TcpStream) -> Answer {
+async fn read_answer(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Answer {
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();
     let split = raw
@@ -535,4 +535,99 @@ async fn health_is_outside_the_request_limit() {
     assert_eq!(health.status, 200);
     drop(holder);
     server.stop().await;
+}
+
+fn tls_fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tls")
+        .join(name)
+}
+
+/// A TLS client that trusts the test CA.
+fn tls_client() -> tokio_rustls::TlsConnector {
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(tls_fixture("ca.pem")).unwrap())
+        .unwrap();
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// `serve --tls-cert/--tls-key`: HTTPS with the given certificate; plain HTTP to the same
+/// port gets nothing; a client that never starts its handshake is closed by the header
+/// deadline; files that do not fit are refused with their names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_https_with_the_given_certificate() {
+    let tls =
+        api::Tls::from_pem_files(&tls_fixture("server.pem"), &tls_fixture("server.key")).unwrap();
+    let served = Served::with(true, |c| {
+        c.tls = Some(tls);
+        c.header_timeout = Duration::from_millis(500);
+    });
+    let server = Running::start(&served).await;
+    let client = tls_client();
+    for (name, path, token, status) in [
+        ("localhost", "/api/v1/health", None, 200),
+        ("127.0.0.1", "/api/v1/groups", Some(READ), 200),
+        ("localhost", "/api/v1/groups", None, 401),
+    ] {
+        let tcp = TcpStream::connect(server.address).await.unwrap();
+        let server_name =
+            tokio_rustls::rustls::pki_types::ServerName::try_from(name.to_owned()).unwrap();
+        let mut stream = client.connect(server_name, tcp).await.unwrap();
+        stream
+            .write_all(head("GET", path, token, "", 0).as_bytes())
+            .await
+            .unwrap();
+        let answer = read_answer(&mut stream).await;
+        assert_eq!(answer.status, status, "{path} via {name}");
+    }
+    // Plain HTTP is not answered in the clear.
+    let mut plain = TcpStream::connect(server.address).await.unwrap();
+    plain
+        .write_all(head("GET", "/api/v1/health", None, "", 0).as_bytes())
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    let _ = plain.read_to_end(&mut reply).await;
+    assert!(
+        !reply.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    // A connection that never says hello is closed at the deadline.
+    let mut silent = TcpStream::connect(server.address).await.unwrap();
+    assert!(closed_within(&mut silent, Duration::from_secs(3)).await);
+    server.stop().await;
+
+    // Certificates and keys that do not work are named.
+    let missing = api::Tls::from_pem_files(&tls_fixture("nope.pem"), &tls_fixture("server.key"))
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("nope.pem: cannot be read"), "{missing}");
+    let no_cert = api::Tls::from_pem_files(&tls_fixture("server.key"), &tls_fixture("server.key"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        no_cert.contains("server.key: holds no certificate"),
+        "{no_cert}"
+    );
+    let no_key = api::Tls::from_pem_files(&tls_fixture("server.pem"), &tls_fixture("ca.pem"))
+        .unwrap_err()
+        .to_string();
+    assert!(no_key.contains("ca.pem: no private key in it"), "{no_key}");
+    let mismatch = api::Tls::from_pem_files(&tls_fixture("ca.pem"), &tls_fixture("server.key"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        mismatch.starts_with("the certificate and the key do not fit together"),
+        "{mismatch}"
+    );
 }

@@ -74,6 +74,13 @@ pub(crate) struct ServeArgs {
     /// Where uploads are written while they arrive (default: the system's temporary folder).
     #[arg(long, value_name = "DIR")]
     upload_dir: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first), so
+    /// tokens do not cross the network in clear; needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS #8, PKCS #1 or SEC1); needs --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// The tokens from files or the environment; a generated admin token on loopback when none
@@ -123,6 +130,11 @@ fn read_token_file(path: &Path) -> anyhow::Result<String> {
 
 pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let (tokens, generated) = tokens(&args)?;
+    // Files that cannot serve HTTPS are refused before anything is ingested or opened.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(api::Tls::from_pem_files(cert, key)?),
+        _ => None,
+    };
     if !args.paths.is_empty() {
         crate::report::ingest_first(&args.paths, &args.data, quiet)?;
         if args.inventory.is_none()
@@ -149,6 +161,12 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.upload_dir {
         config.upload_dir = dir.clone();
     }
+    config.tls = tls;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("creating the data folder {}", output::path(&args.data)))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -166,7 +184,7 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("listening on {}", args.listen))?;
         let address = listener.local_addr()?;
         // A closed stdout (a script that read the address and went) must not stop the server.
-        if let Err(e) = announce(address, &args.data, generated.as_deref()) {
+        if let Err(e) = announce(scheme, address, &args.data, generated.as_deref()) {
             tracing::warn!("could not print the address: {e}");
         }
         let state = Arc::new(api::AppState::new(config));
@@ -178,26 +196,22 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// Where to go, on stdout (a script can read the address when the port was 0).
-fn announce(address: SocketAddr, data: &Path, generated: Option<&str>) -> anyhow::Result<()> {
+fn announce(
+    scheme: &str,
+    address: SocketAddr,
+    data: &Path,
+    generated: Option<&str>,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "lockstep serving {} on http://{address}/",
-        output::path(data)
-    )?;
-    writeln!(
-        out,
-        "API: http://{address}/api/v1/ (OpenAPI: /api/v1/openapi.json)"
-    )?;
+    let base = format!("{scheme}://{address}");
+    writeln!(out, "lockstep serving {} on {base}/", output::path(data))?;
+    writeln!(out, "API: {base}/api/v1/ (OpenAPI: /api/v1/openapi.json)")?;
     match generated {
         Some(token) => writeln!(
             out,
-            "No token was given: this run's admin token is {token}\nDashboard: http://{address}/#token={token}"
+            "No token was given: this run's admin token is {token}\nDashboard: {base}/#token={token}"
         )?,
-        None => writeln!(
-            out,
-            "Dashboard: http://{address}/ (sign in with your token)"
-        )?,
+        None => writeln!(out, "Dashboard: {base}/ (sign in with your token)")?,
     }
     out.flush()?;
     Ok(())

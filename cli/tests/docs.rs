@@ -7,7 +7,7 @@
 //!   (`...` stands for lines left out).
 //! - ```` ```sh ````: the block runs as part of one bash script per file (`set -e`, state
 //!   kept from block to block); a `lockstep serve … &` line is followed by a wait for the
-//!   server, and every server is stopped at the end. `127.0.0.1:8080` is replaced by a free
+//!   server (over HTTP or HTTPS), and every server is stopped at the end. `127.0.0.1:8080` is replaced by a free
 //!   loopback port; `read.token` and `admin.token` exist.
 //! - ```` ```sh quickstart ````: the README's two commands. `cargo run -- serve sample-logs/`
 //!   is run as the built binary (it must print a working dashboard link); `cargo xtask test`
@@ -178,7 +178,7 @@ fn run_file(file: &Path, blocks: &[Block]) -> Vec<String> {
     let mut script = format!(
         "set -euo pipefail\n\
          trap 'for p in $(jobs -p); do kill $p 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT\n\
-         wait_for_server() {{ for _ in $(seq 1 600); do curl -fsS http://{address}/api/v1/health >/dev/null 2>&1 && return 0; sleep 0.1; done; echo 'the server did not start' >&2; return 1; }}\n"
+         wait_for_server() {{ for _ in $(seq 1 600); do (curl -fsS http://{address}/api/v1/health || curl -fsSk https://{address}/api/v1/health) >/dev/null 2>&1 && return 0; sleep 0.1; done; echo 'the server did not start' >&2; return 1; }}\n"
     );
     let mut expectations = Vec::new();
     let mut runnable = false;

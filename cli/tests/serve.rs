@@ -159,3 +159,35 @@ fn every_subcommand_has_a_help_line() {
         );
     }
 }
+
+#[test]
+fn serve_refuses_tls_files_that_do_not_work() {
+    let fixtures = testkit::repo().join("api/tests/fixtures/tls");
+    let out = lockstep()
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(fixtures.join("server.pem"))
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("--tls-key"), "{stderr}");
+    let data = tempfile::tempdir().unwrap();
+    let out = lockstep()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .arg("--tls-cert")
+        .arg(fixtures.join("ca.pem"))
+        .arg("--tls-key")
+        .arg(fixtures.join("server.key"))
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("the certificate and the key do not fit together"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_dir(data.path()).unwrap().count(),
+        0,
+        "refused before anything is written"
+    );
+}

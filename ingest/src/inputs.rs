@@ -267,7 +267,7 @@ mod tests {
                 ("s.evtx".into(), "a socket, not a file: skipped"),
             ]
         );
-        let named = resolve(&[fifo.clone()], &d.join("data"));
+        let named = resolve(std::slice::from_ref(&fifo), &d.join("data"));
         assert!(named.files.is_empty());
         assert_eq!(named.skipped.len(), 1);
         assert_eq!(named.skipped[0].path, fifo);

@@ -103,7 +103,7 @@ pub fn path_with_tools() -> std::ffi::OsString {
 /// The outside commands the tests run and the Debian package of each (`cargo xtask test`
 /// installs the missing ones). Python packages come from `.ci/requirements.txt` instead,
 /// and the browser tests' npm packages from `dashboards/package-lock.json`.
-pub const DEBIAN_TOOLS: [(&str, &str); 9] = [
+pub const DEBIAN_TOOLS: [(&str, &str); 10] = [
     // The independent C EVTX parser the generator's files are checked against.
     ("evtxexport", "libevtx-utils"),
     ("evtxinfo", "libevtx-utils"),
@@ -117,6 +117,8 @@ pub const DEBIAN_TOOLS: [(&str, &str); 9] = [
     ("npm", "npm"),
     // Sends SIGTERM to a server under test (slim container images leave procps out).
     ("kill", "procps"),
+    // Makes the certificate of the TLS example in docs/tls.md.
+    ("openssl", "openssl"),
     // python-evtx, DuckDB, polars, pandas and Schemathesis run in a virtual environment.
     ("python3", "python3"),
 ];

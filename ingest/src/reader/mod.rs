@@ -346,7 +346,7 @@ impl ChunkReader<'_> {
     /// said about them: records hidden behind a free-space offset that checksums cover, or
     /// lost in a way no record error shows.
     fn check_record_count(&self, number: u64, first: u64, last: u64, outcome: &mut ChunkOutcome) {
-        let listed = (last >= first).then(|| last - first + 1).unwrap_or(0);
+        let listed = if last >= first { last - first + 1 } else { 0 };
         let read = outcome.stats.records;
         let explained = outcome.stats.damage.iter().any(|d| d.record.is_some());
         if read < listed && !explained {
