@@ -14,6 +14,9 @@ use workspace::{Decision, Scope, Verdict};
 use crate::fixtures::*;
 
 const DAY: i64 = 86_400_000_000;
+/// SHA256 hashes as events log them (64 hex digits; a policy accepts no other).
+const HASH_AB: &str = "ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB";
+const HASH_CD: &str = "CDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCD";
 
 fn exe(computer: &'static str, day: i64, path: &'static str) -> Row {
     Row {
@@ -24,7 +27,7 @@ fn exe(computer: &'static str, day: i64, path: &'static str) -> Row {
         collection: Some("EXE"),
         user: Some("S-1-5-21-1-2-3-1001"),
         file_path: Some(path),
-        file_hash: Some("AB"),
+        file_hash: Some(HASH_AB),
         ..Row::default()
     }
 }
@@ -37,7 +40,7 @@ fn allow_all() -> Policy {
         )
     };
     let xml = format!(
-        r#"<AppLockerPolicy Version="1"><RuleCollection Type="Exe" EnforcementMode="Enabled">{}<FileHashRule Id="00000000-0000-4000-8000-000000000099" Name="pkg" Description="" UserOrGroupSid="S-1-1-0" Action="Deny"><Conditions><FileHashCondition><FileHash Type="SHA256" Data="0xCD" /></FileHashCondition></Conditions></FileHashRule></RuleCollection></AppLockerPolicy>"#,
+        r#"<AppLockerPolicy Version="1"><RuleCollection Type="Exe" EnforcementMode="Enabled">{}<FileHashRule Id="00000000-0000-4000-8000-000000000099" Name="pkg" Description="" UserOrGroupSid="S-1-1-0" Action="Deny"><Conditions><FileHashCondition><FileHash Type="SHA256" Data="0x{HASH_CD}" /></FileHashCondition></Conditions></FileHashRule></RuleCollection></AppLockerPolicy>"#,
         rule(1)
     );
     parse(xml.as_bytes()).unwrap().policy
@@ -169,7 +172,7 @@ fn readiness_needs_clean_and_sufficient_evidence() {
     // One execution the candidate denies: not ready, with the residual.
     let mut blocked = rows.clone();
     blocked.push(Row {
-        file_hash: Some("CD"),
+        file_hash: Some(HASH_CD),
         ..exe("FIN-2", 3, "%OSDRIVE%\\USERS\\X\\EVIL.EXE")
     });
     let groups = judge(&blocked, inventory, 5);
