@@ -7,9 +7,11 @@
 //!   [`gpo::read_any`]: also a GPO's `registry.pol` or a GPO backup folder.
 //! - [`write::to_xml`]: XML that validates against `AppLocker.xsd`.
 //! - [`eval::Evaluator`]: allow / deny / not covered, with the reason.
+//! - [`diff::diff`]: two policies compared by what their rules do; [`diff::content_hash`].
 //! - [`suggest`]: rules that would let observed apps run, never a path rule on a
 //!   user-writable place ([`path::user_writable`]).
 
+pub mod diff;
 mod error;
 pub mod eval;
 pub mod gpo;
