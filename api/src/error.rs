@@ -252,6 +252,12 @@ impl From<query::Error> for ApiError {
                 ApiError::new(ErrorCode::ReviewFlagged, err.to_string())
             }
             query::Error::NoRule { .. } => ApiError::new(ErrorCode::NoSafeRule, err.to_string()),
+            query::Error::NoPolicy(_) | query::Error::NoVersion { .. } => {
+                ApiError::new(ErrorCode::NoPolicy, err.to_string())
+            }
+            query::Error::NothingToPublish(_) => {
+                ApiError::new(ErrorCode::Conflict, err.to_string())
+            }
             query::Error::NoWorkspace => ApiError::new(
                 ErrorCode::WorkspaceUnavailable,
                 "the workspace (DATA/workspace.sqlite) is not available",

@@ -19,6 +19,7 @@ mod policy_cmds;
 mod report;
 mod serve;
 mod store_args;
+mod versions_cmds;
 mod workspace_cmds;
 
 #[derive(Debug, Parser)]

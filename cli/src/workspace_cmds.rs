@@ -1,5 +1,5 @@
 //! The admin's work, kept in the workspace: each group's policy in force (`policy import`,
-//! `show`, `candidate`), decisions on apps (`decide`, `decisions`) and `workspace backup`.
+//! `show`, `candidate`; the published versions are in `versions_cmds`), decisions on apps (`decide`, `decisions`) and `workspace backup`.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -52,6 +52,16 @@ pub(crate) enum PolicyCommand {
     Show(ShowArgs),
     /// Write a group's candidate: its policy in force plus the rules of its decisions.
     Candidate(CandidateArgs),
+    /// Freeze a group's candidate as its next numbered version (immutable; the same
+    /// content again publishes nothing).
+    Publish(crate::versions_cmds::PublishArgs),
+    /// List a group's published versions.
+    Versions(crate::versions_cmds::VersionsArgs),
+    /// Write a published version as policy XML, with the collections to enforce.
+    Export(crate::versions_cmds::ExportArgs),
+    /// What changes between two policies of a group: rules, and the apps, events, hosts
+    /// and users whose verdict changes over the recorded window.
+    Diff(crate::versions_cmds::DiffArgs),
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +110,10 @@ pub(crate) fn policy(command: PolicyCommand) -> anyhow::Result<ExitCode> {
         PolicyCommand::Import(args) => import(args),
         PolicyCommand::Show(args) => show(args),
         PolicyCommand::Candidate(args) => candidate(args),
+        PolicyCommand::Publish(args) => crate::versions_cmds::publish(args),
+        PolicyCommand::Versions(args) => crate::versions_cmds::versions(args),
+        PolicyCommand::Export(args) => crate::versions_cmds::export(args),
+        PolicyCommand::Diff(args) => crate::versions_cmds::diff(args),
     }
 }
 

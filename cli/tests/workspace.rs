@@ -247,3 +247,254 @@ fn a_damaged_workspace_stops_the_commands_and_is_left_untouched() {
     }
     assert_eq!(std::fs::read(&file).unwrap(), before);
 }
+
+fn stderr_of_failure(out: &std::process::Output) -> String {
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Blocked events per app id of a `simulate --format json` answer (still and newly).
+fn blocked_events(simulation: &serde_json::Value) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for g in simulation["groups"].as_array().unwrap() {
+        for list in ["still_blocked", "newly_blocked"] {
+            for app in g[list].as_array().unwrap() {
+                *out.entry(app["app_id"].as_str().unwrap().to_owned())
+                    .or_default() += app["events"].as_u64().unwrap();
+            }
+        }
+    }
+    out
+}
+
+/// The flip's paper trail: publish freezes the candidate as numbered versions (the same
+/// content twice is one version), export writes one with the collections to enforce, and
+/// diff names the rule that changed and the apps whose verdict changes, which must be
+/// simulate(after) − simulate(before).
+#[test]
+fn published_versions_export_and_diff() {
+    let data = sample_store();
+    let d = data.path();
+    let current = sample_logs().join("current-policy.xml");
+    stdout(&run(
+        &[
+            "policy",
+            "import",
+            "--group",
+            "finance",
+            current.to_str().unwrap(),
+        ],
+        d,
+    ));
+    let first = stdout(&run(
+        &[
+            "policy", "publish", "--group", "finance", "--note", "baseline",
+        ],
+        d,
+    ));
+    assert!(first.starts_with("published finance version 1 "), "{first}");
+    let again = stdout(&run(&["policy", "publish", "--group", "finance"], d));
+    assert!(
+        again.contains("does what version 1 does") && again.contains("nothing new"),
+        "{again}"
+    );
+    const BLOOMBERG: &str = "203547b4aeb4ce0a";
+    stdout(&run(
+        &["decide", "finance", BLOOMBERG, "allow", "--note", "desk"],
+        d,
+    ));
+    let second = stdout(&run(&["policy", "publish", "--group", "finance"], d));
+    assert!(
+        second.starts_with("published finance version 2 "),
+        "{second}"
+    );
+
+    let versions: serde_json::Value = serde_json::from_str(&stdout(&run(
+        &[
+            "policy", "versions", "--group", "finance", "--format", "json",
+        ],
+        d,
+    )))
+    .unwrap();
+    let versions = versions.as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0]["note"], "baseline");
+    assert_eq!(
+        (
+            versions[0]["decisions_through"].as_i64(),
+            versions[1]["decisions_through"].as_i64()
+        ),
+        (Some(0), Some(1))
+    );
+
+    // Export: the modes asked for, and a warning for a collection without rules.
+    let dir = tempfile::tempdir().unwrap();
+    let (v1, v2) = (dir.path().join("v1.xml"), dir.path().join("v2.xml"));
+    for (n, file) in [("1", &v1), ("2", &v2)] {
+        stdout(&run(
+            &[
+                "policy",
+                "export",
+                "--group",
+                "finance",
+                "--version",
+                n,
+                "--enforce",
+                "EXE",
+                "--out",
+                file.to_str().unwrap(),
+            ],
+            d,
+        ));
+    }
+    let exported = policy::read::read_file(&v2).unwrap().policy;
+    let exe = exported.collection(policy::CollectionKind::Exe).unwrap();
+    assert_eq!(exe.mode, Some(policy::EnforcementMode::Enabled));
+    assert_eq!(
+        exported
+            .collection(policy::CollectionKind::Script)
+            .unwrap()
+            .mode,
+        Some(policy::EnforcementMode::AuditOnly)
+    );
+    let missing = stderr_of_failure(&run(
+        &["policy", "export", "--group", "finance", "--version", "9"],
+        d,
+    ));
+    assert!(
+        missing.contains("finance has no published version 9"),
+        "{missing}"
+    );
+
+    // Diff: one rule added, the app it allows, and exactly simulate(v2) − simulate(v1).
+    let change: serde_json::Value = serde_json::from_str(&stdout(&run(
+        &[
+            "policy", "diff", "--group", "finance", "1", "2", "--format", "json",
+        ],
+        d,
+    )))
+    .unwrap();
+    let rules = &change["rules"];
+    assert_eq!(rules["added"].as_array().unwrap().len(), 1, "{rules}");
+    assert!(
+        rules["removed"].as_array().unwrap().is_empty()
+            && rules["changed"].as_array().unwrap().is_empty()
+    );
+    assert!(
+        rules["added"][0]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("BLOOMBERG")
+    );
+    let simulate = |file: &Path| -> serde_json::Value {
+        serde_json::from_str(&stdout(&run(
+            &[
+                "simulate",
+                "--policy",
+                file.to_str().unwrap(),
+                "--group",
+                "finance",
+                "--top",
+                "10000",
+                "--format",
+                "json",
+            ],
+            d,
+        )))
+        .unwrap()
+    };
+    let (before, after) = (
+        blocked_events(&simulate(&v1)),
+        blocked_events(&simulate(&v2)),
+    );
+    let mut allowed = std::collections::BTreeMap::new();
+    for (app, events) in &before {
+        let now = after.get(app).copied().unwrap_or(0);
+        if *events > now {
+            allowed.insert(app.clone(), events - now);
+        }
+    }
+    assert!(
+        after
+            .iter()
+            .all(|(app, e)| before.get(app).is_some_and(|b| b >= e)),
+        "nothing newly blocked"
+    );
+    let impact = &change["impact"];
+    let listed: std::collections::BTreeMap<String, u64> = impact["newly_allowed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["app_id"].as_str().unwrap().to_owned(),
+                a["changed_events"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, allowed);
+    assert!(listed.contains_key(BLOOMBERG));
+    assert_eq!(
+        impact["newly_allowed_events"].as_u64().unwrap(),
+        allowed.values().sum::<u64>()
+    );
+    assert_eq!(impact["newly_blocked_events"], 0);
+
+    // The same for people and for a change ticket; a version against a file and itself.
+    let table = stdout(&run(&["policy", "diff", "--group", "finance", "1", "2"], d));
+    assert!(
+        table.contains("added    Exe") && table.contains(BLOOMBERG),
+        "{table}"
+    );
+    let markdown = stdout(&run(
+        &[
+            "policy", "diff", "--group", "finance", "1", "2", "--format", "markdown",
+        ],
+        d,
+    ));
+    assert!(
+        markdown.starts_with("## AppLocker policy change: finance"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| newly allowed | BLOOMBERG"),
+        "{markdown}"
+    );
+    let same = stdout(&run(
+        &[
+            "policy",
+            "diff",
+            "--group",
+            "finance",
+            "2",
+            v2.to_str().unwrap(),
+        ],
+        d,
+    ));
+    assert!(
+        same.contains("mode     Exe    AuditOnly -> Enabled"),
+        "{same}"
+    );
+    assert!(
+        same.contains("impact: 0 event(s) newly blocked, 0 newly allowed"),
+        "{same}"
+    );
+
+    // Bad references and groups are named; nothing to publish is said.
+    let unknown = stderr_of_failure(&run(&["policy", "diff", "--group", "finance", "1", "7"], d));
+    assert!(
+        unknown.contains("finance has no published version 7"),
+        "{unknown}"
+    );
+    let neither = stderr_of_failure(&run(
+        &["policy", "diff", "--group", "finance", "1", "latest"],
+        d,
+    ));
+    assert!(neither.contains("neither a version number"), "{neither}");
+    let nothing = stderr_of_failure(&run(&["policy", "publish", "--group", "hr"], d));
+    assert!(nothing.contains("nothing to publish"), "{nothing}");
+}

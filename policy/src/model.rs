@@ -133,7 +133,8 @@ impl CollectionKind {
 
 impl fmt::Display for CollectionKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.xml_name())
+        // `pad`, so `{:<6}` lines up tables.
+        f.pad(self.xml_name())
     }
 }
 

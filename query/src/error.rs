@@ -55,6 +55,19 @@ pub enum Error {
         label: String,
         why: String,
     },
+    /// A version number the group has not published.
+    #[error(
+        "{group} has no published version {version} (`lockstep policy versions --group {group}` lists them)"
+    )]
+    NoVersion { group: String, version: i64 },
+    /// No policy in force for the group, where one is needed.
+    #[error("no policy in force for {0}: `lockstep policy import` stores one")]
+    NoPolicy(String),
+    /// A candidate with no rules at all: nothing to publish.
+    #[error(
+        "{0}'s candidate has no rules (no policy in force imported and no allow or block decisions): nothing to publish"
+    )]
+    NothingToPublish(String),
     /// Something that needs the workspace, without one.
     #[error("this needs the workspace (DATA/workspace.sqlite)")]
     NoWorkspace,

@@ -25,6 +25,7 @@ pub mod suggest;
 mod time;
 pub mod timeline;
 pub mod transition;
+pub mod versions;
 pub mod whatif;
 
 use datafusion::arrow::datatypes::{DataType, Schema};

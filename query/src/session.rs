@@ -20,6 +20,7 @@ use policy::suggest::Granularity;
 use policy::{EnforcementMode, Evaluator, Policy, SidGroups};
 use workspace::{Decision, NewDecision, Scope, Verdict, Workspace};
 
+use crate::Window;
 use crate::inventory::HostGroups;
 use crate::readiness::{GroupPlan, GroupReadiness, ReadinessOptions};
 use crate::report::{Report, ReportOptions};
@@ -27,6 +28,7 @@ use crate::simulate::{SimulateOptions, Simulation};
 use crate::suggest::{GroupSuggestions, SuggestOptions};
 use crate::timeline::{DayCount, TimelineOptions};
 use crate::transition::{GroupCandidate, build_candidate, configured, recorded_apps, rule_for};
+use crate::versions::{PolicyChange, PolicyRef};
 use crate::{Engine, Error, Inventory, Result, Store};
 
 /// Memory the local engine may use unless told otherwise, in MiB (all running queries
@@ -292,6 +294,102 @@ impl Session {
             &self.decisions_for(group)?,
         )
         .await
+    }
+
+    /// Freezes `group`'s candidate as its next published version (a no-op, `new: false`,
+    /// when the latest version already does the same).
+    pub async fn publish(
+        &self,
+        group: &str,
+        note: Option<&str>,
+        by: &str,
+    ) -> Result<workspace::Published> {
+        let ws = self.workspace.as_ref().ok_or(Error::NoWorkspace)?;
+        let candidate = self.candidate(group).await?;
+        if candidate.policy.rules().next().is_none() {
+            return Err(Error::NothingToPublish(group.to_owned()));
+        }
+        let xml = policy::write::to_xml(&candidate.policy);
+        let hash = policy::diff::content_hash(&candidate.policy);
+        Ok(ws.publish(&workspace::NewVersion {
+            group,
+            xml: &xml,
+            content_hash: &hash,
+            note,
+            published_by: by,
+        })?)
+    }
+
+    /// The group's published versions, oldest first.
+    pub fn versions(&self, group: &str) -> Result<Vec<workspace::PolicyVersion>> {
+        let ws = self.workspace.as_ref().ok_or(Error::NoWorkspace)?;
+        Ok(ws.versions(group)?)
+    }
+
+    /// The policy `which` names for `group`, and how to call it.
+    pub async fn resolve_policy(&self, group: &str, which: &PolicyRef) -> Result<(Policy, String)> {
+        match which {
+            PolicyRef::Version(number) => {
+                let ws = self.workspace.as_ref().ok_or(Error::NoWorkspace)?;
+                let version = ws
+                    .version(group, *number)?
+                    .ok_or_else(|| Error::NoVersion {
+                        group: group.to_owned(),
+                        version: *number,
+                    })?;
+                let parsed = policy::read::parse(version.xml.as_bytes())?;
+                Ok((
+                    parsed.policy,
+                    format!(
+                        "version {number} (published {} by {})",
+                        version.published_at, version.published_by
+                    ),
+                ))
+            }
+            PolicyRef::Current => {
+                let (policy, source) = self
+                    .current_for(group)?
+                    .ok_or_else(|| Error::NoPolicy(group.to_owned()))?;
+                Ok((policy, format!("current: {source}")))
+            }
+            PolicyRef::Candidate => {
+                let candidate = self.candidate(group).await?;
+                Ok((candidate.policy, "the candidate".to_owned()))
+            }
+            PolicyRef::Given(policy, name) => Ok((policy.clone(), name.clone())),
+        }
+    }
+
+    /// What changes for `group` from `before` to `after`: the rules, and the apps, events,
+    /// hosts and users whose verdict changes over `window` (simulate(after) −
+    /// simulate(before)). Both are judged as enforced, whatever modes they are written with.
+    pub async fn policy_change(
+        &self,
+        group: &str,
+        before: &PolicyRef,
+        after: &PolicyRef,
+        window: Window,
+    ) -> Result<PolicyChange> {
+        let ctx = self.context().await?;
+        self.ensure_group(&ctx, group).await?;
+        let (old, before_name) = self.resolve_policy(group, before).await?;
+        let (new, after_name) = self.resolve_policy(group, after).await?;
+        let opts = SimulateOptions {
+            window,
+            groups: vec![group.to_owned()],
+            with_who: true,
+            ..SimulateOptions::default()
+        };
+        let judge = |p: &Policy| Evaluator::new(p, None);
+        let old_simulation = self.simulate(&judge(&old), &opts).await?;
+        let new_simulation = self.simulate(&judge(&new), &opts).await?;
+        Ok(PolicyChange {
+            group: group.to_owned(),
+            before: before_name,
+            after: after_name,
+            rules: policy::diff::diff(&old, &new),
+            impact: crate::versions::impact(&old_simulation, &new_simulation),
+        })
     }
 
     /// Per group and collection: ready to enforce, or why not, judged under `candidate`.

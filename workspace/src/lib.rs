@@ -203,6 +203,46 @@ pub struct StoredPolicy {
     pub imported_at: String,
 }
 
+/// A published version of a group's candidate: frozen, numbered per group.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PolicyVersion {
+    pub group: String,
+    /// 1, 2, … within the group.
+    pub version: i64,
+    /// The policy as published (every collection as the candidate had it; `export
+    /// --enforce` sets the modes).
+    pub xml: String,
+    /// What the policy does, hashed (`policy::diff::content_hash`): equal for equal rules.
+    pub content_hash: String,
+    /// The last decision (by its number in the history) the candidate was made from.
+    pub decisions_through: i64,
+    pub note: Option<String>,
+    pub published_by: String,
+    pub published_at: String,
+}
+
+/// What [`Workspace::publish`] did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Published {
+    #[serde(flatten)]
+    pub version: PolicyVersion,
+    /// `false` when the group's latest version already had this content: nothing was
+    /// stored and `version` is that one.
+    pub new: bool,
+}
+
+/// What a new version is made of.
+#[derive(Debug, Clone)]
+pub struct NewVersion<'a> {
+    pub group: &'a str,
+    pub xml: &'a str,
+    pub content_hash: &'a str,
+    pub note: Option<&'a str>,
+    pub published_by: &'a str,
+}
+
 /// The workspace of a data folder.
 #[derive(Debug)]
 pub struct Workspace {
@@ -499,6 +539,84 @@ impl Workspace {
             .map_err(|e| self.sqlite(e))
     }
 
+    /// Freezes a group's candidate as its next version. When the latest version has the
+    /// same content hash, nothing is stored and that version is returned (`new: false`):
+    /// publishing twice is a no-op, not a second version.
+    pub fn publish(&self, new: &NewVersion<'_>) -> Result<Published> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sqlite(e))?;
+        let latest = latest_version(&tx, new.group).map_err(|e| self.sqlite(e))?;
+        if let Some(latest) = latest.filter(|v| v.content_hash == new.content_hash) {
+            return Ok(Published {
+                version: latest,
+                new: false,
+            });
+        }
+        let decisions_through: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(id), 0) FROM decisions WHERE grp IS ?1 OR grp IS NULL",
+                params![new.group],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let version = PolicyVersion {
+            group: new.group.to_owned(),
+            version: latest_number(&tx, new.group).map_err(|e| self.sqlite(e))? + 1,
+            xml: new.xml.to_owned(),
+            content_hash: new.content_hash.to_owned(),
+            decisions_through,
+            note: new.note.map(str::to_owned),
+            published_by: new.published_by.to_owned(),
+            published_at: now(),
+        };
+        tx.execute(
+            "INSERT INTO policy_versions (grp, version, xml, content_hash, decisions_through,
+                note, published_by, published_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                version.group,
+                version.version,
+                version.xml,
+                version.content_hash,
+                version.decisions_through,
+                version.note,
+                version.published_by,
+                version.published_at
+            ],
+        )
+        .map_err(|e| self.sqlite(e))?;
+        tx.commit().map_err(|e| self.sqlite(e))?;
+        Ok(Published { version, new: true })
+    }
+
+    /// The group's published versions, oldest first.
+    pub fn versions(&self, group: &str) -> Result<Vec<PolicyVersion>> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare(&format!(
+                "{VERSION_COLUMNS} WHERE grp = ?1 ORDER BY version"
+            ))
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map(params![group], read_version)
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// Version `number` of the group, if published.
+    pub fn version(&self, group: &str, number: i64) -> Result<Option<PolicyVersion>> {
+        let conn = self.lock();
+        conn.query_row(
+            &format!("{VERSION_COLUMNS} WHERE grp = ?1 AND version = ?2"),
+            params![group, number],
+            read_version,
+        )
+        .optional()
+        .map_err(|e| self.sqlite(e))
+    }
+
     /// A copy of the whole workspace at `to`, taken while others may be writing (SQLite's
     /// online backup). `to` must not exist yet.
     pub fn backup(&self, to: &Path) -> Result<()> {
@@ -542,4 +660,37 @@ pub fn os_user() -> String {
                 .filter(|u| !u.is_empty())
         })
         .unwrap_or_else(|| "unknown".into())
+}
+
+const VERSION_COLUMNS: &str = "SELECT grp, version, xml, content_hash, decisions_through, note,
+    published_by, published_at FROM policy_versions";
+
+fn read_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<PolicyVersion> {
+    Ok(PolicyVersion {
+        group: r.get(0)?,
+        version: r.get(1)?,
+        xml: r.get(2)?,
+        content_hash: r.get(3)?,
+        decisions_through: r.get(4)?,
+        note: r.get(5)?,
+        published_by: r.get(6)?,
+        published_at: r.get(7)?,
+    })
+}
+
+fn latest_number(conn: &Connection, group: &str) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM policy_versions WHERE grp = ?1",
+        params![group],
+        |r| r.get(0),
+    )
+}
+
+fn latest_version(conn: &Connection, group: &str) -> rusqlite::Result<Option<PolicyVersion>> {
+    conn.query_row(
+        &format!("{VERSION_COLUMNS} WHERE grp = ?1 ORDER BY version DESC LIMIT 1"),
+        params![group],
+        read_version,
+    )
+    .optional()
 }

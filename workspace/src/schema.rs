@@ -8,7 +8,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use crate::{Error, Result};
 
 /// The schema this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Migration N turns schema N-1 into schema N.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -38,6 +38,23 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         imported_at TEXT NOT NULL
      );
      CREATE INDEX policies_by_group ON policies (grp, id);",
+    // 2: published versions of each group's candidate, numbered per group, immutable.
+    "CREATE TABLE policy_versions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        grp TEXT NOT NULL,
+        version INTEGER NOT NULL CHECK (version >= 1),
+        xml TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        decisions_through INTEGER NOT NULL,
+        note TEXT,
+        published_by TEXT NOT NULL,
+        published_at TEXT NOT NULL,
+        UNIQUE (grp, version)
+     );
+     CREATE TRIGGER policy_versions_are_immutable BEFORE UPDATE ON policy_versions
+        BEGIN SELECT RAISE(ABORT, 'a published policy version cannot be changed'); END;
+     CREATE TRIGGER policy_versions_are_kept BEFORE DELETE ON policy_versions
+        BEGIN SELECT RAISE(ABORT, 'a published policy version cannot be deleted'); END;",
 ];
 
 /// Brings `conn` to [`SCHEMA_VERSION`]; refuses a database of a newer schema or one that is

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use workspace::{Error, NewDecision, Scope, Verdict, Workspace};
+use workspace::{Error, NewDecision, NewVersion, Scope, Verdict, Workspace};
 
 fn decision(scope: Scope, app_id: &str, verdict: Verdict, note: &str) -> NewDecision {
     NewDecision {
@@ -311,4 +311,79 @@ fn an_online_backup_is_a_workspace_with_everything() {
     let restored = Workspace::open_file(&copy).unwrap();
     assert_eq!(restored.history(None).unwrap().len(), 1);
     assert!(restored.policy(&Scope::Fleet).unwrap().is_some());
+}
+
+fn version<'a>(xml: &'a str, hash: &'a str, note: Option<&'a str>) -> NewVersion<'a> {
+    NewVersion {
+        group: "finance",
+        xml,
+        content_hash: hash,
+        note,
+        published_by: "alice",
+    }
+}
+
+#[test]
+fn published_versions_are_numbered_per_group_and_immutable() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = Workspace::open(dir.path()).unwrap();
+    ws.decide(decision(finance(), "app1", Verdict::Block, ""))
+        .unwrap();
+    let first = ws.publish(&version("<A/>", "h1", Some("first"))).unwrap();
+    assert!(first.new);
+    assert_eq!(
+        (first.version.version, first.version.decisions_through),
+        (1, 1)
+    );
+    // The same content again: no second version, the first is returned.
+    let again = ws.publish(&version("<A />", "h1", Some("again"))).unwrap();
+    assert!(!again.new);
+    assert_eq!(again.version, first.version);
+    ws.decide(decision(finance(), "app2", Verdict::Defer, ""))
+        .unwrap();
+    let second = ws.publish(&version("<B/>", "h2", None)).unwrap();
+    assert_eq!(
+        (second.version.version, second.version.decisions_through),
+        (2, 2)
+    );
+    // Back to the first content is a new version (3), not version 1 again.
+    let third = ws.publish(&version("<A/>", "h1", None)).unwrap();
+    assert_eq!(third.version.version, 3);
+    // Other groups count from 1.
+    let hr = ws
+        .publish(&NewVersion {
+            group: "hr",
+            ..version("<C/>", "h3", None)
+        })
+        .unwrap();
+    assert_eq!(hr.version.version, 1);
+
+    let listed: Vec<i64> = ws
+        .versions("finance")
+        .unwrap()
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(listed, [1, 2, 3]);
+    assert_eq!(ws.version("finance", 2).unwrap().unwrap().xml, "<B/>");
+    assert_eq!(ws.version("finance", 4).unwrap(), None);
+    drop(ws);
+
+    // Not even SQL changes a published version.
+    let path = dir.path().join(workspace::FILE);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let update = conn.execute("UPDATE policy_versions SET xml = 'x' WHERE version = 1", []);
+    assert!(
+        update
+            .unwrap_err()
+            .to_string()
+            .contains("cannot be changed")
+    );
+    let delete = conn.execute("DELETE FROM policy_versions", []);
+    assert!(
+        delete
+            .unwrap_err()
+            .to_string()
+            .contains("cannot be deleted")
+    );
 }
