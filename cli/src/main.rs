@@ -17,6 +17,7 @@ mod ingest;
 mod output;
 mod policy_cmds;
 mod report;
+mod rollout_cmds;
 mod serve;
 mod store_args;
 mod versions_cmds;
@@ -68,7 +69,7 @@ enum Command {
     Readiness(policy_cmds::ReadinessArgs),
     /// The dashboard and the HTTP API (`serve sample-logs/` ingests first and prints a link)
     Serve(serve::ServeArgs),
-    /// Each group's policy in force (import, show) and candidate.
+    /// Each group's policy in force (import, show), candidate and published versions.
     #[command(subcommand)]
     Policy(workspace_cmds::PolicyCommand),
     /// Decide about an app of a group: allow (with the suggested rule), block on purpose, or defer.
@@ -82,6 +83,11 @@ enum Command {
     /// The workspace file itself (backup).
     #[command(subcommand)]
     Workspace(workspace_cmds::WorkspaceCommand),
+    /// The rollout record: when a group's collections went to Enforce (which version) or back to audit.
+    #[command(subcommand)]
+    Rollout(rollout_cmds::RolloutCommand),
+    /// After the flip: blocks per day (expected, unexpected), the exception queue, disagreements.
+    Monitor(rollout_cmds::MonitorArgs),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +107,8 @@ fn main() -> ExitCode {
         Command::Decide(cmd) => workspace_cmds::decide(cmd),
         Command::Decisions(cmd) => workspace_cmds::decisions(cmd),
         Command::Workspace(cmd) => workspace_cmds::workspace(cmd),
+        Command::Rollout(cmd) => rollout_cmds::rollout(cmd),
+        Command::Monitor(cmd) => rollout_cmds::monitor(cmd),
     };
     match result {
         Ok(code) => code,

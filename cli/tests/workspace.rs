@@ -498,3 +498,143 @@ fn published_versions_export_and_diff() {
     let nothing = stderr_of_failure(&run(&["policy", "publish", "--group", "hr"], d));
     assert!(nothing.contains("nothing to publish"), "{nothing}");
 }
+
+/// The rollout record and the monitor on the (audit-mode) sample fleet: the flip is
+/// recorded with its version, a rollback too, the record is append-only, an unknown
+/// version or collection is refused, and monitor warns that the hosts still audit.
+#[test]
+fn the_rollout_record_and_the_monitor() {
+    let data = sample_store();
+    let d = data.path();
+    let current = sample_logs().join("current-policy.xml");
+    stdout(&run(
+        &[
+            "policy",
+            "import",
+            "--group",
+            "finance",
+            current.to_str().unwrap(),
+        ],
+        d,
+    ));
+    stdout(&run(&["policy", "publish", "--group", "finance"], d));
+
+    let refused = stderr_of_failure(&run(
+        &[
+            "rollout",
+            "enforce",
+            "--group",
+            "finance",
+            "--collection",
+            "EXE",
+            "--version",
+            "2",
+        ],
+        d,
+    ));
+    assert!(
+        refused.contains("finance has no published version 2"),
+        "{refused}"
+    );
+    let bad = run(
+        &[
+            "rollout",
+            "enforce",
+            "--group",
+            "finance",
+            "--collection",
+            "EXX",
+            "--version",
+            "1",
+        ],
+        d,
+    );
+    assert_eq!(bad.status.code(), Some(2), "a collection not in the list");
+    let said = stdout(&run(
+        &[
+            "rollout",
+            "enforce",
+            "--group",
+            "finance",
+            "--collection",
+            "exe,script",
+            "--version",
+            "1",
+            "--at",
+            "2026-10-12",
+            "--note",
+            "CAB-1",
+        ],
+        d,
+    ));
+    assert_eq!(
+        said,
+        "recorded: finance EXE,SCRIPT enforce (version 1) from 2026-10-12T00:00:00Z\n"
+    );
+    let m: serde_json::Value = serde_json::from_str(&stdout(&run(
+        &["monitor", "--group", "finance", "--format", "json"],
+        d,
+    )))
+    .unwrap();
+    let codes: Vec<(&str, &str)> = m["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["code"].as_str().unwrap(),
+                w["collection"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [("still_auditing", "EXE"), ("still_auditing", "SCRIPT")],
+        "{m}"
+    );
+    assert_eq!(m["unexpected_blocked_events"], 0);
+    assert_eq!(m["collections"].as_array().unwrap().len(), 2);
+
+    // A rollback: EXE back to audit; the record keeps both entries.
+    stdout(&run(
+        &[
+            "rollout",
+            "audit",
+            "--group",
+            "finance",
+            "--collection",
+            "EXE",
+            "--at",
+            "2026-10-15",
+        ],
+        d,
+    ));
+    let record: serde_json::Value = serde_json::from_str(&stdout(&run(
+        &["rollout", "list", "--group", "finance", "--format", "json"],
+        d,
+    )))
+    .unwrap();
+    let entries: Vec<(&str, &str)> = record
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["collection"].as_str().unwrap(),
+                r["mode"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [("EXE", "enforce"), ("SCRIPT", "enforce"), ("EXE", "audit")]
+    );
+    let m: serde_json::Value = serde_json::from_str(&stdout(&run(
+        &["monitor", "--group", "finance", "--format", "json"],
+        d,
+    )))
+    .unwrap();
+    assert_eq!(m["warnings"].as_array().unwrap().len(), 1, "{m}");
+    let unknown = stderr_of_failure(&run(&["monitor", "--group", "nosuch"], d));
+    assert!(unknown.contains("no group \"nosuch\""), "{unknown}");
+}

@@ -17,6 +17,7 @@ mod columns;
 mod engine;
 mod error;
 pub mod inventory;
+pub mod monitor;
 pub mod readiness;
 pub mod report;
 pub mod session;

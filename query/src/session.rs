@@ -320,6 +320,23 @@ impl Session {
         })?)
     }
 
+    /// The group after the flip: the rollout record, blocks since enforcement (expected and
+    /// unexpected), the exception queue and the disagreements.
+    pub async fn monitor(&self, group: &str) -> Result<crate::monitor::GroupMonitor> {
+        let ws = self.workspace.as_ref().ok_or(Error::NoWorkspace)?;
+        let ctx = self.context().await?;
+        self.ensure_group(&ctx, group).await?;
+        let rollouts = ws.rollouts(group)?;
+        crate::monitor::monitor(
+            &ctx,
+            &self.inventory,
+            group,
+            &rollouts,
+            &self.decisions_for(group)?,
+        )
+        .await
+    }
+
     /// The group's published versions, oldest first.
     pub fn versions(&self, group: &str) -> Result<Vec<workspace::PolicyVersion>> {
         let ws = self.workspace.as_ref().ok_or(Error::NoWorkspace)?;

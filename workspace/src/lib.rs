@@ -243,6 +243,61 @@ pub struct NewVersion<'a> {
     pub published_by: &'a str,
 }
 
+/// Enforce or audit: what a rollout entry puts a collection in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum RolloutMode {
+    Enforce,
+    Audit,
+}
+
+impl RolloutMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolloutMode::Enforce => "enforce",
+            RolloutMode::Audit => "audit",
+        }
+    }
+
+    fn parse(text: &str) -> RolloutMode {
+        if text == "enforce" {
+            RolloutMode::Enforce
+        } else {
+            RolloutMode::Audit
+        }
+    }
+}
+
+/// One entry of the rollout record: a collection of a group went to `mode` at `at`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Rollout {
+    pub group: String,
+    /// `EXE`, `DLL`, `MSI`, `SCRIPT` or `APPX`.
+    pub collection: String,
+    pub mode: RolloutMode,
+    /// The published version that went live (enforce only).
+    pub version: Option<i64>,
+    /// When it went live, RFC 3339 UTC.
+    pub at: String,
+    pub note: Option<String>,
+    pub recorded_by: String,
+    pub recorded_at: String,
+}
+
+/// What [`Workspace::record_rollout`] records: one entry per collection.
+#[derive(Debug, Clone)]
+pub struct NewRollout<'a> {
+    pub group: &'a str,
+    pub collections: &'a [String],
+    pub mode: RolloutMode,
+    pub version: Option<i64>,
+    pub at: &'a str,
+    pub note: Option<&'a str>,
+    pub recorded_by: &'a str,
+}
+
 /// The workspace of a data folder.
 #[derive(Debug)]
 pub struct Workspace {
@@ -588,6 +643,101 @@ impl Workspace {
         .map_err(|e| self.sqlite(e))?;
         tx.commit().map_err(|e| self.sqlite(e))?;
         Ok(Published { version, new: true })
+    }
+
+    /// Records that `collections` of a group went to `mode` (all or none). Enforcing needs
+    /// a published version of the group.
+    pub fn record_rollout(&self, new: &NewRollout<'_>) -> Result<Vec<Rollout>> {
+        if new.collections.is_empty() {
+            return Err(Error::Invalid(
+                "a rollout names at least one collection".into(),
+            ));
+        }
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.sqlite(e))?;
+        match (new.mode, new.version) {
+            (RolloutMode::Enforce, None) => {
+                return Err(Error::Invalid(
+                    "enforcing needs the published version that goes live (--version N)".into(),
+                ));
+            }
+            (_, Some(version)) => {
+                let published: bool = tx
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM policy_versions WHERE grp = ?1 AND version = ?2)",
+                        params![new.group, version],
+                        |r| r.get(0),
+                    )
+                    .map_err(|e| self.sqlite(e))?;
+                if !published {
+                    return Err(Error::Invalid(format!(
+                        "{} has no published version {version} (`lockstep policy versions --group {}` lists them)",
+                        new.group, new.group
+                    )));
+                }
+            }
+            (RolloutMode::Audit, None) => {}
+        }
+        let recorded_at = now();
+        let mut out = Vec::new();
+        for collection in new.collections {
+            tx.execute(
+                "INSERT INTO rollouts (grp, collection, mode, version, at, note, recorded_by, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    new.group,
+                    collection,
+                    new.mode.as_str(),
+                    new.version,
+                    new.at,
+                    new.note,
+                    new.recorded_by,
+                    recorded_at
+                ],
+            )
+            .map_err(|e| self.sqlite(e))?;
+            out.push(Rollout {
+                group: new.group.to_owned(),
+                collection: collection.clone(),
+                mode: new.mode,
+                version: new.version,
+                at: new.at.to_owned(),
+                note: new.note.map(str::to_owned),
+                recorded_by: new.recorded_by.to_owned(),
+                recorded_at: recorded_at.clone(),
+            });
+        }
+        tx.commit().map_err(|e| self.sqlite(e))?;
+        Ok(out)
+    }
+
+    /// The group's rollout record, in the order the changes went live.
+    pub fn rollouts(&self, group: &str) -> Result<Vec<Rollout>> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare(
+                "SELECT grp, collection, mode, version, at, note, recorded_by, recorded_at
+                 FROM rollouts WHERE grp = ?1 ORDER BY at, id",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map(params![group], |r| {
+                Ok(Rollout {
+                    group: r.get(0)?,
+                    collection: r.get(1)?,
+                    mode: RolloutMode::parse(&r.get::<_, String>(2)?),
+                    version: r.get(3)?,
+                    at: r.get(4)?,
+                    note: r.get(5)?,
+                    recorded_by: r.get(6)?,
+                    recorded_at: r.get(7)?,
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.sqlite(e))
     }
 
     /// The group's published versions, oldest first.

@@ -8,7 +8,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use crate::{Error, Result};
 
 /// The schema this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Migration N turns schema N-1 into schema N.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -55,6 +55,26 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         BEGIN SELECT RAISE(ABORT, 'a published policy version cannot be changed'); END;
      CREATE TRIGGER policy_versions_are_kept BEFORE DELETE ON policy_versions
         BEGIN SELECT RAISE(ABORT, 'a published policy version cannot be deleted'); END;",
+    // 3: the rollout record: when a group's collection went to enforce (with the version
+    // that went live) or back to audit. Append-only; the latest entry per collection is its
+    // state.
+    "CREATE TABLE rollouts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        grp TEXT NOT NULL,
+        collection TEXT NOT NULL,
+        mode TEXT NOT NULL CHECK (mode IN ('enforce', 'audit')),
+        version INTEGER,
+        at TEXT NOT NULL,
+        note TEXT,
+        recorded_by TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        CHECK (mode <> 'enforce' OR version IS NOT NULL)
+     );
+     CREATE INDEX rollouts_by_group ON rollouts (grp, at, id);
+     CREATE TRIGGER rollouts_are_immutable BEFORE UPDATE ON rollouts
+        BEGIN SELECT RAISE(ABORT, 'a rollout entry cannot be changed'); END;
+     CREATE TRIGGER rollouts_are_kept BEFORE DELETE ON rollouts
+        BEGIN SELECT RAISE(ABORT, 'a rollout entry cannot be deleted'); END;",
 ];
 
 /// Brings `conn` to [`SCHEMA_VERSION`]; refuses a database of a newer schema or one that is

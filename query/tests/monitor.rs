@@ -1,0 +1,192 @@
+//! After the flip, on hand-made tables: blocks since enforcement split into expected
+//! (decided `block`) and unexpected (the exception queue, each with a proposed rule), and
+//! warnings where the events disagree with the rollout record.
+
+use std::collections::BTreeMap;
+
+use query::app::AppIdentity;
+use query::monitor::monitor;
+use query::{Collection, Inventory};
+use workspace::{Decision, Rollout, RolloutMode, Scope, Verdict};
+
+use crate::fixtures::*;
+
+const DAY: i64 = 86_400_000_000;
+/// 2026-09-21T00:00:00Z, so day `d` is 2026-09-21 + d.
+const START: i64 = 1_789_948_800_000_000;
+const EVIL: &str = "EEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE";
+const TOOL: &str = "ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB";
+
+fn event(
+    computer: &'static str,
+    day: i64,
+    outcome: &'static str,
+    collection: &'static str,
+    path: &'static str,
+    hash: &'static str,
+) -> Row {
+    Row {
+        time_us: START + day * DAY + 3_600_000_000,
+        computer,
+        event_id: if outcome == "blocked" { 8004 } else { 8003 },
+        outcome,
+        collection: Some(collection),
+        user: Some("S-1-5-21-1-2-3-1001"),
+        file_path: Some(path),
+        file_hash: Some(hash),
+        ..Row::default()
+    }
+}
+
+fn app_id(hash: &str, path: &str) -> String {
+    AppIdentity::from_parts(
+        Some(Collection::Exe),
+        None,
+        None,
+        None,
+        Some(hash),
+        Some(path),
+    )
+    .app_id()
+}
+
+fn decided(app_id: &str, verdict: Verdict) -> Decision {
+    Decision {
+        version: 1,
+        scope: Scope::Group("finance".into()),
+        app_id: app_id.to_owned(),
+        verdict,
+        label: app_id.to_owned(),
+        collection: Some("EXE".into()),
+        rule_xml: None,
+        granularity: None,
+        flagged: Vec::new(),
+        note: None,
+        decided_by: "tester".into(),
+        decided_at: "2026-10-01T00:00:00Z".into(),
+    }
+}
+
+fn enforced_exe_since(day: &str) -> Rollout {
+    Rollout {
+        group: "finance".into(),
+        collection: "EXE".into(),
+        mode: RolloutMode::Enforce,
+        version: Some(1),
+        at: format!("{day}T00:00:00Z"),
+        note: None,
+        recorded_by: "tester".into(),
+        recorded_at: "2026-10-01T00:00:00Z".into(),
+    }
+}
+
+#[test]
+fn blocks_after_the_flip_are_split_and_the_unexpected_form_the_queue() {
+    let evil_path = "%OSDRIVE%\\USERS\\X\\EVIL.EXE";
+    let tool_path = "%PROGRAMFILES%\\NEWVENDOR\\TOOL.EXE";
+    let rows = vec![
+        // Before the flip (day 10): audit only, not counted.
+        event("FIN-1", 5, "audit", "EXE", evil_path, EVIL),
+        // After: the app decided block (expected), twice.
+        event("FIN-1", 11, "blocked", "EXE", evil_path, EVIL),
+        event("FIN-1", 12, "blocked", "EXE", evil_path, EVIL),
+        // A new tool nobody decided (unexpected), on two hosts over two days.
+        event("FIN-2", 11, "blocked", "EXE", tool_path, TOOL),
+        event("FIN-2", 12, "blocked", "EXE", tool_path, TOOL),
+        event("FIN-3", 12, "blocked", "EXE", tool_path, TOOL),
+        // FIN-3 still audits EXE after the flip: its GPO did not apply?
+        event("FIN-3", 13, "audit", "EXE", evil_path, EVIL),
+        // FIN-2 blocks a script, though SCRIPT is not recorded as enforced.
+        event(
+            "FIN-2",
+            12,
+            "blocked",
+            "SCRIPT",
+            "%OSDRIVE%\\USERS\\X\\A.PS1",
+            TOOL,
+        ),
+    ];
+    let ctx = context_with(&rows);
+    let inventory =
+        Inventory::parse("computer,group\nFIN-1,finance\nFIN-2,finance\nFIN-3,finance\n").unwrap();
+    let evil = app_id(EVIL, evil_path);
+    let decisions: BTreeMap<String, Decision> = [(evil.clone(), decided(&evil, Verdict::Block))]
+        .into_iter()
+        .collect();
+    let rollouts = [enforced_exe_since("2026-10-01")];
+    let m = runtime()
+        .block_on(monitor(&ctx, &inventory, "finance", &rollouts, &decisions))
+        .unwrap();
+
+    assert_eq!(
+        (m.expected_blocked_events, m.unexpected_blocked_events),
+        (2, 3)
+    );
+    let exe = &m.collections[0];
+    assert_eq!(
+        (exe.collection, exe.mode, exe.version),
+        (Collection::Exe, RolloutMode::Enforce, Some(1))
+    );
+    let days: Vec<(&str, u64, u64)> = exe
+        .days
+        .iter()
+        .map(|d| (d.day.as_str(), d.expected, d.unexpected))
+        .collect();
+    assert_eq!(days, [("2026-10-02", 1, 1), ("2026-10-03", 1, 2)]);
+
+    assert_eq!(m.exceptions.len(), 1, "{:#?}", m.exceptions);
+    let tool = &m.exceptions[0];
+    assert_eq!(tool.app.app_id, app_id(TOOL, tool_path));
+    assert_eq!((tool.app.events, tool.app.hosts), (3, 2));
+    assert_eq!(tool.host_names, ["fin-2", "fin-3"]);
+    let rule = tool.proposed_rule.as_deref().unwrap();
+    assert!(
+        rule.contains("FilePathRule") && rule.contains("NEWVENDOR"),
+        "{rule}"
+    );
+
+    let warnings: Vec<(&str, Collection, u64)> = m
+        .warnings
+        .iter()
+        .map(|w| (w.code, w.collection, w.hosts))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            ("still_auditing", Collection::Exe, 1),
+            ("blocking_while_audit", Collection::Script, 1)
+        ]
+    );
+    assert!(
+        m.warnings[0]
+            .message
+            .contains("recorded as enforced since 2026-10-01 00:00"),
+        "{}",
+        m.warnings[0].message
+    );
+}
+
+#[test]
+fn a_group_recorded_as_audit_has_no_queue() {
+    let rows = vec![event(
+        "FIN-1",
+        11,
+        "audit",
+        "EXE",
+        "%PROGRAMFILES%\\A.EXE",
+        TOOL,
+    )];
+    let ctx = context_with(&rows);
+    let inventory = Inventory::parse("computer,group\nFIN-1,finance\n").unwrap();
+    let m = runtime()
+        .block_on(monitor(&ctx, &inventory, "finance", &[], &BTreeMap::new()))
+        .unwrap();
+    assert!(
+        m.collections.is_empty() && m.exceptions.is_empty() && m.warnings.is_empty(),
+        "{m:#?}"
+    );
+    assert_eq!(
+        (m.expected_blocked_events, m.unexpected_blocked_events),
+        (0, 0)
+    );
+}
