@@ -217,13 +217,15 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The workspace refused (a version conflict: 409) or failed (a server problem).
+/// The workspace refused (a version conflict: 409; a request it cannot record: 400) or
+/// failed (a server problem).
 impl From<workspace::Error> for ApiError {
     fn from(err: workspace::Error) -> Self {
         match err {
             workspace::Error::Conflict { .. } => {
                 ApiError::new(ErrorCode::Conflict, err.to_string())
             }
+            workspace::Error::Invalid(message) => ApiError::bad_parameter(message),
             other => ApiError::internal("the workspace", &other),
         }
     }

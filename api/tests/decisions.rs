@@ -360,3 +360,140 @@ async fn whoami_names_the_token_and_what_it_may_do() {
         .await
         .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
 }
+
+async fn post_json(served: &Served, path: &str, token: &str, body: &str) -> crate::support::Reply {
+    served
+        .send(request(
+            "POST",
+            path,
+            Some(token),
+            Some("application/json"),
+            Body::from(body.to_owned()),
+        ))
+        .await
+}
+
+/// Versions, diffs, the rollout record and the monitor over HTTP, recorded under the
+/// admin token's name.
+#[tokio::test]
+async fn versions_diff_rollouts_and_monitor() {
+    let served = served();
+    let put = request(
+        "PUT",
+        "/api/v1/groups/finance/policy/current",
+        Some(ADMIN),
+        Some("application/xml"),
+        Body::from(current_policy()),
+    );
+    assert_eq!(served.send(put).await.status, StatusCode::OK);
+    // Publishing needs the admin token; the first is new (201), the same again is not (200).
+    post_json(&served, "/api/v1/groups/finance/versions", READ, "{}")
+        .await
+        .expect_error(StatusCode::FORBIDDEN, "forbidden");
+    let first = post_json(
+        &served,
+        "/api/v1/groups/finance/versions",
+        ALICE,
+        r#"{"note": "baseline"}"#,
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    assert_eq!(first.json()["published_by"], "alice");
+    assert_eq!(first.json()["version"], 1);
+    let again = post_json(&served, "/api/v1/groups/finance/versions", ALICE, "{}").await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.json()["new"], false);
+    let listed = served
+        .get("/api/v1/groups/finance/versions", Some(READ))
+        .await
+        .json();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let xml = served
+        .get("/api/v1/groups/finance/versions/1?enforce=EXE", Some(READ))
+        .await;
+    assert_eq!(xml.status, StatusCode::OK);
+    let exported = policy::read::parse(xml.text().as_bytes()).unwrap().policy;
+    assert_eq!(
+        exported
+            .collection(policy::CollectionKind::Exe)
+            .unwrap()
+            .mode,
+        Some(policy::EnforcementMode::Enabled)
+    );
+    served
+        .get("/api/v1/groups/finance/versions/5", Some(READ))
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "not_found");
+
+    // An allow decision, then the diff of version 1 and the candidate.
+    let decided = decide(
+        &served,
+        "/api/v1/groups/finance/decisions/203547b4aeb4ce0a",
+        ALICE,
+        r#"{"verdict": "allow"}"#,
+        None,
+    )
+    .await;
+    assert_eq!(decided.status, StatusCode::OK, "{}", decided.text());
+    let change = served
+        .get(
+            "/api/v1/groups/finance/diff?before=1&after=candidate",
+            Some(READ),
+        )
+        .await;
+    assert_eq!(change.status, StatusCode::OK, "{}", change.text());
+    let change = change.json();
+    assert_eq!(change["rules"]["added"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        change["impact"]["newly_allowed"][0]["app_id"],
+        "203547b4aeb4ce0a"
+    );
+    served
+        .get(
+            "/api/v1/groups/finance/diff?before=1&after=latest",
+            Some(READ),
+        )
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "bad_parameter");
+
+    // The rollout record: enforcing needs a published version.
+    let refused = post_json(
+        &served,
+        "/api/v1/groups/finance/rollouts",
+        ALICE,
+        r#"{"mode": "enforce", "collections": ["EXE"], "version": 7}"#,
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        refused.text()
+    );
+    let recorded = post_json(
+        &served,
+        "/api/v1/groups/finance/rollouts",
+        ALICE,
+        r#"{"mode": "enforce", "collections": ["EXE"], "version": 1, "at": "2026-10-12"}"#,
+    )
+    .await;
+    assert_eq!(recorded.status, StatusCode::CREATED, "{}", recorded.text());
+    assert_eq!(recorded.json()[0]["recorded_by"], "alice");
+    assert_eq!(recorded.json()[0]["at"], "2026-10-12T00:00:00Z");
+    let record = served
+        .get("/api/v1/groups/finance/rollouts", Some(READ))
+        .await
+        .json();
+    assert_eq!(record.as_array().unwrap().len(), 1);
+    let monitor = served
+        .get("/api/v1/groups/finance/monitor", Some(READ))
+        .await;
+    assert_eq!(monitor.status, StatusCode::OK, "{}", monitor.text());
+    let monitor = monitor.json();
+    assert_eq!(monitor["collections"][0]["collection"], "EXE");
+    assert_eq!(monitor["warnings"][0]["code"], "still_auditing");
+    served
+        .get("/api/v1/groups/nosuch/monitor", Some(READ))
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "not_found");
+}

@@ -114,17 +114,6 @@ fn session(store: &DataArgs) -> anyhow::Result<query::Session> {
         )?)))
 }
 
-/// `--at`, or now, as RFC 3339 UTC.
-fn when(at: Option<&str>) -> anyhow::Result<String> {
-    let t = match at {
-        Some(text) => {
-            query::parse_time_bound(text, false).map_err(|e| anyhow::anyhow!("--at: {e}"))?
-        }
-        None => chrono::Utc::now(),
-    };
-    Ok(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-}
-
 pub(crate) fn rollout(command: RolloutCommand) -> anyhow::Result<ExitCode> {
     match command {
         RolloutCommand::Enforce(args) => record(
@@ -159,7 +148,7 @@ fn record(
     note: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let session = session(store)?;
-    let at = when(at)?;
+    let at = query::versions::rollout_time(at).context("--at")?;
     if let Some(number) = version {
         // Enforcing a collection the version has no rules for blocks all of it: say so.
         let (policy, _) = block_on(session.resolve_policy(group, &PolicyRef::Version(number)))?;

@@ -11,6 +11,16 @@ use policy::diff::PolicyDiff;
 use crate::report::AppRow;
 use crate::simulate::{BlockedApp, Simulation};
 
+/// When a rollout went live, as the record keeps it (RFC 3339 UTC, seconds): `at` (a date
+/// or an RFC 3339 time), or now.
+pub fn rollout_time(at: Option<&str>) -> crate::Result<String> {
+    let t = match at {
+        Some(text) => crate::parse_time_bound(text, false)?,
+        None => chrono::Utc::now(),
+    };
+    Ok(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
 /// Which policy of a group a diff or an export means.
 #[derive(Debug, Clone)]
 pub enum PolicyRef {

@@ -37,6 +37,7 @@ mod readiness;
 mod simulate;
 mod suggestions;
 mod timeline;
+mod versions;
 mod whoami;
 
 /// The shared state, as handlers take it.
@@ -59,14 +60,21 @@ pub(crate) fn table(state: Option<&Arc<AppState>>) -> OpenApiRouter<Arc<AppState
         .routes(routes!(policies::get_current))
         .routes(routes!(policies::get_fleet_current))
         .routes(routes!(policies::get_candidate))
-        .routes(routes!(decisions::list));
+        .routes(routes!(decisions::list))
+        .routes(routes!(versions::list))
+        .routes(routes!(versions::get_version))
+        .routes(routes!(versions::diff))
+        .routes(routes!(versions::rollouts))
+        .routes(routes!(versions::monitor));
     let admin = OpenApiRouter::new()
         .routes(routes!(ingest::ingest_upload))
         .routes(routes!(inventory::put_inventory))
         .routes(routes!(policies::put_current))
         .routes(routes!(policies::put_fleet_current))
         .routes(routes!(decisions::put_group))
-        .routes(routes!(decisions::put_fleet));
+        .routes(routes!(decisions::put_fleet))
+        .routes(routes!(versions::publish))
+        .routes(routes!(versions::record));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(public)
         .merge(guarded(read, state, Role::Read))
