@@ -708,6 +708,154 @@ function triageTable(group, readiness, suggestions, decisions, admin, reload) {
   );
 }
 
+// ---- the flip and after: versions, the rollout record, the monitor ------------------------
+
+async function downloadVersion(group, version, enforce) {
+  const query = enforce ? `?enforce=${enforce}` : "";
+  const blob = await api(`/api/v1/groups/${encodeURIComponent(group)}/versions/${version}${query}`, { accept: "application/xml" });
+  saveBlob(blob, `${fileStem(group)}-v${version}${enforce ? "-enforce" : "-audit"}.xml`);
+}
+
+const COLLECTIONS = ["EXE", "DLL", "MSI", "SCRIPT", "APPX"];
+
+// Published versions (with downloads, the rollback aid among them), the rollout record,
+// and after the flip: blocks per day, the warnings and the exception queue.
+function flipPanel(group, versions, rollouts, monitor, admin, reload) {
+  const path = `/api/v1/groups/${encodeURIComponent(group)}`;
+  const live = new Map(monitor.collections.filter((c) => c.mode === "enforce").map((c) => [c.collection, c.version]));
+  const act = (what, request) => async () => {
+    try {
+      await request();
+      showMessage("");
+      await reload();
+    } catch (error) {
+      showMessage(`${what}: ${error.message}`);
+    }
+  };
+  const versionRows = versions.map((v) => {
+    const enforced = [...live].filter(([, n]) => n === v.version).map(([c]) => c);
+    return el(
+      "tr",
+      { "data-version": v.version },
+      el("td", { class: "num" }, String(v.version)),
+      el("td", { class: "date" }, day(v.published_at)),
+      el("td", {}, v.published_by),
+      el("td", {}, v.note || ""),
+      el("td", {}, enforced.length ? `live: ${enforced.join(", ")}` : ""),
+      el(
+        "td",
+        { class: "actions" },
+        el("button", { type: "button", "data-action": "audit-xml", onclick: () => downloadVersion(group, v.version, "").catch((e) => showMessage(e.message)) }, "Audit-only XML"),
+        el("button", { type: "button", "data-action": "enforce-xml", onclick: () => downloadVersion(group, v.version, "EXE").catch((e) => showMessage(e.message)) }, "XML enforcing EXE")
+      )
+    );
+  });
+  const parts = [
+    versions.length
+      ? el(
+          "div",
+          { class: "table-wrap" },
+          el(
+            "table",
+            { id: "versions" },
+            el("thead", {}, el("tr", {}, ["Version", "Published", "By", "Note", "", "Download"].map((h) => el("th", { scope: "col" }, h)))),
+            el("tbody", {}, versionRows)
+          )
+        )
+      : el("p", { class: "muted", id: "versions" }, "No version published yet: publishing freezes the candidate as version 1."),
+  ];
+  if (admin) {
+    const note = el("input", { type: "text", placeholder: "note (change ticket)", "aria-label": "Note on the version", class: "note" });
+    const publish = el("button", { type: "button", id: "publish" }, "Publish the candidate");
+    publish.addEventListener(
+      "click",
+      act("Publish", () => api(`${path}/versions`, { method: "POST", contentType: "application/json", body: JSON.stringify({ note: note.value || null }) }))
+    );
+    parts.push(el("div", { class: "toolbar" }, publish, note));
+    if (versions.length) {
+      const latest = versions[versions.length - 1].version;
+      const boxes = COLLECTIONS.map((c) => el("label", {}, el("input", { type: "checkbox", value: c, checked: c === "EXE" }), ` ${c}`));
+      const chosen = () => boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
+      const record = (mode) =>
+        act("Rollout", () =>
+          api(`${path}/rollouts`, {
+            method: "POST",
+            contentType: "application/json",
+            body: JSON.stringify({ mode, collections: chosen(), version: mode === "enforce" ? latest : null }),
+          })
+        );
+      parts.push(
+        el(
+          "div",
+          { class: "toolbar", id: "rollout-form" },
+          ...boxes,
+          el("button", { type: "button", id: "record-enforce", onclick: record("enforce") }, `Record: version ${latest} enforced now`),
+          el("button", { type: "button", id: "record-audit", onclick: record("audit") }, "Record: back to audit")
+        )
+      );
+    }
+  }
+  parts.push(
+    el("h3", {}, "After the flip"),
+    el(
+      "p",
+      { class: "muted", id: "monitor-summary" },
+      monitor.collections.length
+        ? `${plural(monitor.expected_blocked_events, "expected block")} · ${plural(monitor.unexpected_blocked_events, "unexpected block")} since enforcement`
+        : "No rollout recorded: every collection is in audit."
+    )
+  );
+  const states = monitor.collections.map((c) =>
+    el(
+      "li",
+      { "data-collection": c.collection, "data-mode": c.mode },
+      `${c.collection}: ${c.mode}${c.version ? ` (version ${c.version})` : ""} since ${day(c.since)}`,
+      c.days.length ? el("span", { class: "muted" }, " · " + c.days.map((d) => `${d.day}: ${d.expected} expected, ${d.unexpected} unexpected`).join("; ")) : null
+    )
+  );
+  if (states.length) parts.push(el("ul", { id: "rollout-state" }, states));
+  if (monitor.warnings.length) parts.push(el("ul", { id: "monitor-warnings" }, monitor.warnings.map((w) => el("li", { class: "flag", "data-code": w.code }, w.message))));
+  if (monitor.exceptions.length) {
+    const rows = monitor.exceptions.map((e) => {
+      const decide = (verdict) =>
+        act("Decision", () =>
+          api(`${path}/decisions/${e.app_id}`, { method: "PUT", contentType: "application/json", body: JSON.stringify({ verdict, force: e.review.length > 0 }) })
+        );
+      return el(
+        "tr",
+        { "data-app": e.app_id },
+        el("td", {}, e.collection || ""),
+        el("td", { class: "app" }, appName(e), el("div", { class: "paths" }, e.app_id)),
+        el("td", { class: "num" }, number(e.events)),
+        el("td", { class: "num" }, number(e.hosts)),
+        el("td", { class: "date" }, day(e.last_seen)),
+        el("td", { class: "rule" }, e.proposed_rule ? "a rule is proposed" : "no safe rule"),
+        admin
+          ? el(
+              "td",
+              { class: "actions" },
+              e.proposed_rule ? el("button", { type: "button", "data-action": "allow", onclick: decide("allow") }, "Allow (then publish)") : null,
+              el("button", { type: "button", "data-action": "block", onclick: decide("block") }, "Confirm block")
+            )
+          : null
+      );
+    });
+    parts.push(
+      el(
+        "div",
+        { class: "table-wrap" },
+        el(
+          "table",
+          { id: "exceptions" },
+          el("thead", {}, el("tr", {}, ["Collection", "App", "Events", "Hosts", "Last blocked", "Rule", ""].map((h) => el("th", { scope: "col" }, h)))),
+          el("tbody", {}, rows)
+        )
+      )
+    );
+  }
+  return el("div", { id: "flip" }, parts);
+}
+
 async function groupPage(group) {
   show(el("p", { class: "muted" }, `Loading ${group}…`));
   const path = `/api/v1/groups/${encodeURIComponent(group)}`;
@@ -720,10 +868,11 @@ async function groupPage(group) {
   const card = el("div", { id: "readiness-slot" });
   const policySlot = el("div", { id: "policy-slot" });
   const triageSlot = el("div", { id: "triage-slot" });
+  const flipSlot = el("div", { id: "flip-slot" });
   // Readiness, the policy in force and the decisions change with every decision: reloaded
   // together, the rest of the page stays.
   async function reload() {
-    const [ready, decisions, current] = await Promise.all([
+    const [ready, decisions, current, versions, rollouts, monitor] = await Promise.all([
       api(`/api/v1/readiness?groups=${encodeURIComponent(group)}`),
       api(`${path}/decisions`),
       // None imported (for the group or the fleet) is an answer; any other error is shown.
@@ -731,11 +880,15 @@ async function groupPage(group) {
         if (error.code === "no_policy") return null;
         throw error;
       }),
+      api(`${path}/versions`),
+      api(`${path}/rollouts`),
+      api(`${path}/monitor`),
     ]);
     const r = ready.groups[0];
     card.replaceChildren(readinessCard(r));
     policySlot.replaceChildren(currentPolicyPanel(group, current, admin, reload));
     triageSlot.replaceChildren(triageTable(group, r, suggestions.suggestions, decisions.decisions, admin, reload));
+    flipSlot.replaceChildren(flipPanel(group, versions, rollouts, monitor, admin, reload));
   }
   const download = el("button", { type: "button", id: "download" }, "Download suggested policy (XML)");
   download.addEventListener("click", () => downloadPolicy(group).catch((e) => showMessage(e.message)));
@@ -764,6 +917,8 @@ async function groupPage(group) {
     ),
     triageSlot,
     el("div", { class: "toolbar" }, candidate),
+    el("h2", {}, "Versions and rollout"),
+    flipSlot,
     el("h2", {}, "Would be blocked"),
     blocked.total_apps ? appsTable(blocked.apps) : el("p", { class: "muted" }, "Nothing would be blocked in this group."),
     el("h2", {}, "Suggested rules"),

@@ -206,6 +206,33 @@ try {
     assert.equal(readFileSync(saved, "utf8"), cli);
   });
 
+  await step("the candidate published, its enforcement recorded, and the live version's audit-only XML at hand", async () => {
+    await page.goto(`${base}/#/group/finance`);
+    await page.locator("#flip").waitFor();
+    assert.match(await page.locator("#versions").innerText(), /No version published yet/);
+    await page.locator("#publish").click();
+    await page.locator('#versions tr[data-version="1"]').waitFor();
+    const versions = await api("/api/v1/groups/finance/versions");
+    assert.equal(versions.length, 1);
+    await page.locator("#record-enforce").click();
+    await page.locator('#rollout-state li[data-collection="EXE"][data-mode="enforce"]').waitFor();
+    await page.locator('#versions tr[data-version="1"]', { hasText: "live: EXE" }).waitFor();
+    const rollouts = await api("/api/v1/groups/finance/rollouts");
+    assert.deepEqual(rollouts.map((r) => [r.collection, r.mode, r.version]), [["EXE", "enforce", 1]]);
+    assert.match(await page.locator("#monitor-summary").innerText(), /0 expected blocks · 0 unexpected blocks since enforcement/);
+    await page.screenshot({ path: join(shots, "group-rollout.png"), fullPage: true });
+    // The rollback aid: the live version as audit only, ready to import.
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.locator('#versions tr[data-version="1"] button[data-action="audit-xml"]').click(),
+    ]);
+    assert.equal(download.suggestedFilename(), "finance-v1-audit.xml");
+    const saved = join(shots, "finance-v1-audit.xml");
+    await download.saveAs(saved);
+    assert.match(readFileSync(saved, "utf8"), /EnforcementMode="AuditOnly"/);
+    assert.doesNotMatch(readFileSync(saved, "utf8"), /EnforcementMode="Enabled"/);
+  });
+
   await step("an empty store says what to do", async () => {
     const empty = await context.newPage();
     empty.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
