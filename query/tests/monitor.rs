@@ -190,3 +190,107 @@ fn a_group_recorded_as_audit_has_no_queue() {
         (0, 0)
     );
 }
+
+/// The sample fleet's IT operations group already enforces EXE, SCRIPT and APPX (the
+/// generator's mixed deployment). Recorded as enforced from the first day, every block the
+/// generator wrote for the group's inventory hosts is in the monitor, per collection and
+/// app, and a `block` decision moves an app from unexpected to expected.
+#[test]
+fn the_sample_fleets_enforced_group_matches_the_generator() {
+    use generate::{Outcome, Payload, Simulation};
+    let sim = Simulation::new(&sample_options()).unwrap();
+    // Blocked AppLocker events of it-ops' inventory hosts, per collection (noise left out,
+    // as the report leaves it out).
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    for (h, host) in sim.fleet.hosts.iter().enumerate() {
+        if sim.fleet.expected_group(host) != "it-ops" {
+            continue;
+        }
+        for event in sim.host_events(h) {
+            let (app, collection, outcome) = match &event.payload {
+                Payload::File(f) => (f.app, f.collection, f.outcome),
+                Payload::Package(p) => (p.app, generate::Collection::Appx, p.outcome),
+                _ => continue,
+            };
+            if outcome == Outcome::Blocked && !sim.fleet.catalog[app].policy_test_noise {
+                *expected.entry(collection.as_str().to_owned()).or_default() += 1;
+            }
+        }
+    }
+    assert!(expected.values().sum::<u64>() > 20, "{expected:?}");
+
+    let rt = runtime();
+    let (_data, ctx) = rt.block_on(sample_context());
+    let inventory = sample_inventory();
+    let rollouts: Vec<Rollout> = ["EXE", "SCRIPT", "APPX"]
+        .into_iter()
+        .map(|c| Rollout {
+            group: "it-ops".into(),
+            collection: c.into(),
+            ..enforced_exe_since("2026-10-05")
+        })
+        .collect();
+    let m = rt
+        .block_on(monitor(
+            &ctx,
+            &inventory,
+            "it-ops",
+            &rollouts,
+            &BTreeMap::new(),
+        ))
+        .unwrap();
+    let seen: BTreeMap<String, u64> = m
+        .collections
+        .iter()
+        .map(|c| {
+            (
+                c.collection.as_str().to_owned(),
+                c.days.iter().map(|d| d.unexpected).sum(),
+            )
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(seen, expected);
+    assert_eq!(m.unexpected_blocked_events, expected.values().sum::<u64>());
+    assert_eq!(m.expected_blocked_events, 0);
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+    assert_eq!(
+        m.exceptions.iter().map(|e| e.app.events).sum::<u64>(),
+        m.unexpected_blocked_events
+    );
+
+    // Blocking the first app on purpose makes its events expected.
+    let first = m.exceptions[0].app.clone();
+    let decisions: BTreeMap<String, Decision> =
+        [(first.app_id.clone(), decided(&first.app_id, Verdict::Block))]
+            .into_iter()
+            .collect();
+    let after = rt
+        .block_on(monitor(&ctx, &inventory, "it-ops", &rollouts, &decisions))
+        .unwrap();
+    assert_eq!(after.expected_blocked_events, first.events);
+    assert_eq!(
+        after.unexpected_blocked_events,
+        m.unexpected_blocked_events - first.events
+    );
+    assert!(
+        after
+            .exceptions
+            .iter()
+            .all(|e| e.app.app_id != first.app_id)
+    );
+
+    // Without a record, the same blocks are a disagreement: the group is taken as audit.
+    let unrecorded = rt
+        .block_on(monitor(&ctx, &inventory, "it-ops", &[], &BTreeMap::new()))
+        .unwrap();
+    let codes: Vec<(&str, Collection)> = unrecorded
+        .warnings
+        .iter()
+        .map(|w| (w.code, w.collection))
+        .collect();
+    assert!(
+        codes.contains(&("blocking_while_audit", Collection::Exe)),
+        "{codes:?}"
+    );
+}
