@@ -5,6 +5,7 @@
 //! and an admin token for uploads and the inventory); bodies, time and concurrency are
 //! bounded; answers for an unchanged store are cached.
 
+mod alerts;
 mod auth;
 mod body;
 mod cache;
@@ -23,6 +24,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
+pub use alerts::{AlertSettings, Webhook};
 pub use auth::{ADMIN_NAME, MIN_TOKEN_LEN, READ_NAME, Tokens};
 pub use dashboard::PATHS as DASHBOARD_PATHS;
 pub use error::{ErrorBody, ErrorCode};

@@ -44,8 +44,16 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = Limits::of(&state);
     let state_tls = state.config.tls.clone();
-    let app = crate::router(state);
     let (stop, stopping) = watch::channel(false);
+    // Alerts look at the groups on their own task, stopped with the server.
+    let alerts = state.config.alerts.clone().map(|settings| {
+        tokio::spawn(crate::alerts::run(
+            state.clone(),
+            settings,
+            stopping.clone(),
+        ))
+    });
+    let app = crate::router(state);
     let clients = Clients::default();
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -100,6 +108,9 @@ pub async fn serve(
     }
     let _ = stop.send(true);
     while connections.join_next().await.is_some() {}
+    if let Some(alerts) = alerts {
+        alerts.abort();
+    }
     Ok(())
 }
 

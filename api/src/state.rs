@@ -57,6 +57,8 @@ pub struct Config {
     pub workspace: Option<Arc<workspace::Workspace>>,
     /// Serve HTTPS with this certificate instead of plain HTTP.
     pub tls: Option<crate::server::Tls>,
+    /// Alerts on unexpected blocks to a webhook (`--alert-webhook`).
+    pub alerts: Option<crate::alerts::AlertSettings>,
 }
 
 impl Config {
@@ -103,6 +105,7 @@ impl Config {
             upload_dir: std::env::temp_dir(),
             workspace: None,
             tls: None,
+            alerts: None,
         }
     }
 }

@@ -631,3 +631,159 @@ async fn serves_https_with_the_given_certificate() {
         "{mismatch}"
     );
 }
+
+/// A local webhook receiver on 127.0.0.1: answers 500 to the first `fail_first` requests,
+/// 204 to the rest, and keeps every body.
+async fn webhook_receiver(
+    fail_first: usize,
+) -> (SocketAddr, Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    tokio::spawn(async move {
+        let mut served = 0;
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let mut raw = Vec::new();
+            let mut buffer = [0u8; 4096];
+            // Headers, then Content-Length bytes of body.
+            let body = loop {
+                let n = stream.read(&mut buffer).await.unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                raw.extend_from_slice(&buffer[..n]);
+                if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if raw.len() >= end + 4 + length {
+                        break Some(raw[end + 4..end + 4 + length].to_vec());
+                    }
+                }
+            };
+            let Some(body) = body else { continue };
+            served += 1;
+            let status = if served <= fail_first {
+                "500 Internal Server Error"
+            } else {
+                "204 No Content"
+            };
+            let _ = stream
+                .write_all(
+                    format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .as_bytes(),
+                )
+                .await;
+            if served > fail_first {
+                kept.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
+            }
+        }
+    });
+    (address, bodies)
+}
+
+/// The sample fleet's it-ops group enforces EXE, SCRIPT and APPX: recorded as enforced, each
+/// app blocked without a decision is one alert, the burst is one more, an app blocked on
+/// purpose is none, a failed delivery is retried, and nothing is sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unexpected_blocks_are_alerted_once_each_and_retried() {
+    let (receiver, bodies) = webhook_receiver(1).await;
+    let webhook = api::Webhook::parse(&format!("http://{receiver}/hook")).unwrap();
+    let served = Served::with(true, |c| {
+        c.alerts = Some(api::AlertSettings {
+            interval: Duration::from_millis(100),
+            burst_events: 20,
+            burst_period: Duration::from_secs(3600 * 24 * 3650),
+            retry_base: Duration::from_millis(200),
+            ..api::AlertSettings::new(webhook)
+        });
+    });
+    let ws = served.state.config.workspace.clone().unwrap();
+    let xml =
+        std::fs::read_to_string(crate::support::sample_logs().join("current-policy.xml")).unwrap();
+    ws.publish(&workspace::NewVersion {
+        group: "it-ops",
+        xml: &xml,
+        content_hash: "test",
+        note: None,
+        published_by: "tester",
+    })
+    .unwrap();
+    let collections = ["EXE".to_owned(), "SCRIPT".to_owned(), "APPX".to_owned()];
+    ws.record_rollout(&workspace::NewRollout {
+        group: "it-ops",
+        collections: &collections,
+        mode: workspace::RolloutMode::Enforce,
+        version: Some(1),
+        at: "2026-10-05T00:00:00Z",
+        note: None,
+        recorded_by: "tester",
+    })
+    .unwrap();
+    // Zoom is blocked on purpose: its blocks are expected, no alert.
+    const ZOOM: &str = "03103330f2b179a6";
+    ws.decide(workspace::NewDecision {
+        scope: workspace::Scope::Group("it-ops".into()),
+        app_id: ZOOM.into(),
+        verdict: workspace::Verdict::Block,
+        label: "ZOOM".into(),
+        collection: Some("EXE".into()),
+        rule_xml: None,
+        granularity: None,
+        flagged: Vec::new(),
+        note: None,
+        decided_by: "tester".into(),
+        expected_version: None,
+    })
+    .unwrap();
+
+    let server = Running::start(&served).await;
+    // 13 apps are blocked in it-ops; 12 without a decision, and the burst.
+    let expected = 13;
+    let started = std::time::Instant::now();
+    while bodies.lock().unwrap().len() < expected {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "alerts: {:?}",
+            bodies.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await; // several more looks
+    server.stop().await;
+
+    let bodies = bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), expected, "each alert once: {bodies:?}");
+    let keys: std::collections::BTreeSet<&str> =
+        bodies.iter().map(|b| b["key"].as_str().unwrap()).collect();
+    assert_eq!(keys.len(), expected);
+    assert!(
+        !keys.contains(format!("app:{ZOOM}").as_str()),
+        "no alert for an app blocked on purpose"
+    );
+    assert_eq!(bodies.iter().filter(|b| b["kind"] == "burst").count(), 1);
+    assert!(bodies.iter().all(|b| {
+        b["group"] == "it-ops"
+            && b["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("lockstep: it-ops: ")
+    }));
+    let kept = ws.alerts("it-ops").unwrap();
+    assert_eq!(kept.len(), expected);
+    assert!(kept.iter().all(|a| a.sent_at.is_some()));
+    assert_eq!(
+        kept.iter().map(|a| a.attempts).max(),
+        Some(2),
+        "the first delivery failed and was retried"
+    );
+}

@@ -81,6 +81,14 @@ pub(crate) struct ServeArgs {
     /// The certificate's private key (PEM: PKCS #8, PKCS #1 or SEC1); needs --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// POST alerts on unexpected blocks (a new app blocked without a decision, more than 20
+    /// unexpected blocks in an hour) to this http(s) URL, e.g. a Teams or Slack incoming
+    /// webhook; each alert once, retried until delivered.
+    #[arg(long, value_name = "URL")]
+    alert_webhook: Option<String>,
+    /// How often groups with a rollout record are looked at for alerts.
+    #[arg(long, value_name = "SECONDS", default_value_t = api::AlertSettings::DEFAULT_INTERVAL_SECS, requires = "alert_webhook")]
+    alert_interval: u64,
 }
 
 /// The tokens from files or the environment; a generated admin token on loopback when none
@@ -130,6 +138,19 @@ fn read_token_file(path: &Path) -> anyhow::Result<String> {
 
 pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let (tokens, generated) = tokens(&args)?;
+    // A webhook that is not a URL is refused before anything else happens.
+    let alerts = args
+        .alert_webhook
+        .as_deref()
+        .map(|url| {
+            api::Webhook::parse(url)
+                .map_err(|e| anyhow::anyhow!("--alert-webhook: {e}"))
+                .map(|webhook| api::AlertSettings {
+                    interval: Duration::from_secs(args.alert_interval.max(1)),
+                    ..api::AlertSettings::new(webhook)
+                })
+        })
+        .transpose()?;
     // Files that cannot serve HTTPS are refused before anything is ingested or opened.
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(api::Tls::from_pem_files(cert, key)?),
@@ -162,6 +183,7 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         config.upload_dir = dir.clone();
     }
     config.tls = tls;
+    config.alerts = alerts;
     let scheme = if config.tls.is_some() {
         "https"
     } else {
@@ -178,6 +200,20 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             let store = query::Store::new(&args.data);
             config.engine.context(config.memory_mb, &store).await?;
             tracing::info!(engine = %config.engine, "queries run on Ballista");
+        }
+        if let Some(alerts) = &config.alerts {
+            // Unreachable now is said, not fatal: alerts are kept and retried.
+            let address = alerts.webhook.address();
+            let reachable = tokio::time::timeout(
+                Duration::from_secs(3),
+                tokio::net::TcpStream::connect(address.as_str()),
+            )
+            .await;
+            if !matches!(reachable, Ok(Ok(_))) {
+                tracing::warn!(
+                    "the alert webhook ({address}) cannot be reached now; alerts are kept and retried"
+                );
+            }
         }
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

@@ -191,3 +191,32 @@ fn serve_refuses_tls_files_that_do_not_work() {
         "refused before anything is written"
     );
 }
+
+#[test]
+fn serve_refuses_a_webhook_that_is_not_an_http_url() {
+    let data = tempfile::tempdir().unwrap();
+    let out = lockstep()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--alert-webhook",
+            "ftp://hooks.example/x",
+            "--data",
+        ])
+        .arg(data.path())
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains(
+            "--alert-webhook: \"ftp://hooks.example/x\" is not an http:// or https:// URL"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_dir(data.path()).unwrap().count(),
+        0,
+        "refused before anything is written"
+    );
+}

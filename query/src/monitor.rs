@@ -32,6 +32,8 @@ pub struct GroupMonitor {
     /// Unexpected blocks, by app: what to allow (a decision, a new candidate, a publish) or
     /// confirm blocked. Most events first.
     pub exceptions: Vec<ExceptionApp>,
+    /// Unexpected blocked events per hour (`2026-10-05T13`, UTC), for bursts.
+    pub unexpected_by_hour: BTreeMap<String, u64>,
     /// Where the events disagree with the rollout record.
     pub warnings: Vec<MonitorWarning>,
 }
@@ -146,13 +148,14 @@ pub async fn monitor(
             .collect();
         format!(" AND ({})", any.join(" OR "))
     };
-    let fine = |day: bool| {
-        let day_col = if day {
-            "CAST(date_trunc('day', time) AS VARCHAR) AS day,"
+    // Per hour (the days are summed from the hours; alerts look at the last hours).
+    let fine = |by_hour: bool| {
+        let day_col = if by_hour {
+            "CAST(date_trunc('hour', time) AS VARCHAR) AS hour,"
         } else {
             ""
         };
-        let day_group = if day { "day," } else { "" };
+        let day_group = if by_hour { "hour," } else { "" };
         format!(
             r"SELECT computer, {day_col} collection, publisher, product, binary_name,
                 {hash} AS app_hash, file_path, user_sid, binary_version,
@@ -168,7 +171,7 @@ pub async fn monitor(
     };
     let filter = format!("{} AND grp = {}", noise_filter(false), sql_string(group));
     let who = ", array_agg(DISTINCT computer_key) AS host_names, array_agg(DISTINCT user_sid) AS user_sids";
-    let day_sql = apps_sql(&fine(true), Some("day"), &hosts, &filter, "");
+    let day_sql = apps_sql(&fine(true), Some("hour"), &hosts, &filter, "");
     let app_sql = apps_sql(&fine(false), None, &hosts, &filter, who);
     let (per_day, per_app) = tokio::try_join!(collect(ctx, &day_sql), collect(ctx, &app_sql))?;
     let expected = |app_id: &str| {
@@ -178,11 +181,22 @@ pub async fn monitor(
     };
 
     let mut days: BTreeMap<(Collection, String), DayBlocks> = BTreeMap::new();
-    for app in read_apps(&per_day, Some("day"))? {
-        let (Some(collection), Some(day)) = (app.row.collection, app.class) else {
+    let mut unexpected_by_hour: BTreeMap<String, u64> = BTreeMap::new();
+    for app in read_apps(&per_day, Some("hour"))? {
+        let (Some(collection), Some(hour)) = (app.row.collection, app.class) else {
             continue;
         };
-        let day = day.chars().take(10).collect::<String>();
+        // `2026-10-05T13` whichever separator the cast wrote.
+        let hour: String = hour
+            .chars()
+            .take(13)
+            .enumerate()
+            .map(|(i, c)| if i == 10 { 'T' } else { c })
+            .collect();
+        let day = hour.chars().take(10).collect::<String>();
+        if !expected(&app.row.app_id) {
+            *unexpected_by_hour.entry(hour).or_default() += app.row.events;
+        }
         let entry = days.entry((collection, day.clone())).or_insert(DayBlocks {
             day,
             expected: 0,
@@ -254,6 +268,7 @@ pub async fn monitor(
         expected_blocked_events: expected_events,
         unexpected_blocked_events: unexpected_events,
         exceptions,
+        unexpected_by_hour,
         warnings,
     })
 }

@@ -21,6 +21,13 @@ pub fn rollout_time(at: Option<&str>) -> crate::Result<String> {
     Ok(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
+/// The UTC hour `ago` before now, as `GroupMonitor::unexpected_by_hour` names hours
+/// (`2026-10-05T13`).
+pub fn hour_before(ago: std::time::Duration) -> String {
+    let ago = chrono::Duration::from_std(ago).unwrap_or(chrono::Duration::days(36_500));
+    (chrono::Utc::now() - ago).format("%Y-%m-%dT%H").to_string()
+}
+
 /// Which policy of a group a diff or an export means.
 #[derive(Debug, Clone)]
 pub enum PolicyRef {

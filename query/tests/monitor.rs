@@ -133,6 +133,12 @@ fn blocks_after_the_flip_are_split_and_the_unexpected_form_the_queue() {
         .map(|d| (d.day.as_str(), d.expected, d.unexpected))
         .collect();
     assert_eq!(days, [("2026-10-02", 1, 1), ("2026-10-03", 1, 2)]);
+    let hours: Vec<(&str, u64)> = m
+        .unexpected_by_hour
+        .iter()
+        .map(|(h, n)| (h.as_str(), *n))
+        .collect();
+    assert_eq!(hours, [("2026-10-02T01", 1), ("2026-10-03T01", 2)]);
 
     assert_eq!(m.exceptions.len(), 1, "{:#?}", m.exceptions);
     let tool = &m.exceptions[0];

@@ -298,6 +298,25 @@ pub struct NewRollout<'a> {
     pub recorded_by: &'a str,
 }
 
+/// An alert about a group, kept once per (group, key) with its delivery state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Alert {
+    pub id: i64,
+    pub group: String,
+    /// What it is about, unique in the group (`app:203547b4aeb4ce0a`, `burst:2026-10-05T13`).
+    pub key: String,
+    /// `new_unexpected_app` or `burst`.
+    pub kind: String,
+    pub message: String,
+    pub created_at: String,
+    /// When the webhook took it; `None` while it is being retried.
+    pub sent_at: Option<String>,
+    pub attempts: i64,
+    pub next_attempt_at: String,
+    pub last_error: Option<String>,
+}
+
 /// The workspace of a data folder.
 #[derive(Debug)]
 pub struct Workspace {
@@ -711,6 +730,101 @@ impl Workspace {
         }
         tx.commit().map_err(|e| self.sqlite(e))?;
         Ok(out)
+    }
+
+    /// Keeps an alert unless the group has one with this key: `true` when it is new.
+    pub fn add_alert(&self, group: &str, key: &str, kind: &str, message: &str) -> Result<bool> {
+        let conn = self.lock();
+        let now = now();
+        let added = conn
+            .execute(
+                "INSERT OR IGNORE INTO alerts (grp, key, kind, message, created_at, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![group, key, kind, message, now],
+            )
+            .map_err(|e| self.sqlite(e))?;
+        Ok(added == 1)
+    }
+
+    /// Alerts not yet delivered whose next attempt is due, oldest first.
+    pub fn due_alerts(&self) -> Result<Vec<Alert>> {
+        self.alerts_where("sent_at IS NULL AND next_attempt_at <= ?1", &now())
+    }
+
+    /// Every alert of `group`, oldest first.
+    pub fn alerts(&self, group: &str) -> Result<Vec<Alert>> {
+        self.alerts_where("grp = ?1", group)
+    }
+
+    fn alerts_where(&self, condition: &str, value: &str) -> Result<Vec<Alert>> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare(&format!(
+                "SELECT id, grp, key, kind, message, created_at, sent_at, attempts, next_attempt_at,
+                    last_error FROM alerts WHERE {condition} ORDER BY id"
+            ))
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map(params![value], |r| {
+                Ok(Alert {
+                    id: r.get(0)?,
+                    group: r.get(1)?,
+                    key: r.get(2)?,
+                    kind: r.get(3)?,
+                    message: r.get(4)?,
+                    created_at: r.get(5)?,
+                    sent_at: r.get(6)?,
+                    attempts: r.get(7)?,
+                    next_attempt_at: r.get(8)?,
+                    last_error: r.get(9)?,
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// Records the delivery of alert `id`.
+    pub fn alert_delivered(&self, id: i64) -> Result<()> {
+        let conn = self.lock();
+        conn.execute(
+            "UPDATE alerts SET sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+            params![id, now()],
+        )
+        .map_err(|e| self.sqlite(e))?;
+        Ok(())
+    }
+
+    /// Records a failed delivery of alert `id`, to be tried again after `retry_after`.
+    pub fn alert_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_after: std::time::Duration,
+    ) -> Result<()> {
+        let next = chrono::Utc::now()
+            + chrono::Duration::from_std(retry_after).unwrap_or(chrono::Duration::hours(1));
+        let next_attempt_at = next.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let conn = self.lock();
+        conn.execute(
+            "UPDATE alerts SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+            params![id, error, next_attempt_at],
+        )
+        .map_err(|e| self.sqlite(e))?;
+        Ok(())
+    }
+
+    /// The groups with a rollout record.
+    pub fn groups_with_rollouts(&self) -> Result<Vec<String>> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare("SELECT DISTINCT grp FROM rollouts ORDER BY grp")
+            .map_err(|e| self.sqlite(e))?;
+        let rows = statement
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.sqlite(e))
     }
 
     /// The group's rollout record, in the order the changes went live.

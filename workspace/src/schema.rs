@@ -8,7 +8,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use crate::{Error, Result};
 
 /// The schema this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Migration N turns schema N-1 into schema N.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -75,6 +75,20 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         BEGIN SELECT RAISE(ABORT, 'a rollout entry cannot be changed'); END;
      CREATE TRIGGER rollouts_are_kept BEFORE DELETE ON rollouts
         BEGIN SELECT RAISE(ABORT, 'a rollout entry cannot be deleted'); END;",
+    // 4: alerts on unexpected blocks, each once per (group, key), with their delivery.
+    "CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        grp TEXT NOT NULL,
+        key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        message TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        UNIQUE (grp, key)
+     );",
 ];
 
 /// Brings `conn` to [`SCHEMA_VERSION`]; refuses a database of a newer schema or one that is
