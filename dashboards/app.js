@@ -814,6 +814,17 @@ function flipPanel(group, versions, rollouts, monitor, admin, reload) {
     )
   );
   if (states.length) parts.push(el("ul", { id: "rollout-state" }, states));
+  if (monitor.policy_applied.length) {
+    const waiting = monitor.policy_applied.filter((h) => !h.applied_at).map((h) => h.host);
+    parts.push(
+      el(
+        "p",
+        { class: "muted", id: "policy-applied" },
+        `Policy applied (8001) since the latest change: ${monitor.policy_applied.length - waiting.length} of ${plural(monitor.policy_applied.length, "host")}` +
+          (waiting.length ? `; not yet: ${waiting.join(", ")}` : "")
+      )
+    );
+  }
   if (monitor.warnings.length) parts.push(el("ul", { id: "monitor-warnings" }, monitor.warnings.map((w) => el("li", { class: "flag", "data-code": w.code }, w.message))));
   if (monitor.exceptions.length) {
     const rows = monitor.exceptions.map((e) => {

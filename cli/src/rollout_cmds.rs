@@ -264,6 +264,25 @@ pub(crate) fn monitor(args: MonitorArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    if !m.policy_applied.is_empty() {
+        let waiting: Vec<&str> = m
+            .policy_applied
+            .iter()
+            .filter(|h| h.applied_at.is_none())
+            .map(|h| h.host.as_str())
+            .collect();
+        let _ = writeln!(
+            t,
+            "  policy applied (8001) since the latest change: {} of {} host(s){}",
+            m.policy_applied.len() - waiting.len(),
+            m.policy_applied.len(),
+            if waiting.is_empty() {
+                String::new()
+            } else {
+                format!("; not yet: {}", waiting.join(", "))
+            }
+        );
+    }
     for w in &m.warnings {
         let _ = writeln!(t, "  warning ({}): {}", w.code, w.message);
     }

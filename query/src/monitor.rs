@@ -36,6 +36,17 @@ pub struct GroupMonitor {
     pub unexpected_by_hour: BTreeMap<String, u64>,
     /// Where the events disagree with the rollout record.
     pub warnings: Vec<MonitorWarning>,
+    /// When each of the group's hosts picked up the policy after the latest change of the
+    /// record: its first 8001 ("policy applied") since then, or none yet.
+    pub policy_applied: Vec<HostApplied>,
+}
+
+/// A host's first "policy applied" (8001) since the latest change of the record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HostApplied {
+    pub host: String,
+    pub applied_at: Option<DateTime<Utc>>,
 }
 
 /// A collection's state and blocks.
@@ -261,6 +272,10 @@ pub async fn monitor(
         })
         .collect();
     let warnings = disagreements(ctx, &hosts, group, &state).await?;
+    let policy_applied = match state.values().map(|(_, since, _)| *since).max() {
+        Some(changed) => applied_since(ctx, &hosts, group, changed).await?,
+        None => Vec::new(),
+    };
     Ok(GroupMonitor {
         group: group.to_owned(),
         rollouts: rollouts.to_vec(),
@@ -270,7 +285,48 @@ pub async fn monitor(
         exceptions,
         unexpected_by_hour,
         warnings,
+        policy_applied,
     })
+}
+
+/// Each host of the group (by computer key) with its first 8001 at or after `since`.
+async fn applied_since(
+    ctx: &SessionContext,
+    hosts: &HostGroups,
+    group: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<HostApplied>> {
+    let sql = format!(
+        r"SELECT h.computer_key AS host, MIN(e.time) AS applied_at
+          FROM (SELECT computer, time FROM events
+                WHERE event_id = 8001 AND time >= {since} {scope}) e
+          JOIN ({table}) h ON e.computer = h.computer
+          WHERE h.grp = {group}
+          GROUP BY h.computer_key",
+        since = micros(since),
+        scope = hosts.scope_sql(&[group.to_owned()]),
+        table = hosts.table_sql(),
+        group = sql_string(group),
+    );
+    let mut applied: BTreeMap<String, Option<DateTime<Utc>>> = hosts
+        .hosts
+        .iter()
+        .filter(|h| h.group == group)
+        .map(|h| (h.computer_key.clone(), None))
+        .collect();
+    for batch in collect(ctx, &sql).await? {
+        let names = strings(&batch, "host")?;
+        let times = crate::columns::times(&batch, "applied_at")?;
+        for (name, time) in names.into_iter().zip(times) {
+            if let Some(name) = name {
+                applied.insert(name, time);
+            }
+        }
+    }
+    Ok(applied
+        .into_iter()
+        .map(|(host, applied_at)| HostApplied { host, applied_at })
+        .collect())
 }
 
 /// Hosts that still log audit events in a collection recorded as enforced (since it was),

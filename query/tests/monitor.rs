@@ -38,6 +38,16 @@ fn event(
     }
 }
 
+fn applied(computer: &'static str, day: i64) -> Row {
+    Row {
+        time_us: START + day * DAY + 3_600_000_000,
+        computer,
+        event_id: 8001,
+        outcome: "other",
+        ..Row::default()
+    }
+}
+
 fn app_id(hash: &str, path: &str) -> String {
     AppIdentity::from_parts(
         Some(Collection::Exe),
@@ -105,6 +115,10 @@ fn blocks_after_the_flip_are_split_and_the_unexpected_form_the_queue() {
             "%OSDRIVE%\\USERS\\X\\A.PS1",
             TOOL,
         ),
+        // Policy applied (8001): FIN-1 after the flip, FIN-2 only before it.
+        applied("FIN-1", 10),
+        applied("FIN-1", 12),
+        applied("FIN-2", 5),
     ];
     let ctx = context_with(&rows);
     let inventory =
@@ -169,6 +183,21 @@ fn blocks_after_the_flip_are_split_and_the_unexpected_form_the_queue() {
             .contains("recorded as enforced since 2026-10-01 00:00"),
         "{}",
         m.warnings[0].message
+    );
+
+    // When each host picked up the policy after the flip: FIN-2 and FIN-3 have not yet.
+    let applied: Vec<(&str, Option<String>)> = m
+        .policy_applied
+        .iter()
+        .map(|h| (h.host.as_str(), h.applied_at.map(|t| t.to_rfc3339())))
+        .collect();
+    assert_eq!(
+        applied,
+        [
+            ("fin-1", Some("2026-10-01T01:00:00+00:00".to_owned())),
+            ("fin-2", None),
+            ("fin-3", None)
+        ]
     );
 }
 
