@@ -45,6 +45,10 @@ pub(crate) struct GenerateArgs {
     /// Write into a non-empty output folder, replacing files of the same names.
     #[arg(long)]
     force: bool,
+    /// From DAY (0-based) of the window on, GROUP's hosts enforce COLLECTION: blocks are
+    /// logged instead of audits (repeatable; `finance:EXE:7`).
+    #[arg(long, value_name = "GROUP:COLLECTION:DAY")]
+    enforce: Vec<generate::Flip>,
 }
 
 impl From<GenerateArgs> for generate::Options {
@@ -59,6 +63,7 @@ impl From<GenerateArgs> for generate::Options {
             wef_coverage: a.wef_coverage,
             start: a.start,
             force: a.force,
+            enforce: a.enforce,
         }
     }
 }

@@ -40,6 +40,36 @@ fn generate_refuses_bad_arguments_with_a_clear_message() {
         .failure();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert!(stderr.contains("--hosts must be between 1 and"), "{stderr}");
+
+    // Flips that do not fit the fleet are refused before anything is written.
+    for (flip, says) in [
+        (
+            "nosuch:EXE:3",
+            "--enforce: no group \"nosuch\" in this fleet (its groups: finance",
+        ),
+        (
+            "finance:EXE:30",
+            "day 30 is past the window's last day (20)",
+        ),
+        (
+            "finance:EXX:3",
+            "\"EXX\" is not EXE, DLL, MSI, SCRIPT or APPX",
+        ),
+        ("finance:EXE", "is not GROUP:COLLECTION:DAY"),
+    ] {
+        let out = dir.path().join("flip");
+        let assert = lockstep()
+            .args(["generate", "--events", "100", "--enforce", flip, "--out"])
+            .arg(&out)
+            .assert()
+            .failure();
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert!(stderr.contains(says), "{flip}: {stderr}");
+        assert!(
+            !out.exists() || std::fs::read_dir(&out).unwrap().next().is_none(),
+            "{flip}: nothing written"
+        );
+    }
 }
 
 #[test]

@@ -344,7 +344,7 @@ impl<'a> HostTimeline<'a> {
         if app.collection == Collection::Appx {
             let outcome = decide(
                 allowing_rule(Collection::Appx, "", app.publisher.as_deref()).is_some(),
-                group.enforced.contains(&Collection::Appx),
+                group.enforced_on(Collection::Appx, day),
             );
             let rule =
                 allowing_rule(Collection::Appx, "", app.publisher.as_deref()).unwrap_or(NO_RULE);
@@ -376,7 +376,7 @@ impl<'a> HostTimeline<'a> {
         // %HOT% (USB) paths are logged with the variable; the disk path has a drive letter.
         let full_file_path = raw_path.replace("%HOT%", "F:");
         let rule = allowing_rule(app.collection, &file_path, app.publisher.as_deref());
-        let enforced = group.enforced.contains(&app.collection);
+        let enforced = group.enforced_on(app.collection, day);
         let outcome = decide(rule.is_some(), enforced);
         let file_hash = if app.policy_test_noise {
             crate::rng::fake_sha256(&[&full_file_path])

@@ -41,7 +41,21 @@ pub struct Group {
     pub prefix: String,
     /// Collections already set to *Enforce rules* in this group: they log blocks, not audits.
     pub enforced: Vec<Collection>,
+    /// Collections set to *Enforce rules* from a day of the window on (`--enforce`).
+    #[serde(skip)]
+    pub flips: Vec<(Collection, usize)>,
     pub inventory_style: InventoryStyle,
+}
+
+impl Group {
+    /// Whether `collection` is enforced on `day` of the window.
+    pub fn enforced_on(&self, collection: Collection, day: usize) -> bool {
+        self.enforced.contains(&collection)
+            || self
+                .flips
+                .iter()
+                .any(|&(c, from)| c == collection && day >= from)
+    }
 }
 
 /// What a host logs.
@@ -136,7 +150,18 @@ pub(crate) const DNS_SUFFIX: &str = "corp.example.com";
 impl Fleet {
     /// Builds the fleet for `opts` (validated by the caller).
     pub fn new(opts: &Options) -> Result<Fleet, Error> {
-        let groups = make_groups(opts.groups);
+        let mut groups = make_groups(opts.groups);
+        for flip in &opts.enforce {
+            let Some(group) = groups.iter_mut().find(|g| g.name == flip.group) else {
+                let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+                return Err(Error::InvalidOption(format!(
+                    "--enforce: no group {:?} in this fleet (its groups: {})",
+                    flip.group,
+                    names.join(", ")
+                )));
+            };
+            group.flips.push((flip.collection, flip.day));
+        }
         let tail = (opts.hosts / opts.groups).clamp(4, 40);
         let catalog = build_catalog(opts.seed, opts.groups, tail);
         let mut rng = Rng::new(opts.seed, 0xF1EE7);
@@ -216,6 +241,7 @@ fn make_groups(count: usize) -> Vec<Group> {
                 kind,
                 prefix,
                 enforced,
+                flips: Vec::new(),
                 inventory_style,
             }
         })

@@ -84,6 +84,43 @@ pub struct Options {
     /// Write into a non-empty output folder.
     #[serde(skip)]
     pub force: bool,
+    /// Flips to Enforce rules during the window (`--enforce GROUP:COLLECTION:DAY`): from
+    /// that day the group's hosts log blocks, not audits, for the collection.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enforce: Vec<Flip>,
+}
+
+/// A group's collection set to *Enforce rules* from a day of the window on (0-based).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Flip {
+    pub group: String,
+    pub collection: Collection,
+    pub day: usize,
+}
+
+impl std::str::FromStr for Flip {
+    type Err = String;
+
+    /// `finance:EXE:7`.
+    fn from_str(text: &str) -> Result<Flip, String> {
+        let parts: Vec<&str> = text.split(':').collect();
+        let [group, collection, day] = parts.as_slice() else {
+            return Err(format!(
+                "{text:?} is not GROUP:COLLECTION:DAY (finance:EXE:7)"
+            ));
+        };
+        let collection = collection.to_ascii_uppercase().parse().map_err(|_| {
+            format!("{text:?}: {collection:?} is not EXE, DLL, MSI, SCRIPT or APPX")
+        })?;
+        let day = day.parse().map_err(|_| {
+            format!("{text:?}: {day:?} is not a day number of the window (0, 1, …)")
+        })?;
+        Ok(Flip {
+            group: (*group).to_owned(),
+            collection,
+            day,
+        })
+    }
 }
 
 impl Default for Options {
@@ -98,6 +135,7 @@ impl Default for Options {
             wef_coverage: 100,
             start: NaiveDate::from_ymd_opt(2026, 10, 5).expect("valid date"),
             force: false,
+            enforce: Vec::new(),
         }
     }
 }
@@ -154,6 +192,18 @@ impl Options {
                 self.hosts.min(MAX_COLLECTORS),
                 self.forwarded
             ));
+        }
+        for flip in &self.enforce {
+            if flip.day >= self.days {
+                return bad(format!(
+                    "--enforce {}:{}:{}: day {} is past the window's last day ({})",
+                    flip.group,
+                    flip.collection.as_str(),
+                    flip.day,
+                    flip.day,
+                    self.days - 1
+                ));
+            }
         }
         if self.wef_coverage > 100 {
             return bad(format!(

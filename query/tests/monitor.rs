@@ -226,19 +226,26 @@ fn a_group_recorded_as_audit_has_no_queue() {
     );
 }
 
-/// The sample fleet's IT operations group already enforces EXE, SCRIPT and APPX (the
-/// generator's mixed deployment). Recorded as enforced from the first day, every block the
-/// generator wrote for the group's inventory hosts is in the monitor, per collection and
-/// app, and a `block` decision moves an app from unexpected to expected.
-#[test]
-fn the_sample_fleets_enforced_group_matches_the_generator() {
+/// Blocked AppLocker events the generator wrote for `group`'s inventory hosts on or after
+/// `from_day`, per collection (noise left out, as the report leaves it out).
+fn generator_blocks(
+    opts: &generate::Options,
+    group: &str,
+    from_day: usize,
+) -> BTreeMap<String, u64> {
     use generate::{Outcome, Payload, Simulation};
-    let sim = Simulation::new(&sample_options()).unwrap();
-    // Blocked AppLocker events of it-ops' inventory hosts, per collection (noise left out,
-    // as the report leaves it out).
-    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    let sim = Simulation::new(opts).unwrap();
+    let first = opts
+        .start
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_nanos_opt()
+        .unwrap()
+        + from_day as i64 * 86_400_000_000_000;
+    let mut out: BTreeMap<String, u64> = BTreeMap::new();
     for (h, host) in sim.fleet.hosts.iter().enumerate() {
-        if sim.fleet.expected_group(host) != "it-ops" {
+        if sim.fleet.expected_group(host) != group {
             continue;
         }
         for event in sim.host_events(h) {
@@ -247,11 +254,120 @@ fn the_sample_fleets_enforced_group_matches_the_generator() {
                 Payload::Package(p) => (p.app, generate::Collection::Appx, p.outcome),
                 _ => continue,
             };
-            if outcome == Outcome::Blocked && !sim.fleet.catalog[app].policy_test_noise {
-                *expected.entry(collection.as_str().to_owned()).or_default() += 1;
+            if outcome == Outcome::Blocked
+                && event.time >= first
+                && !sim.fleet.catalog[app].policy_test_noise
+            {
+                *out.entry(collection.as_str().to_owned()).or_default() += 1;
             }
         }
     }
+    out
+}
+
+/// A fleet generated with finance's EXE flipped to Enforce on day 7: recorded so, the
+/// monitor holds exactly the generator's blocks (all from day 7), no host still audits EXE,
+/// and before the flip the same apps were audits.
+#[test]
+fn a_flip_in_the_middle_of_the_window_matches_the_generator() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = generate::Options {
+        seed: 5,
+        hosts: 15,
+        groups: 3,
+        days: 14,
+        events: 6_000,
+        enforce: vec!["finance:EXE:7".parse().unwrap()],
+        ..Default::default()
+    };
+    generate::generate(&opts, dir.path(), &std::sync::atomic::AtomicU64::new(0)).unwrap();
+    let expected = generator_blocks(&opts, "finance", 0);
+    assert_eq!(
+        expected,
+        generator_blocks(&opts, "finance", 7),
+        "no block before the flip"
+    );
+    assert!(expected.get("EXE").is_some_and(|n| *n > 10), "{expected:?}");
+
+    let data = tempfile::tempdir().unwrap();
+    ingest::ingest(
+        &ingest::Options {
+            data_dir: data.path().to_owned(),
+            paths: vec![dir.path().to_owned()],
+            strict: false,
+            threads: 2,
+        },
+        &ingest::Progress::default(),
+    )
+    .unwrap();
+    let ctx = datafusion::prelude::SessionContext::new();
+    let rt = runtime();
+    rt.block_on(query::register_store(
+        &ctx,
+        &schema::Store::new(data.path()),
+    ))
+    .unwrap();
+    let inventory = Inventory::from_path(&dir.path().join("inventory.csv")).unwrap();
+    let flip = Rollout {
+        group: "finance".into(),
+        ..enforced_exe_since("2026-10-12")
+    };
+    let m = rt
+        .block_on(monitor(
+            &ctx,
+            &inventory,
+            "finance",
+            &[flip.clone()],
+            &BTreeMap::new(),
+        ))
+        .unwrap();
+    let seen: BTreeMap<String, u64> = m
+        .collections
+        .iter()
+        .map(|c| {
+            (
+                c.collection.as_str().to_owned(),
+                c.days.iter().map(|d| d.unexpected).sum(),
+            )
+        })
+        .collect();
+    assert_eq!(seen, expected);
+    assert!(
+        m.collections[0]
+            .days
+            .iter()
+            .all(|d| d.day.as_str() >= "2026-10-12")
+    );
+    assert!(
+        m.warnings.is_empty(),
+        "nobody audits EXE after the flip: {:?}",
+        m.warnings
+    );
+    // Recorded a day too early, the hosts that still audited that day are named.
+    let early = Rollout {
+        at: "2026-10-11T00:00:00Z".into(),
+        ..flip
+    };
+    let m = rt
+        .block_on(monitor(
+            &ctx,
+            &inventory,
+            "finance",
+            &[early],
+            &BTreeMap::new(),
+        ))
+        .unwrap();
+    assert_eq!(m.warnings.len(), 1, "{:?}", m.warnings);
+    assert_eq!(m.warnings[0].code, "still_auditing");
+}
+
+/// The sample fleet's IT operations group already enforces EXE, SCRIPT and APPX (the
+/// generator's mixed deployment). Recorded as enforced from the first day, every block the
+/// generator wrote for the group's inventory hosts is in the monitor, per collection and
+/// app, and a `block` decision moves an app from unexpected to expected.
+#[test]
+fn the_sample_fleets_enforced_group_matches_the_generator() {
+    let expected = generator_blocks(&sample_options(), "it-ops", 0);
     assert!(expected.values().sum::<u64>() > 20, "{expected:?}");
 
     let rt = runtime();
