@@ -317,7 +317,7 @@ fn a_flip_in_the_middle_of_the_window_matches_the_generator() {
             &ctx,
             &inventory,
             "finance",
-            &[flip.clone()],
+            std::slice::from_ref(&flip),
             &BTreeMap::new(),
         ))
         .unwrap();
