@@ -718,10 +718,44 @@ async function downloadVersion(group, version, enforce) {
 
 const COLLECTIONS = ["EXE", "DLL", "MSI", "SCRIPT", "APPX"];
 
+// What changes from version `before` to `after`: the rules, and the apps whose verdict
+// changes over the recorded events.
+async function compareVersions(group, before, after, slot) {
+  const change = await api(`/api/v1/groups/${encodeURIComponent(group)}/diff?before=${before}&after=${after}`);
+  const r = change.rules;
+  const rows = [
+    ...r.modes.map((m) => ["mode", m.collection, `${m.before} → ${m.after}`, ""]),
+    ...["added", "removed", "changed"].flatMap((what) => r[what].map((c) => [what, c.collection, c.subject, (c.details || []).join("; ")])),
+  ];
+  const i = change.impact;
+  slot.replaceChildren(
+    el("h3", {}, `Changes from version ${before} to ${after}`),
+    rows.length
+      ? el(
+          "div",
+          { class: "table-wrap" },
+          el(
+            "table",
+            { id: "diff-rules" },
+            el("thead", {}, el("tr", {}, ["Change", "Collection", "Rule", "Details"].map((h) => el("th", { scope: "col" }, h)))),
+            el("tbody", {}, rows.map((cells) => el("tr", { "data-change": cells[0] }, cells.map((c) => el("td", {}, c)))))
+          )
+        )
+      : el("p", { class: "muted" }, "No rule changes."),
+    el(
+      "p",
+      { id: "diff-impact" },
+      `On the recorded events: ${plural(i.newly_blocked_events, "event")} newly blocked, ${plural(i.newly_allowed_events, "event")} newly allowed` +
+        (i.newly_allowed.length ? ` (${i.newly_allowed.map((a) => appName(a)).join(", ")})` : "")
+    )
+  );
+}
+
 // Published versions (with downloads, the rollback aid among them), the rollout record,
 // and after the flip: blocks per day, the warnings and the exception queue.
 function flipPanel(group, versions, rollouts, monitor, admin, reload) {
   const path = `/api/v1/groups/${encodeURIComponent(group)}`;
+  const diffSlot = el("div", { id: "version-diff" });
   const live = new Map(monitor.collections.filter((c) => c.mode === "enforce").map((c) => [c.collection, c.version]));
   const act = (what, request) => async () => {
     try {
@@ -745,12 +779,16 @@ function flipPanel(group, versions, rollouts, monitor, admin, reload) {
       el(
         "td",
         { class: "actions" },
+        v.version > 1
+          ? el("button", { type: "button", "data-action": "compare", onclick: () => compareVersions(group, v.version - 1, v.version, diffSlot).catch((e) => showMessage(e.message)) }, `Changes from ${v.version - 1}`)
+          : null,
         el("button", { type: "button", "data-action": "audit-xml", onclick: () => downloadVersion(group, v.version, "").catch((e) => showMessage(e.message)) }, "Audit-only XML"),
         el("button", { type: "button", "data-action": "enforce-xml", onclick: () => downloadVersion(group, v.version, "EXE").catch((e) => showMessage(e.message)) }, "XML enforcing EXE")
       )
     );
   });
   const parts = [
+    diffSlot,
     versions.length
       ? el(
           "div",

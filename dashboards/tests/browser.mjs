@@ -231,6 +231,35 @@ try {
     await download.saveAs(saved);
     assert.match(readFileSync(saved, "utf8"), /EnforcementMode="AuditOnly"/);
     assert.doesNotMatch(readFileSync(saved, "utf8"), /EnforcementMode="Enabled"/);
+    // One more allow, a second version, and its changes from the first: the API's diff.
+    const readiness = (await api("/api/v1/readiness?groups=finance")).groups[0];
+    const allowed = await page.evaluate(
+      async ([ids, token]) => {
+        // The first app blocked on purpose that a rule can allow (flagged ones with force).
+        for (const id of ids) {
+          const response = await fetch(`/api/v1/groups/finance/decisions/${id}`, {
+            method: "PUT",
+            headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+            body: JSON.stringify({ verdict: "allow", force: true }),
+          });
+          if (response.ok) return id;
+        }
+        return null;
+      },
+      [readiness.blocked_on_purpose.map((a) => a.app_id), token]
+    );
+    assert.ok(allowed, "an app blocked on purpose could be allowed");
+    await page.reload();
+    await page.locator("#publish").click();
+    await page.locator('#versions tr[data-version="2"]').waitFor();
+    await page.locator('#versions tr[data-version="2"] button[data-action="compare"]').click();
+    await page.locator("#diff-impact").waitFor();
+    const change = await api("/api/v1/groups/finance/diff?before=1&after=2");
+    const shown = await page.locator("#diff-rules tbody tr").count();
+    assert.equal(shown, change.rules.modes.length + change.rules.added.length + change.rules.removed.length + change.rules.changed.length);
+    assert.ok(change.rules.added.length >= 1, JSON.stringify(change.rules));
+    assert.match(await page.locator("#diff-impact").innerText(), new RegExp(`${change.impact.newly_allowed_events} events? newly allowed`));
+    await page.screenshot({ path: join(shots, "group-versions-diff.png"), fullPage: true });
   });
 
   await step("an empty store says what to do", async () => {
