@@ -25,12 +25,13 @@ pub(crate) enum RolloutCommand {
     List(ListArgs),
 }
 
+/// What every rollout entry names: the group, its collections, when and why.
 #[derive(Debug, Args)]
-pub(crate) struct EnforceArgs {
+pub(crate) struct RolloutTarget {
     /// The business group.
     #[arg(long, value_name = "NAME")]
     group: String,
-    /// The collections enforced, comma-separated (EXE,SCRIPT).
+    /// The collections that changed, comma-separated (EXE,SCRIPT).
     #[arg(
         long,
         value_name = "COLLECTIONS",
@@ -40,9 +41,6 @@ pub(crate) struct EnforceArgs {
         required = true
     )]
     collection: Vec<query::Collection>,
-    /// The published version that went live.
-    #[arg(long, value_name = "N")]
-    version: i64,
     /// When it went live: a date or an RFC 3339 time (default: now).
     #[arg(long, value_name = "T")]
     at: Option<String>,
@@ -54,28 +52,18 @@ pub(crate) struct EnforceArgs {
 }
 
 #[derive(Debug, Args)]
-pub(crate) struct AuditArgs {
-    /// The business group.
-    #[arg(long, value_name = "NAME")]
-    group: String,
-    /// The collections back in audit, comma-separated (EXE,SCRIPT).
-    #[arg(
-        long,
-        value_name = "COLLECTIONS",
-        value_delimiter = ',',
-        value_enum,
-        ignore_case = true,
-        required = true
-    )]
-    collection: Vec<query::Collection>,
-    /// When: a date or an RFC 3339 time (default: now).
-    #[arg(long, value_name = "T")]
-    at: Option<String>,
-    /// Why.
-    #[arg(long, value_name = "TEXT")]
-    note: Option<String>,
+pub(crate) struct EnforceArgs {
     #[command(flatten)]
-    store: DataArgs,
+    target: RolloutTarget,
+    /// The published version that went live.
+    #[arg(long, value_name = "N")]
+    version: i64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    #[command(flatten)]
+    target: RolloutTarget,
 }
 
 #[derive(Debug, Args)]
@@ -106,65 +94,35 @@ enum Format {
     Json,
 }
 
-fn session(store: &DataArgs) -> anyhow::Result<query::Session> {
-    Ok(store
-        .session(&[])?
-        .with_workspace(std::sync::Arc::new(workspace::Workspace::open(
-            &store.data,
-        )?)))
-}
-
 pub(crate) fn rollout(command: RolloutCommand) -> anyhow::Result<ExitCode> {
     match command {
-        RolloutCommand::Enforce(args) => record(
-            &args.store,
-            &args.group,
-            &args.collection,
-            RolloutMode::Enforce,
-            Some(args.version),
-            args.at.as_deref(),
-            args.note.as_deref(),
-        ),
-        RolloutCommand::Audit(args) => record(
-            &args.store,
-            &args.group,
-            &args.collection,
-            RolloutMode::Audit,
-            None,
-            args.at.as_deref(),
-            args.note.as_deref(),
-        ),
+        RolloutCommand::Enforce(args) => {
+            record(&args.target, RolloutMode::Enforce, Some(args.version))
+        }
+        RolloutCommand::Audit(args) => record(&args.target, RolloutMode::Audit, None),
         RolloutCommand::List(args) => list(args),
     }
 }
 
 fn record(
-    store: &DataArgs,
-    group: &str,
-    collections: &[query::Collection],
+    target: &RolloutTarget,
     mode: RolloutMode,
     version: Option<i64>,
-    at: Option<&str>,
-    note: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let session = session(store)?;
+    let RolloutTarget {
+        group,
+        collection: collections,
+        at,
+        note,
+        store,
+    } = target;
+    let (at, note) = (at.as_deref(), note.as_deref());
+    let session = store.session_with_workspace()?;
     let at = query::versions::rollout_time(at).context("--at")?;
     if let Some(number) = version {
         // Enforcing a collection the version has no rules for blocks all of it: say so.
         let (policy, _) = block_on(session.resolve_policy(group, &PolicyRef::Version(number)))?;
-        for &c in collections {
-            let kind = query::app::rule_collection(c);
-            if policy.collection(kind).is_none_or(|rc| rc.rules.is_empty()) {
-                eprintln!(
-                    "warning: version {number} has no {kind} rules: enforcing {c} blocks everything of the collection{}",
-                    if kind == policy::CollectionKind::Exe {
-                        " (and, without Appx rules, packaged apps too)"
-                    } else {
-                        ""
-                    }
-                );
-            }
-        }
+        crate::store_args::warn_enforcing_without_rules(&policy, collections, number);
     }
     let names: Vec<String> = collections.iter().map(|c| c.as_str().to_owned()).collect();
     let ws = session.workspace().context("the workspace")?;
@@ -193,7 +151,7 @@ fn record(
 }
 
 fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
-    let session = session(&args.store)?;
+    let session = args.store.session_with_workspace()?;
     let ws = session.workspace().context("the workspace")?;
     let rollouts = ws.rollouts(&args.group)?;
     let text = match args.format {
@@ -228,7 +186,7 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn monitor(args: MonitorArgs) -> anyhow::Result<ExitCode> {
-    let session = session(&args.store)?;
+    let session = args.store.session_with_workspace()?;
     let m = block_on(session.monitor(&args.group))
         .with_context(|| format!("monitoring {}", args.group))?;
     if args.format == Format::Json {

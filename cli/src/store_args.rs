@@ -36,6 +36,50 @@ impl DataArgs {
         }
         Ok(session)
     }
+
+    /// [`DataArgs::session`] with the data folder's workspace, made when missing (for the
+    /// commands that write to it: decisions, versions, the rollout record).
+    pub(crate) fn session_with_workspace(&self) -> anyhow::Result<query::Session> {
+        let workspace = std::sync::Arc::new(workspace::Workspace::open(&self.data)?);
+        Ok(self.session(&[])?.with_workspace(workspace))
+    }
+}
+
+/// `--enforce EXE,SCRIPT`: the collections a written policy has `Enabled`.
+#[derive(Debug, Args)]
+pub(crate) struct EnforceCollections {
+    /// Collections to write as Enabled (enforce), comma-separated (EXE,SCRIPT); the others
+    /// are AuditOnly.
+    #[arg(
+        long,
+        value_name = "COLLECTIONS",
+        value_delimiter = ',',
+        value_enum,
+        ignore_case = true
+    )]
+    pub(crate) enforce: Vec<query::Collection>,
+}
+
+/// Warns, on stderr, for each of `collections` that `policy` (version `version`) has no
+/// rules for: enforcing it blocks everything of the collection.
+pub(crate) fn warn_enforcing_without_rules(
+    policy: &policy::Policy,
+    collections: &[query::Collection],
+    version: i64,
+) {
+    for &c in collections {
+        let kind = query::app::rule_collection(c);
+        if policy.collection(kind).is_none_or(|rc| rc.rules.is_empty()) {
+            eprintln!(
+                "warning: version {version} has no {kind} rules: enforcing {c} blocks everything of the collection{}",
+                if kind == policy::CollectionKind::Exe {
+                    " (and, without Appx rules, packaged apps too)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
 }
 
 /// The store, the inventory, the window and the groups to look at.

@@ -50,16 +50,8 @@ pub(crate) struct ExportArgs {
     /// The published version to write.
     #[arg(long, value_name = "N")]
     version: i64,
-    /// Collections to write as Enabled (enforce), comma-separated (EXE,SCRIPT); the others
-    /// are AuditOnly.
-    #[arg(
-        long,
-        value_name = "COLLECTIONS",
-        value_delimiter = ',',
-        value_enum,
-        ignore_case = true
-    )]
-    enforce: Vec<query::Collection>,
+    #[command(flatten)]
+    enforce: crate::store_args::EnforceCollections,
     /// Write it to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -98,16 +90,8 @@ enum DiffFormat {
     Markdown,
 }
 
-fn session(store: &DataArgs) -> anyhow::Result<query::Session> {
-    Ok(store
-        .session(&[])?
-        .with_workspace(std::sync::Arc::new(workspace::Workspace::open(
-            &store.data,
-        )?)))
-}
-
 pub(crate) fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
-    let session = session(&args.store)?;
+    let session = args.store.session_with_workspace()?;
     let published =
         block_on(session.publish(&args.group, args.note.as_deref(), &workspace::os_user()))
             .with_context(|| format!("publishing {}'s candidate", args.group))?;
@@ -128,7 +112,7 @@ pub(crate) fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn versions(args: VersionsArgs) -> anyhow::Result<ExitCode> {
-    let session = session(&args.store)?;
+    let session = args.store.session_with_workspace()?;
     let versions = session.versions(&args.group)?;
     let text = match args.format {
         ListFormat::Json => serde_json::to_string_pretty(&versions)? + "\n",
@@ -157,27 +141,16 @@ pub(crate) fn versions(args: VersionsArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let session = session(&args.store)?;
+    let session = args.store.session_with_workspace()?;
     let (policy, name) =
         block_on(session.resolve_policy(&args.group, &PolicyRef::Version(args.version)))?;
+    crate::store_args::warn_enforcing_without_rules(&policy, &args.enforce.enforce, args.version);
     let kinds: Vec<policy::CollectionKind> = args
+        .enforce
         .enforce
         .iter()
         .map(|&c| query::app::rule_collection(c))
         .collect();
-    for kind in &kinds {
-        if policy.collection(*kind).is_none_or(|c| c.rules.is_empty()) {
-            eprintln!(
-                "warning: version {} has no {kind} rules: enforcing {kind} blocks everything of the collection{}",
-                args.version,
-                if *kind == policy::CollectionKind::Exe {
-                    " (and, without Appx rules, packaged apps too)"
-                } else {
-                    ""
-                }
-            );
-        }
-    }
     let xml = policy::write::to_xml(&policy::suggest::with_enforcement(&policy, &kinds));
     match &args.out {
         Some(path) => {
@@ -211,7 +184,7 @@ fn policy_ref(text: &str) -> anyhow::Result<PolicyRef> {
 pub(crate) fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let (before, after) = (policy_ref(&args.before)?, policy_ref(&args.after)?);
     let window = query::Window::parse(args.since.as_deref(), args.until.as_deref())?;
-    let session = session(&args.store)?;
+    let session = args.store.session_with_workspace()?;
     let change = block_on(session.policy_change(&args.group, &before, &after, window))
         .with_context(|| {
             format!(

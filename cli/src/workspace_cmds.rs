@@ -88,16 +88,8 @@ pub(crate) struct CandidateArgs {
     /// The business group.
     #[arg(long, value_name = "NAME")]
     group: String,
-    /// Collections to write as Enabled (enforce), comma-separated (EXE,SCRIPT); the others
-    /// are AuditOnly.
-    #[arg(
-        long,
-        value_name = "COLLECTIONS",
-        value_delimiter = ',',
-        value_enum,
-        ignore_case = true
-    )]
-    enforce: Vec<query::Collection>,
+    #[command(flatten)]
+    enforce: crate::store_args::EnforceCollections,
     /// Write it to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -184,7 +176,7 @@ fn candidate(args: CandidateArgs) -> anyhow::Result<ExitCode> {
     for note in &candidate.notes {
         eprintln!("  {}", output::escape_controls(note));
     }
-    let xml = candidate.to_xml(&args.enforce);
+    let xml = candidate.to_xml(&args.enforce.enforce);
     match &args.out {
         Some(path) => {
             std::fs::write(path, &xml)
@@ -240,10 +232,7 @@ pub(crate) fn decide(args: DecideArgs) -> anyhow::Result<ExitCode> {
     };
     let verdict = Verdict::from_str(verdict, true)
         .map_err(|_| anyhow::anyhow!("{verdict:?} is not a decision: allow, block or defer"))?;
-    let session = args
-        .store
-        .session(&[])?
-        .with_workspace(open_workspace(&args.store)?);
+    let session = args.store.session_with_workspace()?;
     let decision = block_on(session.decide(DecideRequest {
         scope,
         app_id: app_id.clone(),

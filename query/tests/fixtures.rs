@@ -122,3 +122,21 @@ pub(crate) fn context_with(rows: &[Row]) -> SessionContext {
     .unwrap();
     ctx
 }
+
+/// A decision as the workspace would hold it.
+pub(crate) fn decided(app_id: &str, verdict: workspace::Verdict) -> workspace::Decision {
+    workspace::Decision {
+        version: 1,
+        scope: workspace::Scope::Group("finance".into()),
+        app_id: app_id.to_owned(),
+        verdict,
+        label: app_id.to_owned(),
+        collection: Some("EXE".into()),
+        rule_xml: None,
+        granularity: None,
+        flagged: Vec::new(),
+        note: None,
+        decided_by: "tester".into(),
+        decided_at: "2026-12-01T00:00:00Z".into(),
+    }
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use query::app::AppIdentity;
 use query::monitor::monitor;
 use query::{Collection, Inventory};
-use workspace::{Decision, Rollout, RolloutMode, Scope, Verdict};
+use workspace::{Decision, Rollout, RolloutMode, Verdict};
 
 use crate::fixtures::*;
 
@@ -58,23 +58,6 @@ fn app_id(hash: &str, path: &str) -> String {
         Some(path),
     )
     .app_id()
-}
-
-fn decided(app_id: &str, verdict: Verdict) -> Decision {
-    Decision {
-        version: 1,
-        scope: Scope::Group("finance".into()),
-        app_id: app_id.to_owned(),
-        verdict,
-        label: app_id.to_owned(),
-        collection: Some("EXE".into()),
-        rule_xml: None,
-        granularity: None,
-        flagged: Vec::new(),
-        note: None,
-        decided_by: "tester".into(),
-        decided_at: "2026-10-01T00:00:00Z".into(),
-    }
 }
 
 fn enforced_exe_since(day: &str) -> Rollout {

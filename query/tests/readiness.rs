@@ -9,7 +9,7 @@ use policy::read::parse;
 use policy::{Evaluator, Policy};
 use query::readiness::{GroupPlan, ReadinessOptions, Status, readiness};
 use query::{Collection, Inventory};
-use workspace::{Decision, Scope, Verdict};
+use workspace::{Decision, Verdict};
 
 use crate::fixtures::*;
 
@@ -44,24 +44,6 @@ fn allow_all() -> Policy {
         rule(1)
     );
     parse(xml.as_bytes()).unwrap().policy
-}
-
-/// A decision as the workspace would hold it.
-fn decided(app_id: &str, verdict: Verdict) -> Decision {
-    Decision {
-        version: 1,
-        scope: Scope::Group("finance".into()),
-        app_id: app_id.to_owned(),
-        verdict,
-        label: app_id.to_owned(),
-        collection: Some("EXE".into()),
-        rule_xml: None,
-        granularity: None,
-        flagged: Vec::new(),
-        note: None,
-        decided_by: "tester".into(),
-        decided_at: "2026-12-01T00:00:00Z".into(),
-    }
 }
 
 fn judge_with(
