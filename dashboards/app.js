@@ -216,6 +216,99 @@ function timelineChart(days) {
   return el("div", { class: "chart" }, chart, legend);
 }
 
+// The group's timeline: audit events and blocks per day (blocks after the flip split into
+// expected and unexpected), with the versions published and the rollout record marked on the
+// days they happened; the same dates as a list under it.
+function groupTimeline(days, versions, rollouts, monitor) {
+  const blocks = new Map();
+  for (const c of monitor.collections) {
+    for (const d of c.days) {
+      const b = blocks.get(d.day) || { expected: 0, unexpected: 0 };
+      b.expected += d.expected;
+      b.unexpected += d.unexpected;
+      blocks.set(d.day, b);
+    }
+  }
+  const marks = [
+    ...versions.map((v) => ({ day: day(v.published_at), text: `version ${v.version} published`, kind: "version" })),
+    ...rollouts.map((r) => ({
+      day: day(r.at),
+      text: `${r.collection} ${r.mode}${r.version ? ` (version ${r.version})` : ""}`,
+      kind: r.mode,
+    })),
+  ];
+  const counted = new Map(days.map((d) => [day(d.day), d]));
+  const dates = [...new Set([...counted.keys(), ...blocks.keys(), ...marks.map((m) => m.day)])].sort();
+  if (dates.length === 0) return el("p", { class: "muted", id: "group-timeline" }, "No events, versions or rollouts yet.");
+  // Every day between the first and the last, so gaps show as gaps.
+  const all = [];
+  for (let t = Date.parse(`${dates[0]}T00:00:00Z`); t <= Date.parse(`${dates[dates.length - 1]}T00:00:00Z`); t += 86400000) {
+    all.push(new Date(t).toISOString().slice(0, 10));
+  }
+  const width = 900, height = 200, left = 56, right = 12, top = 22, bottom = 28;
+  const slot = (width - left - right) / all.length;
+  const stack = (d) => {
+    const c = counted.get(d) || { audit_events: 0, blocked_events: 0 };
+    const b = blocks.get(d) || { expected: 0, unexpected: 0 };
+    const outside = Math.max(0, c.blocked_events - b.expected - b.unexpected);
+    return [
+      ["audit", c.audit_events, "#9aa5b1"],
+      ["expected", b.expected, PALETTE[0]],
+      ["unexpected", b.unexpected, PALETTE[1]],
+      ["blocked", outside, PALETTE[3]],
+    ];
+  };
+  const max = Math.max(1, ...all.map((d) => stack(d).reduce((sum, [, n]) => sum + n, 0)));
+  const y = (v) => top + (height - top - bottom) * (1 - v / max);
+  const chart = svg("svg", {
+    viewBox: `0 0 ${width} ${height}`,
+    role: "img",
+    "aria-label": "Audit events, blocks, versions and rollouts per day",
+  });
+  for (const tick of [0, max / 2, max]) {
+    chart.append(
+      svg("line", { class: "axis", x1: left, x2: width - right, y1: y(tick), y2: y(tick) }),
+      svg("text", { x: left - 6, y: y(tick) + 4, "text-anchor": "end" }, number(Math.round(tick)))
+    );
+  }
+  const labelEvery = Math.max(1, Math.ceil(all.length / 8));
+  all.forEach((d, i) => {
+    const x = left + i * slot;
+    let base = 0;
+    for (const [kind, n, color] of stack(d)) {
+      if (!n) continue;
+      chart.append(
+        svg("rect", { x: x + slot * 0.1, width: slot * 0.8, y: y(base + n), height: y(base) - y(base + n), fill: color, "data-kind": kind, "data-day": d },
+          svg("title", {}, `${d}: ${number(n)} ${kind === "audit" ? "audit events" : `${kind} blocks`}`))
+      );
+      base += n;
+    }
+    if (i % labelEvery === 0) chart.append(svg("text", { x: x + slot / 2, y: height - 8, "text-anchor": "middle" }, d.slice(5)));
+  });
+  for (const m of marks) {
+    const i = all.indexOf(m.day);
+    const x = left + (i + 0.5) * slot;
+    const color = m.kind === "enforce" ? PALETTE[2] : m.kind === "audit" ? PALETTE[3] : PALETTE[4];
+    chart.append(
+      svg("line", { x1: x, x2: x, y1: top - 8, y2: height - bottom, stroke: color, "stroke-dasharray": "4 3", "data-mark": m.kind },
+        svg("title", {}, `${m.day}: ${m.text}`))
+    );
+  }
+  const legend = el(
+    "div",
+    { class: "legend" },
+    [["audit events", "#9aa5b1"], ["expected blocks", PALETTE[0]], ["unexpected blocks", PALETTE[1]], ["blocks outside the record", PALETTE[3]],
+      ["version published", PALETTE[4]], ["enforced", PALETTE[2]]].map(([text, color]) => el("span", { style: `--swatch: ${color}` }, text))
+  );
+  const first = [...counted.keys()].sort()[0];
+  const entries = [
+    ...(first ? [{ day: first, text: "first audit or block event in the window" }] : []),
+    ...marks,
+  ].sort((a, b) => a.day.localeCompare(b.day));
+  const list = el("ol", { id: "group-timeline", class: "timeline" }, entries.map((e) => el("li", { "data-kind": e.kind || "events" }, `${e.day}: ${e.text}`)));
+  return el("div", { class: "chart", id: "group-chart" }, chart, legend, list);
+}
+
 async function overview() {
   show(el("p", { class: "muted" }, "Loading the fleet…"));
   const [groups, timeline] = await Promise.all([api("/api/v1/groups"), api("/api/v1/timeline")]);
@@ -759,8 +852,10 @@ function flipPanel(group, versions, rollouts, monitor, admin, reload) {
   const live = new Map(monitor.collections.filter((c) => c.mode === "enforce").map((c) => [c.collection, c.version]));
   const act = (what, request) => async () => {
     try {
-      await request();
-      showMessage("");
+      const answer = await request();
+      // Recording a flip of a collection the version has no rules for is allowed, and said.
+      const warned = (answer && answer.warnings) || [];
+      showMessage(warned.map((w) => `Warning: ${w.message}`).join(" "));
       await reload();
     } catch (error) {
       showMessage(`${what}: ${error.message}`);
@@ -921,7 +1016,7 @@ async function groupPage(group) {
   // Readiness, the policy in force and the decisions change with every decision: reloaded
   // together, the rest of the page stays.
   async function reload() {
-    const [ready, decisions, current, versions, rollouts, monitor] = await Promise.all([
+    const [ready, decisions, current, versions, rollouts, monitor, timeline] = await Promise.all([
       api(`/api/v1/readiness?groups=${encodeURIComponent(group)}`),
       api(`${path}/decisions`),
       // None imported (for the group or the fleet) is an answer; any other error is shown.
@@ -932,12 +1027,13 @@ async function groupPage(group) {
       api(`${path}/versions`),
       api(`${path}/rollouts`),
       api(`${path}/monitor`),
+      api(`/api/v1/timeline?groups=${encodeURIComponent(group)}`),
     ]);
     const r = ready.groups[0];
     card.replaceChildren(readinessCard(r));
     policySlot.replaceChildren(currentPolicyPanel(group, current, admin, reload));
     triageSlot.replaceChildren(triageTable(group, r, suggestions.suggestions, decisions.decisions, admin, reload));
-    flipSlot.replaceChildren(flipPanel(group, versions, rollouts, monitor, admin, reload));
+    flipSlot.replaceChildren(groupTimeline(timeline.days, versions, rollouts, monitor), flipPanel(group, versions, rollouts, monitor, admin, reload));
   }
   const download = el("button", { type: "button", id: "download" }, "Download suggested policy (XML)");
   download.addEventListener("click", () => downloadPolicy(group).catch((e) => showMessage(e.message)));

@@ -48,6 +48,18 @@ impl AlertSettings {
     }
 }
 
+impl AlertSettings {
+    /// The settings `lockstep alerts set` kept in the workspace.
+    pub fn from_config(kept: &workspace::AlertConfig) -> Result<AlertSettings, String> {
+        Ok(AlertSettings {
+            interval: Duration::from_secs(kept.interval_secs.max(1)),
+            burst_events: kept.burst_events,
+            burst_period: Duration::from_secs(kept.burst_period_secs.max(3600)),
+            ..AlertSettings::new(Webhook::parse(&kept.webhook)?)
+        })
+    }
+}
+
 /// A webhook URL: `http://` or `https://`, a host, an optional port and a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {

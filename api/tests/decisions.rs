@@ -478,8 +478,9 @@ async fn versions_diff_rollouts_and_monitor() {
     )
     .await;
     assert_eq!(recorded.status, StatusCode::CREATED, "{}", recorded.text());
-    assert_eq!(recorded.json()[0]["recorded_by"], "alice");
-    assert_eq!(recorded.json()[0]["at"], "2026-10-12T00:00:00Z");
+    assert_eq!(recorded.json()["recorded"][0]["recorded_by"], "alice");
+    assert_eq!(recorded.json()["recorded"][0]["at"], "2026-10-12T00:00:00Z");
+    assert_eq!(recorded.json()["warnings"], serde_json::json!([]));
     let record = served
         .get("/api/v1/groups/finance/rollouts", Some(READ))
         .await
@@ -496,4 +497,24 @@ async fn versions_diff_rollouts_and_monitor() {
         .get("/api/v1/groups/nosuch/monitor", Some(READ))
         .await
         .expect_error(StatusCode::NOT_FOUND, "not_found");
+
+    // Enforcing a collection the version has no rules for is recorded, with a warning.
+    let no_rules = post_json(
+        &served,
+        "/api/v1/groups/finance/rollouts",
+        ALICE,
+        r#"{"mode": "enforce", "collections": ["DLL"], "version": 1, "at": "2026-10-13"}"#,
+    )
+    .await;
+    assert_eq!(no_rules.status, StatusCode::CREATED, "{}", no_rules.text());
+    let warnings = &no_rules.json()["warnings"];
+    assert_eq!(warnings[0]["code"], "no_rules", "{warnings}");
+    assert_eq!(warnings[0]["collection"], "DLL");
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("blocks everything of the collection"),
+        "{warnings}"
+    );
 }

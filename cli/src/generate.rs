@@ -45,8 +45,10 @@ pub(crate) struct GenerateArgs {
     /// Write into a non-empty output folder, replacing files of the same names.
     #[arg(long)]
     force: bool,
-    /// From DAY (0-based) of the window on, GROUP's hosts enforce COLLECTION: blocks are
-    /// logged instead of audits (repeatable; `finance:EXE:7`).
+    /// From DAY (0-based) of the window on, GROUP's hosts enforce COLLECTION with the
+    /// generator's candidate: what it allows keeps running, the apps blocked on purpose and
+    /// the new apps and versions that appear after the flip log blocks (repeatable;
+    /// `finance:EXE:7`; manifest.json "flips" lists them).
     #[arg(long, value_name = "GROUP:COLLECTION:DAY")]
     enforce: Vec<generate::Flip>,
 }
@@ -99,6 +101,26 @@ pub(crate) fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     );
     for (id, n) in &summary.events_by_id {
         let _ = writeln!(text, "  event {id}: {n}");
+    }
+    for flip in &summary.flips {
+        let keys = |apps: &[generate::ManifestApp]| {
+            let keys: Vec<&str> = apps.iter().map(|a| a.key.as_str()).collect();
+            if keys.is_empty() {
+                "none".to_owned()
+            } else {
+                keys.join(", ")
+            }
+        };
+        let _ = writeln!(
+            text,
+            "  {} enforces {} from {}: blocked on purpose {}; new apps {}; new versions {} (manifest.json \"flips\")",
+            flip.group,
+            flip.collection.as_str(),
+            flip.date,
+            keys(&flip.blocked_on_purpose),
+            keys(&flip.new_apps),
+            keys(&flip.new_versions),
+        );
     }
     let _ = writeln!(
         text,

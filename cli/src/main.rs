@@ -11,6 +11,7 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod alerts_cmds;
 mod engine;
 mod generate;
 mod ingest;
@@ -88,6 +89,9 @@ enum Command {
     Rollout(rollout_cmds::RolloutCommand),
     /// After the flip: blocks per day (expected, unexpected), the exception queue, disagreements.
     Monitor(rollout_cmds::MonitorArgs),
+    /// Where alerts on unexpected blocks go (kept in the workspace), and the alerts kept.
+    #[command(subcommand)]
+    Alerts(alerts_cmds::AlertsCommand),
 }
 
 fn main() -> ExitCode {
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
         Command::Workspace(cmd) => workspace_cmds::workspace(cmd),
         Command::Rollout(cmd) => rollout_cmds::rollout(cmd),
         Command::Monitor(cmd) => rollout_cmds::monitor(cmd),
+        Command::Alerts(cmd) => alerts_cmds::alerts(cmd),
     };
     match result {
         Ok(code) => code,

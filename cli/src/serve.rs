@@ -83,7 +83,8 @@ pub(crate) struct ServeArgs {
     tls_key: Option<PathBuf>,
     /// POST alerts on unexpected blocks (a new app blocked without a decision, more than 20
     /// unexpected blocks in an hour) to this http(s) URL, e.g. a Teams or Slack incoming
-    /// webhook; each alert once, retried until delivered.
+    /// webhook; each alert once, retried until delivered. Default: the webhook kept by
+    /// `lockstep alerts set`.
     #[arg(long, value_name = "URL")]
     alert_webhook: Option<String>,
     /// How often groups with a rollout record are looked at for alerts.
@@ -166,7 +167,16 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     }
     let mut config = api::Config::new(args.data.clone(), tokens);
     // A workspace that cannot be opened (damaged, newer) stops the server here, untouched.
-    config.workspace = Some(std::sync::Arc::new(workspace::Workspace::open(&args.data)?));
+    let ws = workspace::Workspace::open(&args.data)?;
+    // Without --alert-webhook, alerts go where `lockstep alerts set` said.
+    let alerts = match (alerts, ws.alert_config()?) {
+        (None, Some(kept)) => Some(
+            api::AlertSettings::from_config(&kept)
+                .map_err(|e| anyhow::anyhow!("the workspace's alert webhook: {e}"))?,
+        ),
+        (alerts, _) => alerts,
+    };
+    config.workspace = Some(std::sync::Arc::new(ws));
     if let Some(inventory) = &args.inventory {
         // A bad inventory is better refused now than on every request.
         query::Inventory::from_path(inventory)?;

@@ -67,18 +67,8 @@ pub(crate) fn warn_enforcing_without_rules(
     collections: &[query::Collection],
     version: i64,
 ) {
-    for &c in collections {
-        let kind = query::app::rule_collection(c);
-        if policy.collection(kind).is_none_or(|rc| rc.rules.is_empty()) {
-            eprintln!(
-                "warning: version {version} has no {kind} rules: enforcing {c} blocks everything of the collection{}",
-                if kind == policy::CollectionKind::Exe {
-                    " (and, without Appx rules, packaged apps too)"
-                } else {
-                    ""
-                }
-            );
-        }
+    for w in query::versions::enforcing_without_rules(policy, collections, version) {
+        eprintln!("warning: {}", w.message);
     }
 }
 

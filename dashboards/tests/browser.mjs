@@ -21,6 +21,16 @@ const token = process.env.LOCKSTEP_TOKEN;
 const shots = process.env.SCREENSHOTS || "target/browser";
 mkdirSync(shots, { recursive: true });
 
+async function post(path, body, status = 201) {
+  const response = await fetch(base + path, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  assert.equal(response.status, status, `${path}: ${response.status} ${await response.clone().text()}`);
+  return response.json();
+}
+
 async function api(path, options = {}) {
   const response = await fetch(base + path, {
     ...options,
@@ -260,6 +270,36 @@ try {
     assert.ok(change.rules.added.length >= 1, JSON.stringify(change.rules));
     assert.match(await page.locator("#diff-impact").innerText(), new RegExp(`${change.impact.newly_allowed_events} events? newly allowed`));
     await page.screenshot({ path: join(shots, "group-versions-diff.png"), fullPage: true });
+  });
+
+  await step("the monitoring view: an enforced group's timeline, its exception queue and the queue's actions", async () => {
+    // The sample fleet's IT operations group enforces EXE from the first day: published and
+    // recorded so, its blocks are the exception queue.
+    await post("/api/v1/groups/it-ops/versions", { note: "browser test" });
+    const recorded = await post("/api/v1/groups/it-ops/rollouts", { mode: "enforce", collections: ["EXE"], version: 1, at: "2026-10-05" });
+    assert.deepEqual(recorded.warnings, []);
+    const monitor = await api("/api/v1/groups/it-ops/monitor");
+    assert.ok(monitor.exceptions.length >= 2, JSON.stringify(monitor.exceptions.length));
+    await page.goto(`${base}/#/group/it-ops`);
+    await page.locator("#exceptions").waitFor();
+    assert.equal(await page.locator("#exceptions tbody tr").count(), monitor.exceptions.length);
+    // The timeline: one unexpected-block bar per day of the monitor, the flip and the version marked.
+    const unexpectedDays = monitor.collections.flatMap((c) => c.days).filter((d) => d.unexpected > 0).map((d) => d.day);
+    assert.equal(await page.locator('#group-chart rect[data-kind="unexpected"]').count(), new Set(unexpectedDays).size);
+    assert.equal(await page.locator('#group-chart line[data-mark="enforce"]').count(), 1);
+    const entries = await page.locator("#group-timeline li").allInnerTexts();
+    assert.ok(entries.some((t) => /^2026-10-05: EXE enforce \(version 1\)$/.test(t)), entries.join(" | "));
+    assert.ok(entries.some((t) => /version 1 published$/.test(t)), entries.join(" | "));
+    await page.screenshot({ path: join(shots, "group-monitor.png"), fullPage: true });
+    // Confirming a block moves the app out of the queue and its blocks to expected.
+    const first = monitor.exceptions[0];
+    await page.locator(`#exceptions tr[data-app="${first.app_id}"] button[data-action="block"]`).click();
+    await page.locator(`#exceptions tr[data-app="${first.app_id}"]`).waitFor({ state: "detached" });
+    const after = await api("/api/v1/groups/it-ops/monitor");
+    assert.equal(after.expected_blocked_events, first.events);
+    assert.equal(await page.locator("#exceptions tbody tr").count(), monitor.exceptions.length - 1);
+    await page.locator('#group-chart rect[data-kind="expected"]').first().waitFor();
+    assert.match(await page.locator("#monitor-summary").innerText(), new RegExp(`^${after.expected_blocked_events} expected blocks? · `));
   });
 
   await step("an empty store says what to do", async () => {

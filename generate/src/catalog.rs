@@ -43,6 +43,8 @@ pub struct AppSpec {
     pub audience: Audience,
     /// PowerShell's `__PSSCRIPTPOLICYTEST_*` probe: a new random name on every run.
     pub policy_test_noise: bool,
+    /// First day of the window the app runs on: 0, or the day of a flip that brings it.
+    pub first_day: usize,
 }
 
 const MS: &str = "O=MICROSOFT CORPORATION, L=REDMOND, S=WASHINGTON, C=US";
@@ -660,6 +662,7 @@ pub(crate) fn build_catalog(seed: u64, groups: usize, tail_per_group: usize) -> 
             install_share: d.install_share,
             audience: d.audience,
             policy_test_noise: d.key == "ps-policy-test",
+            first_day: 0,
         })
         .collect();
     let mut rng = Rng::new(seed, 0x7A11);
@@ -681,6 +684,7 @@ pub(crate) fn build_catalog(seed: u64, groups: usize, tail_per_group: usize) -> 
                 install_share: 0.05 + 0.3 / (1.0 + i as f64),
                 audience: Audience::Group(group),
                 policy_test_noise: false,
+                first_day: 0,
             });
         }
     }

@@ -6,6 +6,7 @@
 
 use crate::catalog::{AppSpec, Collection, file_hash, fqbn_version};
 use crate::fleet::{Fleet, Host, HostRole};
+use crate::flip::CANDIDATE_RULE;
 use crate::policy::{NO_RULE, RuleRef, allowing_rule, applocker_path};
 use crate::rng::{Rng, stable_hash};
 
@@ -329,11 +330,27 @@ impl<'a> HostTimeline<'a> {
 
     fn app_event(&mut self, day: usize, user_name: &str) -> (Channel, u16, Payload) {
         let host = self.host();
-        let weights: Vec<f64> = host.apps.iter().map(|(_, w)| *w).collect();
+        let catalog = &self.fleet.catalog;
+        // Apps a flip brings have no weight before it (and pre-flip days draw as without it).
+        let weights: Vec<f64> = host
+            .apps
+            .iter()
+            .map(|&(i, w)| if catalog[i].first_day > day { 0.0 } else { w })
+            .collect();
         let app_index = host.apps[self.rng.weighted(&weights)].0;
-        let app = &self.fleet.catalog[app_index];
-        let version = self.version_on_day(app, day);
+        let app = &catalog[app_index];
+        let version = self.version_on_day(app_index, day);
         let group = &self.fleet.groups[host.group];
+        // After a flip the group enforces its published candidate, not only the current rules.
+        let decide_here = |collection: Collection, current: Option<RuleRef>| match current {
+            Some(rule) => (Outcome::Allowed, rule),
+            None => match group.flip_on(collection, day) {
+                Some(flip) if flip.candidate_allows(app_index, app, version) => {
+                    (Outcome::Allowed, CANDIDATE_RULE)
+                }
+                _ => (decide(false, group.enforced_on(collection, day)), NO_RULE),
+            },
+        };
         let target_process_id = 1_000 + self.rng.below(40_000) as u32 * 4;
         let signed_fqbn = |app: &AppSpec, binary: &str| {
             app.publisher
@@ -342,12 +359,10 @@ impl<'a> HostTimeline<'a> {
         };
 
         if app.collection == Collection::Appx {
-            let outcome = decide(
-                allowing_rule(Collection::Appx, "", app.publisher.as_deref()).is_some(),
-                group.enforced_on(Collection::Appx, day),
+            let (outcome, rule) = decide_here(
+                Collection::Appx,
+                allowing_rule(Collection::Appx, "", app.publisher.as_deref()),
             );
-            let rule =
-                allowing_rule(Collection::Appx, "", app.publisher.as_deref()).unwrap_or(NO_RULE);
             let deploy = self.rng.chance(0.1);
             let (channel, base) = if deploy {
                 (Channel::PackagedAppDeployment, 8023)
@@ -375,9 +390,11 @@ impl<'a> HostTimeline<'a> {
         let file_path = applocker_path(&raw_path);
         // %HOT% (USB) paths are logged with the variable; the disk path has a drive letter.
         let full_file_path = raw_path.replace("%HOT%", "F:");
-        let rule = allowing_rule(app.collection, &file_path, app.publisher.as_deref());
+        let (outcome, rule) = decide_here(
+            app.collection,
+            allowing_rule(app.collection, &file_path, app.publisher.as_deref()),
+        );
         let enforced = group.enforced_on(app.collection, day);
-        let outcome = decide(rule.is_some(), enforced);
         let file_hash = if app.policy_test_noise {
             crate::rng::fake_sha256(&[&full_file_path])
         } else {
@@ -418,7 +435,7 @@ impl<'a> HostTimeline<'a> {
             app: app_index,
             collection: app.collection,
             outcome,
-            rule: rule.unwrap_or(NO_RULE),
+            rule,
             target_process_id,
             file_path,
             full_file_path,
@@ -434,8 +451,19 @@ impl<'a> HostTimeline<'a> {
         )
     }
 
-    /// Hosts move to newer versions over the window, each on its own day.
-    fn version_on_day(&self, app: &AppSpec, day: usize) -> [u32; 4] {
+    /// Hosts move to newer versions over the window, each on its own day; after a flip, half
+    /// of the group's hosts update the app its plan names (crate::flip).
+    fn version_on_day(&self, app_index: usize, day: usize) -> [u32; 4] {
+        let app = &self.fleet.catalog[app_index];
+        let host = self.host();
+        let update = self.fleet.groups[host.group]
+            .flips
+            .iter()
+            .filter_map(|f| f.new_version)
+            .find(|v| v.app == app_index && day >= v.from_day && v.updates(&host.short_name, app));
+        if let Some(update) = update {
+            return update.version;
+        }
         let n = app.versions.len();
         if n == 1 {
             return app.versions[0];

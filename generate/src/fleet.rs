@@ -1,6 +1,7 @@
 //! The simulated fleet: business groups, hosts, users and the inventory that maps them.
 
-use crate::catalog::{AppSpec, Audience, Collection, app_seed, build_catalog};
+use crate::catalog::{AppSpec, Collection, app_seed, build_catalog};
+use crate::flip::{FlipPlan, runs_in};
 use crate::rng::{Rng, stable_hash};
 use crate::{Error, Options};
 
@@ -43,18 +44,21 @@ pub struct Group {
     pub enforced: Vec<Collection>,
     /// Collections set to *Enforce rules* from a day of the window on (`--enforce`).
     #[serde(skip)]
-    pub flips: Vec<(Collection, usize)>,
+    pub flips: Vec<FlipPlan>,
     pub inventory_style: InventoryStyle,
 }
 
 impl Group {
     /// Whether `collection` is enforced on `day` of the window.
     pub fn enforced_on(&self, collection: Collection, day: usize) -> bool {
-        self.enforced.contains(&collection)
-            || self
-                .flips
-                .iter()
-                .any(|&(c, from)| c == collection && day >= from)
+        self.enforced.contains(&collection) || self.flip_on(collection, day).is_some()
+    }
+
+    /// The flip that has `collection` enforced on `day`, if any.
+    pub fn flip_on(&self, collection: Collection, day: usize) -> Option<&FlipPlan> {
+        self.flips
+            .iter()
+            .find(|f| f.collection == collection && day >= f.day)
     }
 }
 
@@ -151,8 +155,10 @@ impl Fleet {
     /// Builds the fleet for `opts` (validated by the caller).
     pub fn new(opts: &Options) -> Result<Fleet, Error> {
         let mut groups = make_groups(opts.groups);
+        let tail = (opts.hosts / opts.groups).clamp(4, 40);
+        let mut catalog = build_catalog(opts.seed, opts.groups, tail);
         for flip in &opts.enforce {
-            let Some(group) = groups.iter_mut().find(|g| g.name == flip.group) else {
+            let Some(g) = groups.iter().position(|g| g.name == flip.group) else {
                 let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
                 return Err(Error::InvalidOption(format!(
                     "--enforce: no group {:?} in this fleet (its groups: {})",
@@ -160,10 +166,27 @@ impl Fleet {
                     names.join(", ")
                 )));
             };
-            group.flips.push((flip.collection, flip.day));
+            if groups[g]
+                .flips
+                .iter()
+                .any(|f| f.collection == flip.collection)
+            {
+                return Err(Error::InvalidOption(format!(
+                    "--enforce: {} flips {} twice",
+                    flip.group,
+                    flip.collection.as_str()
+                )));
+            }
+            let plan = FlipPlan::new(
+                &mut catalog,
+                &groups[g],
+                g,
+                flip.collection,
+                flip.day,
+                opts.days,
+            );
+            groups[g].flips.push(plan);
         }
-        let tail = (opts.hosts / opts.groups).clamp(4, 40);
-        let catalog = build_catalog(opts.seed, opts.groups, tail);
         let mut rng = Rng::new(opts.seed, 0xF1EE7);
         let mut users = Vec::new();
         let mut hosts = Vec::new();
@@ -340,11 +363,7 @@ fn installed_apps(
     catalog
         .iter()
         .enumerate()
-        .filter(|(_, app)| match &app.audience {
-            Audience::Everyone => true,
-            Audience::Kinds(kinds) => kinds.contains(&group.kind),
-            Audience::Group(g) => *g == group_index,
-        })
+        .filter(|(_, app)| runs_in(app, group, group_index))
         .filter(|(_, app)| {
             let roll = stable_hash(&[&seed.to_string(), host, &app_seed(app).to_string()]) % 1000;
             (roll as f64) < app.install_share * 1000.0

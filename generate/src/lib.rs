@@ -10,6 +10,8 @@ mod catalog;
 mod encode;
 mod events;
 mod fleet;
+mod flip;
+pub use flip::{FlipManifest, FlipPlan, ManifestApp, NewVersion};
 mod output;
 mod policy;
 pub use policy::{CURRENT_POLICY_FILE, current_policy_xml};
@@ -286,6 +288,9 @@ pub struct Summary {
     /// Non-AppLocker records in collector files.
     pub noise_records: u64,
     pub bytes: u64,
+    /// `--enforce` flips as played: apps blocked on purpose, new apps, new versions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flips: Vec<FlipManifest>,
     /// Wall time; left out of `manifest.json`, which must be identical for a seed.
     #[serde(skip)]
     pub elapsed_seconds: f64,
@@ -397,6 +402,7 @@ fn summarize(
         applocker_events: events_by_id.values().sum(),
         events_by_id,
         noise_records,
+        flips: flip::manifest(opts, fleet),
         elapsed_seconds: started.elapsed().as_secs_f64(),
     }
 }

@@ -69,7 +69,11 @@ impl Rng {
             }
             x -= w;
         }
-        weights.len() - 1
+        // Rounding left x past the end: the last entry that can be drawn.
+        weights
+            .iter()
+            .rposition(|w| *w > 0.0)
+            .unwrap_or(weights.len() - 1)
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod determinism;
 mod fixtures;
+mod flips;
 mod independent_parsers;
 mod options;
 mod sample_logs;

@@ -11,6 +11,44 @@ use policy::diff::PolicyDiff;
 use crate::report::AppRow;
 use crate::simulate::{BlockedApp, Simulation};
 
+/// A collection about to be enforced that the version has no rules for: enforcing it blocks
+/// every file of the collection.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EnforceWarning {
+    /// Always `no_rules`.
+    pub code: &'static str,
+    pub collection: crate::Collection,
+    pub message: String,
+}
+
+/// The collections of `collections` that `policy` (version `version`) has no rules for.
+pub fn enforcing_without_rules(
+    policy: &Policy,
+    collections: &[crate::Collection],
+    version: i64,
+) -> Vec<EnforceWarning> {
+    collections
+        .iter()
+        .filter_map(|&c| {
+            let kind = crate::app::rule_collection(c);
+            let empty = policy.collection(kind).is_none_or(|rc| rc.rules.is_empty());
+            empty.then(|| EnforceWarning {
+                code: "no_rules",
+                collection: c,
+                message: format!(
+                    "version {version} has no {kind} rules: enforcing {c} blocks everything of the collection{}",
+                    if kind == policy::CollectionKind::Exe {
+                        " (and, without Appx rules, packaged apps too)"
+                    } else {
+                        ""
+                    }
+                ),
+            })
+        })
+        .collect()
+}
+
 /// When a rollout went live, as the record keeps it (RFC 3339 UTC, seconds): `at` (a date
 /// or an RFC 3339 time), or now.
 pub fn rollout_time(at: Option<&str>) -> crate::Result<String> {

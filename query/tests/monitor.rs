@@ -248,9 +248,81 @@ fn generator_blocks(
     out
 }
 
-/// A fleet generated with finance's EXE flipped to Enforce on day 7: recorded so, the
-/// monitor holds exactly the generator's blocks (all from day 7), no host still audits EXE,
-/// and before the flip the same apps were audits.
+/// Blocked events the generator wrote for `group`'s inventory hosts after `from_day`, per
+/// app identity as lockstep keys it: `P|publisher|product|binary` or `H|hash`.
+fn generator_blocks_by_app(
+    opts: &generate::Options,
+    group: &str,
+    from_day: usize,
+) -> BTreeMap<String, u64> {
+    use generate::{Outcome, Payload, Simulation};
+    let sim = Simulation::new(opts).unwrap();
+    let first = day_start(opts, from_day);
+    let mut out: BTreeMap<String, u64> = BTreeMap::new();
+    for (h, host) in sim.fleet.hosts.iter().enumerate() {
+        if sim.fleet.expected_group(host) != group {
+            continue;
+        }
+        for event in sim.host_events(h) {
+            let Payload::File(f) = &event.payload else {
+                continue;
+            };
+            let app = &sim.fleet.catalog[f.app];
+            if f.outcome != Outcome::Blocked || event.time < first || app.policy_test_noise {
+                continue;
+            }
+            let key = match &app.publisher {
+                Some(p) => format!("P|{p}|{}|{}", app.product, app.binary),
+                None => format!("H|{}", hex_upper(&f.file_hash)),
+            };
+            *out.entry(key).or_default() += 1;
+        }
+    }
+    out
+}
+
+fn hex_upper(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+fn day_start(opts: &generate::Options, day: usize) -> i64 {
+    opts.start
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_nanos_opt()
+        .unwrap()
+        + day as i64 * 86_400_000_000_000
+}
+
+/// The identity keys of a manifest app (one per version for unsigned files).
+fn manifest_keys(app: &generate::ManifestApp) -> Vec<String> {
+    match &app.publisher {
+        Some(p) => vec![format!(
+            "P|{p}|{}|{}",
+            app.product.as_deref().unwrap_or(""),
+            app.binary.as_deref().unwrap_or("")
+        )],
+        None => app.file_hashes.iter().map(|h| format!("H|{h}")).collect(),
+    }
+}
+
+fn exception_key(app: &query::report::AppRow) -> String {
+    match &app.publisher {
+        Some(p) => format!(
+            "P|{p}|{}|{}",
+            app.product.as_deref().unwrap_or(""),
+            app.binary.as_deref().unwrap_or("")
+        ),
+        None => format!("H|{}", app.file_hash.as_deref().unwrap_or("")),
+    }
+}
+
+/// A fleet generated with finance's EXE flipped to Enforce on day 7, recorded so: the
+/// exception queue is the generator's own ground truth app by app. Before any decision every
+/// block is unexpected; once the apps the generator blocked on purpose are decided `block`,
+/// they move to expected and the queue holds exactly the new apps and the new version the
+/// manifest lists. Before the flip the same apps were audits; no host still audits EXE.
 #[test]
 fn a_flip_in_the_middle_of_the_window_matches_the_generator() {
     let dir = tempfile::tempdir().unwrap();
@@ -263,14 +335,47 @@ fn a_flip_in_the_middle_of_the_window_matches_the_generator() {
         enforce: vec!["finance:EXE:7".parse().unwrap()],
         ..Default::default()
     };
-    generate::generate(&opts, dir.path(), &std::sync::atomic::AtomicU64::new(0)).unwrap();
+    let summary =
+        generate::generate(&opts, dir.path(), &std::sync::atomic::AtomicU64::new(0)).unwrap();
     let expected = generator_blocks(&opts, "finance", 0);
     assert_eq!(
         expected,
         generator_blocks(&opts, "finance", 7),
         "no block before the flip"
     );
-    assert!(expected.get("EXE").is_some_and(|n| *n > 10), "{expected:?}");
+    let by_app = generator_blocks_by_app(&opts, "finance", 7);
+    let [flip] = summary.flips.as_slice() else {
+        panic!("one flip in the manifest: {:?}", summary.flips)
+    };
+    assert_eq!(
+        (flip.group.as_str(), flip.date.as_str()),
+        ("finance", "2026-10-12")
+    );
+    let on_purpose: Vec<String> = flip
+        .blocked_on_purpose
+        .iter()
+        .flat_map(manifest_keys)
+        .collect();
+    let unexpected: Vec<String> = flip
+        .new_apps
+        .iter()
+        .chain(&flip.new_versions)
+        .flat_map(manifest_keys)
+        .collect();
+    assert!(
+        !on_purpose.is_empty() && flip.new_apps.len() == 2 && flip.new_versions.len() == 1,
+        "{flip:#?}"
+    );
+    // Every block is one of the manifest's apps, and each of them ran after the flip.
+    for key in by_app.keys() {
+        assert!(
+            on_purpose.contains(key) || unexpected.contains(key),
+            "a block the manifest does not explain: {key}"
+        );
+    }
+    for key in &unexpected {
+        assert!(by_app.contains_key(key), "{key} never ran: {by_app:#?}");
+    }
 
     let data = tempfile::tempdir().unwrap();
     ingest::ingest(
@@ -291,19 +396,21 @@ fn a_flip_in_the_middle_of_the_window_matches_the_generator() {
     ))
     .unwrap();
     let inventory = Inventory::from_path(&dir.path().join("inventory.csv")).unwrap();
-    let flip = Rollout {
+    let flip_record = Rollout {
         group: "finance".into(),
         ..enforced_exe_since("2026-10-12")
     };
-    let m = rt
-        .block_on(monitor(
+    let monitor_with = |decisions: &BTreeMap<String, Decision>| {
+        rt.block_on(monitor(
             &ctx,
             &inventory,
             "finance",
-            std::slice::from_ref(&flip),
-            &BTreeMap::new(),
+            std::slice::from_ref(&flip_record),
+            decisions,
         ))
-        .unwrap();
+        .unwrap()
+    };
+    let m = monitor_with(&BTreeMap::new());
     let seen: BTreeMap<String, u64> = m
         .collections
         .iter()
@@ -315,6 +422,12 @@ fn a_flip_in_the_middle_of_the_window_matches_the_generator() {
         })
         .collect();
     assert_eq!(seen, expected);
+    let queue: BTreeMap<String, u64> = m
+        .exceptions
+        .iter()
+        .map(|e| (exception_key(&e.app), e.app.events))
+        .collect();
+    assert_eq!(queue, by_app, "the queue, app by app");
     assert!(
         m.collections[0]
             .days
@@ -326,10 +439,40 @@ fn a_flip_in_the_middle_of_the_window_matches_the_generator() {
         "nobody audits EXE after the flip: {:?}",
         m.warnings
     );
+
+    // The admin's decisions: the apps blocked on purpose become expected blocks.
+    let decisions: BTreeMap<String, Decision> = m
+        .exceptions
+        .iter()
+        .filter(|e| on_purpose.contains(&exception_key(&e.app)))
+        .map(|e| (e.app.app_id.clone(), decided(&e.app.app_id, Verdict::Block)))
+        .collect();
+    let after = monitor_with(&decisions);
+    let queue: Vec<String> = after
+        .exceptions
+        .iter()
+        .map(|e| exception_key(&e.app))
+        .collect();
+    let mut want = unexpected.clone();
+    want.sort();
+    let mut got = queue.clone();
+    got.sort();
+    assert_eq!(got, want, "the queue is the new apps and the new version");
+    let on_purpose_events: u64 = by_app
+        .iter()
+        .filter(|(k, _)| on_purpose.contains(k))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(after.expected_blocked_events, on_purpose_events);
+    assert_eq!(
+        after.unexpected_blocked_events,
+        m.unexpected_blocked_events - on_purpose_events
+    );
+
     // Recorded a day too early, the hosts that still audited that day are named.
     let early = Rollout {
         at: "2026-10-11T00:00:00Z".into(),
-        ..flip
+        ..flip_record.clone()
     };
     let m = rt
         .block_on(monitor(

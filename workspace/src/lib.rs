@@ -317,6 +317,19 @@ pub struct Alert {
     pub last_error: Option<String>,
 }
 
+/// Where and how often alerts go, as kept by `lockstep alerts set`. The workspace keeps the
+/// text; the URL is checked by whoever sets it (`api::Webhook`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AlertConfig {
+    pub webhook: String,
+    pub interval_secs: u64,
+    /// More unexpected blocks than this within `burst_period_secs` is a burst.
+    pub burst_events: u64,
+    pub burst_period_secs: u64,
+    pub set_by: String,
+    pub set_at: String,
+}
+
 /// The workspace of a data folder.
 #[derive(Debug)]
 pub struct Workspace {
@@ -748,15 +761,15 @@ impl Workspace {
 
     /// Alerts not yet delivered whose next attempt is due, oldest first.
     pub fn due_alerts(&self) -> Result<Vec<Alert>> {
-        self.alerts_where("sent_at IS NULL AND next_attempt_at <= ?1", &now())
+        self.alerts_where("sent_at IS NULL AND next_attempt_at <= ?1", &[&now()])
     }
 
     /// Every alert of `group`, oldest first.
     pub fn alerts(&self, group: &str) -> Result<Vec<Alert>> {
-        self.alerts_where("grp = ?1", group)
+        self.alerts_where("grp = ?1", &[&group])
     }
 
-    fn alerts_where(&self, condition: &str, value: &str) -> Result<Vec<Alert>> {
+    fn alerts_where(&self, condition: &str, values: &[&dyn rusqlite::ToSql]) -> Result<Vec<Alert>> {
         let conn = self.lock();
         let mut statement = conn
             .prepare(&format!(
@@ -765,7 +778,7 @@ impl Workspace {
             ))
             .map_err(|e| self.sqlite(e))?;
         let rows = statement
-            .query_map(params![value], |r| {
+            .query_map(values, |r| {
                 Ok(Alert {
                     id: r.get(0)?,
                     group: r.get(1)?,
@@ -812,6 +825,81 @@ impl Workspace {
         )
         .map_err(|e| self.sqlite(e))?;
         Ok(())
+    }
+
+    /// Keeps where alerts go, replacing what was kept; `set_at` is now. Returns what is kept.
+    pub fn set_alert_config(
+        &self,
+        webhook: &str,
+        interval_secs: u64,
+        burst_events: u64,
+        burst_period_secs: u64,
+        set_by: &str,
+    ) -> Result<AlertConfig> {
+        let config = AlertConfig {
+            webhook: webhook.to_owned(),
+            interval_secs,
+            burst_events,
+            burst_period_secs,
+            set_by: set_by.to_owned(),
+            set_at: now(),
+        };
+        let as_sql = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.lock()
+            .execute(
+                "INSERT OR REPLACE INTO alert_settings
+                    (id, webhook, interval_secs, burst_events, burst_period_secs, set_by, set_at)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    config.webhook,
+                    as_sql(interval_secs),
+                    as_sql(burst_events),
+                    as_sql(burst_period_secs),
+                    config.set_by,
+                    config.set_at
+                ],
+            )
+            .map_err(|e| self.sqlite(e))?;
+        Ok(config)
+    }
+
+    /// Where alerts go, if `lockstep alerts set` said so.
+    pub fn alert_config(&self) -> Result<Option<AlertConfig>> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare(
+                "SELECT webhook, interval_secs, burst_events, burst_period_secs, set_by, set_at
+                 FROM alert_settings WHERE id = 1",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let mut rows = statement
+            .query_map([], |r| {
+                let count = |i: usize| r.get::<_, i64>(i).map(|n| n.max(0) as u64);
+                Ok(AlertConfig {
+                    webhook: r.get(0)?,
+                    interval_secs: count(1)?,
+                    burst_events: count(2)?,
+                    burst_period_secs: count(3)?,
+                    set_by: r.get(4)?,
+                    set_at: r.get(5)?,
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.next().transpose().map_err(|e| self.sqlite(e))
+    }
+
+    /// Forgets where alerts go (alerts already kept stay): `true` when something was kept.
+    pub fn clear_alert_config(&self) -> Result<bool> {
+        let removed = self
+            .lock()
+            .execute("DELETE FROM alert_settings", [])
+            .map_err(|e| self.sqlite(e))?;
+        Ok(removed > 0)
+    }
+
+    /// Every alert, oldest first.
+    pub fn all_alerts(&self) -> Result<Vec<Alert>> {
+        self.alerts_where("1", &[])
     }
 
     /// The groups with a rollout record.

@@ -8,7 +8,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use crate::{Error, Result};
 
 /// The schema this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Migration N turns schema N-1 into schema N.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -88,6 +88,16 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         next_attempt_at TEXT NOT NULL,
         last_error TEXT,
         UNIQUE (grp, key)
+     );",
+    // 5: where alerts go (`lockstep alerts set`), one row; `serve --alert-webhook` overrides.
+    "CREATE TABLE alert_settings (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        webhook TEXT NOT NULL,
+        interval_secs INTEGER NOT NULL CHECK (interval_secs >= 1),
+        burst_events INTEGER NOT NULL CHECK (burst_events >= 1),
+        burst_period_secs INTEGER NOT NULL CHECK (burst_period_secs >= 3600),
+        set_by TEXT NOT NULL,
+        set_at TEXT NOT NULL
      );",
 ];
 

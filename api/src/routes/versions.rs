@@ -188,13 +188,22 @@ pub(crate) struct RolloutBody {
     pub(crate) note: Option<String>,
 }
 
+/// What was recorded, and what to know about it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct RolloutRecorded {
+    /// One entry per collection.
+    pub(crate) recorded: Vec<Rollout>,
+    /// Collections enforced that the version has no rules for (they block everything).
+    pub(crate) warnings: Vec<query::versions::EnforceWarning>,
+}
+
 /// Records that collections of the group went to Enforce with a published version, or back
 /// to audit (admin token).
 #[utoipa::path(post, path = "/api/v1/groups/{group}/rollouts", tag = "rollout",
     params(("group" = String, Path, description = "A business group")),
     request_body(content = RolloutBody, content_type = "application/json"),
     responses(
-        (status = 201, description = "Recorded, one entry per collection", body = Vec<Rollout>),
+        (status = 201, description = "Recorded, one entry per collection, with warnings for collections the version has no rules for", body = RolloutRecorded),
         (status = 400, description = "No collection, no version to enforce, an unknown version or a bad time", body = ErrorBody),
         (status = 404, description = "No such group", body = ErrorBody),
         responses::Admin,
@@ -214,6 +223,26 @@ pub(crate) async fn record(
         .iter()
         .map(|c| c.as_str().to_owned())
         .collect();
+    // An unknown version is refused (400) by the record itself, below.
+    let known = |number| -> Result<bool, ApiError> {
+        Ok(state.workspace()?.version(&group, number)?.is_some())
+    };
+    let warnings = match (body.mode, body.version) {
+        (RolloutMode::Enforce, Some(number)) if known(number)? => {
+            let (name, enforced) = (group.clone(), body.collections.clone());
+            state
+                .query(|session| async move {
+                    let (policy, _) = session
+                        .resolve_policy(&name, &PolicyRef::Version(number))
+                        .await?;
+                    Ok(query::versions::enforcing_without_rules(
+                        &policy, &enforced, number,
+                    ))
+                })
+                .await?
+        }
+        _ => Vec::new(),
+    };
     let recorded = state.workspace()?.record_rollout(&NewRollout {
         group: &group,
         collections: &collections,
@@ -224,7 +253,8 @@ pub(crate) async fn record(
         recorded_by: &principal.name,
     })?;
     state.changed();
-    Ok((StatusCode::CREATED, Json(recorded)).into_response())
+    let answer = RolloutRecorded { recorded, warnings };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
 /// After the flip: blocks per day since enforcement (expected, unexpected), the exception
