@@ -130,7 +130,7 @@ fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         Some(c) => {
             let _ = writeln!(
                 t,
-                "alerts go to {} (every {} s: each new unexpected app, more than {} unexpected blocks in {} h; set by {} at {})",
+                "alerts go to {} (every {} s: each new unexpected app, more than {} unexpected blocks in {} h)\n  set by {} at {}",
                 c.webhook,
                 c.interval_secs,
                 c.burst_events,

@@ -67,6 +67,7 @@ fn doc_files() -> Vec<PathBuf> {
     let mut files = vec![
         repo().join("README.md"),
         repo().join("sample-logs/README.md"),
+        repo().join("sample-logs-enforced/README.md"),
         repo().join("dashboards/README.md"),
     ];
     let mut docs: Vec<PathBuf> = std::fs::read_dir(repo().join("docs"))
@@ -142,6 +143,11 @@ impl Sandbox {
     fn new() -> Sandbox {
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(sample_logs(), dir.path().join("sample-logs")).unwrap();
+        std::os::unix::fs::symlink(
+            repo().join("sample-logs-enforced"),
+            dir.path().join("sample-logs-enforced"),
+        )
+        .unwrap();
         std::fs::write(
             dir.path().join("read.token"),
             "docs-read-token-0123456789abcdef\n",
@@ -484,19 +490,49 @@ fn check_ballista(file: &Path, block: &Block) -> Vec<String> {
     problems
 }
 
-/// The sample fleet's recipe: the options of `sample-logs/manifest.json`.
+/// A sample fleet's recipe: the options of the `manifest.json` beside the README.
 fn check_regenerate(file: &Path, block: &Block) -> Vec<String> {
+    let manifest = file.with_file_name("manifest.json");
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(repo().join("sample-logs/manifest.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
     let command = commands(&block.body).join(" ");
     let words: Vec<&str> = command.split_whitespace().collect();
+    let defaults = serde_json::to_value(generate::Options::default()).unwrap();
     let mut problems = Vec::new();
     for (option, value) in manifest["options"].as_object().unwrap() {
-        if option == "start" {
-            continue; // the generator's default
-        }
         let flag = format!("--{}", option.replace('_', "-"));
+        if !words.contains(&flag.as_str()) && defaults[option] == *value {
+            continue; // left at the generator's default
+        }
+        if option == "enforce" {
+            // Each flip as `--enforce GROUP:COLLECTION:DAY`, in order.
+            let wanted: Vec<String> = value
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}:{}:{}",
+                        f["group"].as_str().unwrap(),
+                        f["collection"].as_str().unwrap(),
+                        f["day"]
+                    )
+                })
+                .collect();
+            let given: Vec<&str> = words
+                .windows(2)
+                .filter(|w| w[0] == "--enforce")
+                .map(|w| w[1])
+                .collect();
+            if given != wanted {
+                problems.push(format!(
+                    "{}:{}: --enforce is {given:?} in the command, {wanted:?} in manifest.json",
+                    file.display(),
+                    block.line
+                ));
+            }
+            continue;
+        }
         let given = words
             .iter()
             .position(|w| *w == flag)

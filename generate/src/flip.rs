@@ -70,7 +70,7 @@ pub struct NewVersion {
 impl NewVersion {
     /// Whether `host` is one of the half of the group's hosts that update.
     pub(crate) fn updates(&self, host: &str, app: &AppSpec) -> bool {
-        stable_hash(&[host, &app.key, "new-version"]) % 2 == 0
+        stable_hash(&[host, &app.key, "new-version"]).is_multiple_of(2)
     }
 }
 
