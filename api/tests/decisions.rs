@@ -498,18 +498,32 @@ async fn versions_diff_rollouts_and_monitor() {
         .await
         .expect_error(StatusCode::NOT_FOUND, "not_found");
 
-    // Enforcing a collection the version has no rules for is recorded, with a warning.
+    // Enforcing a collection the version has no rules for is recorded, with a warning:
+    // sales' version 1 has Exe rules only.
+    let exe_only = r#"<AppLockerPolicy Version="1"><RuleCollection Type="Exe" EnforcementMode="AuditOnly"><FilePathRule Id="921cc481-6e17-4653-8f75-050b80acca20" Name="Program Files" Description="" UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePathCondition Path="%PROGRAMFILES%\*" /></Conditions></FilePathRule></RuleCollection></AppLockerPolicy>"#;
+    let put = request(
+        "PUT",
+        "/api/v1/groups/sales/policy/current",
+        Some(ADMIN),
+        Some("application/xml"),
+        Body::from(exe_only),
+    );
+    assert_eq!(served.send(put).await.status, StatusCode::OK);
+    let published = post_json(&served, "/api/v1/groups/sales/versions", ALICE, "{}").await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text());
     let no_rules = post_json(
         &served,
-        "/api/v1/groups/finance/rollouts",
+        "/api/v1/groups/sales/rollouts",
         ALICE,
-        r#"{"mode": "enforce", "collections": ["DLL"], "version": 1, "at": "2026-10-13"}"#,
+        r#"{"mode": "enforce", "collections": ["EXE", "MSI"], "version": 1, "at": "2026-10-13"}"#,
     )
     .await;
     assert_eq!(no_rules.status, StatusCode::CREATED, "{}", no_rules.text());
+    assert_eq!(no_rules.json()["recorded"].as_array().unwrap().len(), 2);
     let warnings = &no_rules.json()["warnings"];
+    assert_eq!(warnings.as_array().unwrap().len(), 1, "{warnings}");
     assert_eq!(warnings[0]["code"], "no_rules", "{warnings}");
-    assert_eq!(warnings[0]["collection"], "DLL");
+    assert_eq!(warnings[0]["collection"], "MSI");
     assert!(
         warnings[0]["message"]
             .as_str()
