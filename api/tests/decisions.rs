@@ -510,7 +510,12 @@ async fn versions_diff_rollouts_and_monitor() {
     );
     assert_eq!(served.send(put).await.status, StatusCode::OK);
     let published = post_json(&served, "/api/v1/groups/sales/versions", ALICE, "{}").await;
-    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text());
+    assert_eq!(
+        published.status,
+        StatusCode::CREATED,
+        "{}",
+        published.text()
+    );
     let no_rules = post_json(
         &served,
         "/api/v1/groups/sales/rollouts",

@@ -51,6 +51,10 @@ pub(crate) struct GenerateArgs {
     /// `finance:EXE:7`; manifest.json "flips" lists them).
     #[arg(long, value_name = "GROUP:COLLECTION:DAY")]
     enforce: Vec<generate::Flip>,
+    /// The export form: evtx (.evtx files), xml (event XML, one <Event> per line, as
+    /// `wevtutil qe /f:xml` prints) or winlogbeat (NDJSON, one Winlogbeat document per line).
+    #[arg(long, value_name = "FORM", default_value = "evtx")]
+    format: generate::OutputFormat,
 }
 
 impl From<GenerateArgs> for generate::Options {
@@ -66,6 +70,7 @@ impl From<GenerateArgs> for generate::Options {
             start: a.start,
             force: a.force,
             enforce: a.enforce,
+            format: a.format,
         }
     }
 }

@@ -107,9 +107,20 @@ fn summary_text(s: &ingest::Summary) -> String {
     }
     let events: u64 = s.applocker_events_by_id.values().sum();
     let mut text = String::new();
+    // The forms are named once something else than plain EVTX was read.
+    let forms = if s.files_by_form.keys().all(|f| f == "EVTX") {
+        String::new()
+    } else {
+        let parts: Vec<String> = s
+            .files_by_form
+            .iter()
+            .map(|(form, n)| format!("{n} {form}"))
+            .collect();
+        format!(", {}", parts.join(", "))
+    };
     let _ = writeln!(
         text,
-        "read {} files ({:.1} MB): {} records, {} AppLocker events, {} other records skipped",
+        "read {} files ({:.1} MB{forms}): {} records, {} AppLocker events, {} other records skipped",
         s.files_read,
         s.bytes_read as f64 / 1e6,
         s.records_read,

@@ -275,6 +275,12 @@ try {
   await step("the monitoring view: an enforced group's timeline, its exception queue and the queue's actions", async () => {
     // The sample fleet's IT operations group enforces EXE from the first day: published and
     // recorded so, its blocks are the exception queue.
+    const put = await fetch(`${base}/api/v1/groups/it-ops/policy/current`, {
+      method: "PUT",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/xml" },
+      body: readFileSync(process.env.POLICY),
+    });
+    assert.equal(put.status, 200, await put.text());
     await post("/api/v1/groups/it-ops/versions", { note: "browser test" });
     const recorded = await post("/api/v1/groups/it-ops/rollouts", { mode: "enforce", collections: ["EXE"], version: 1, at: "2026-10-05" });
     assert.deepEqual(recorded.warnings, []);

@@ -30,11 +30,13 @@ mod binxml;
 mod chunk;
 mod error;
 mod file;
+mod render;
 mod template;
 mod value;
 
 pub use chunk::{CHUNK_SIZE, ChunkBuilder, FinishedChunk, MAX_RECORD_SIZE};
 pub use error::{Error, Result};
 pub use file::{EvtxWriter, FILE_HEADER_SIZE, MAX_CHUNKS};
+pub use render::{Node, value_text};
 pub use template::{Attr, Content, Element, Template};
 pub use value::{Instance, Sid, Value, ValueType, filetime_from_unix_nanos};

@@ -21,6 +21,17 @@ pub enum ValueType {
     BinXml = 0x21,
 }
 
+impl std::fmt::Display for Sid {
+    /// The `S-1-…` text form.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "S-1-{}", self.authority)?;
+        for sub in &self.sub_authorities {
+            write!(f, "-{sub}")?;
+        }
+        Ok(())
+    }
+}
+
 /// A Windows security identifier, e.g. `S-1-5-21-1-2-3-1001`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sid {

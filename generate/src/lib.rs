@@ -14,6 +14,7 @@ mod flip;
 pub use flip::{FlipManifest, FlipPlan, ManifestApp, NewVersion};
 mod output;
 mod policy;
+mod winlogbeat;
 pub use policy::{CURRENT_POLICY_FILE, current_policy_xml};
 mod rng;
 
@@ -90,6 +91,49 @@ pub struct Options {
     /// that day the group's hosts log blocks, not audits, for the collection.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub enforce: Vec<Flip>,
+    /// The export form of the logs (`--format`): EVTX, event XML or Winlogbeat NDJSON.
+    #[serde(default, skip_serializing_if = "OutputFormat::is_evtx")]
+    pub format: OutputFormat,
+}
+
+/// The form `generate` writes the logs in: the same events in each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// `.evtx` files, as Windows keeps them.
+    #[default]
+    Evtx,
+    /// `.xml`: one `<Event>` per line, as `wevtutil qe … /f:xml` prints them.
+    Xml,
+    /// `.ndjson`: one Winlogbeat document per line, as its file output writes them.
+    Winlogbeat,
+}
+
+impl OutputFormat {
+    fn is_evtx(&self) -> bool {
+        *self == OutputFormat::Evtx
+    }
+
+    pub(crate) fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Evtx => "evtx",
+            OutputFormat::Xml => "xml",
+            OutputFormat::Winlogbeat => "ndjson",
+        }
+    }
+}
+
+impl std::str::FromStr for OutputFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<OutputFormat, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "evtx" => Ok(OutputFormat::Evtx),
+            "xml" => Ok(OutputFormat::Xml),
+            "winlogbeat" | "json" => Ok(OutputFormat::Winlogbeat),
+            _ => Err(format!("{text:?} is not evtx, xml or winlogbeat")),
+        }
+    }
 }
 
 /// A group's collection set to *Enforce rules* from a day of the window on (0-based).
@@ -138,6 +182,7 @@ impl Default for Options {
             start: NaiveDate::from_ymd_opt(2026, 10, 5).expect("valid date"),
             force: false,
             enforce: Vec::new(),
+            format: OutputFormat::Evtx,
         }
     }
 }
@@ -220,6 +265,7 @@ impl Options {
 /// The resolved plan shared by all writers.
 pub(crate) struct Plan {
     pub(crate) seed: u64,
+    pub(crate) format: OutputFormat,
     pub(crate) start: i64,
     pub(crate) start_weekday: usize,
     pub(crate) days: usize,
@@ -231,6 +277,7 @@ impl Plan {
         let start = opts.start.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
         Plan {
             seed: opts.seed,
+            format: opts.format,
             start: start.timestamp_nanos_opt().expect("date in range"),
             start_weekday: opts.start.weekday().num_days_from_monday() as usize,
             days: opts.days,

@@ -18,7 +18,7 @@ use crate::encode::Encoder;
 use crate::events::{Channel, Event, HostTimeline, Noise, Payload};
 use crate::fleet::Fleet;
 use crate::rng::Rng;
-use crate::{Error, Plan};
+use crate::{Error, OutputFormat, Plan};
 
 const BATCH: usize = 512;
 
@@ -47,22 +47,37 @@ struct Ready {
     instance: Instance,
 }
 
-/// One EVTX log being written, continuing in an archive file when the current file
-/// reaches the 65,535-chunk limit of the format.
+/// A log file being written in one of the forms.
+enum LogWriter {
+    Evtx(Box<EvtxWriter<BufWriter<File>>>),
+    /// Event XML or Winlogbeat NDJSON: one event per line.
+    Text {
+        out: BufWriter<File>,
+        records: u64,
+    },
+}
+
+/// One log being written. EVTX continues in an archive file when the current file reaches
+/// the 65,535-chunk limit of the format; the text forms have no limit.
 struct RollingLog {
     dir: PathBuf,
     stem: String,
+    format: OutputFormat,
+    /// The Winlogbeat agent's `host.name` (the collector's, for forwarded events).
+    agent: String,
     archives: usize,
-    current: Option<(PathBuf, EvtxWriter<BufWriter<File>>)>,
+    current: Option<(PathBuf, LogWriter)>,
     files: Vec<FileSummary>,
     out_root: PathBuf,
 }
 
 impl RollingLog {
-    fn new(out_root: &Path, dir: PathBuf, stem: String) -> Self {
+    fn new(out_root: &Path, dir: PathBuf, stem: String, format: OutputFormat, agent: &str) -> Self {
         RollingLog {
             dir,
             stem,
+            format,
+            agent: agent.to_owned(),
             archives: 0,
             current: None,
             files: Vec::new(),
@@ -74,13 +89,28 @@ impl RollingLog {
         if self.current.is_none() {
             self.open()?;
         }
-        let (_, writer) = self.current.as_mut().expect("opened above");
+        let (partial, writer) = self.current.as_mut().expect("opened above");
+        let writer = match writer {
+            LogWriter::Evtx(writer) => writer,
+            LogWriter::Text { out, records } => {
+                use std::io::Write;
+                let node = evtx_writer::Node::of(instance);
+                let line = match self.format {
+                    OutputFormat::Xml => node.to_xml(),
+                    _ => crate::winlogbeat::document(&node, &self.agent).to_string(),
+                };
+                *records += 1;
+                return writeln!(out, "{line}").map_err(|e| Error::io(partial, e));
+            }
+        };
         match writer.append(written, instance) {
             Err(evtx_writer::Error::FileFull { .. }) => {
                 // Windows "archive the log when full": the full file gets an Archive- name.
                 self.close(true)?;
                 self.open()?;
-                let (_, writer) = self.current.as_mut().expect("opened above");
+                let Some((_, LogWriter::Evtx(writer))) = self.current.as_mut() else {
+                    unreachable!("an EVTX log reopens as EVTX");
+                };
                 writer.append(written, instance)?;
                 Ok(())
             }
@@ -90,12 +120,15 @@ impl RollingLog {
 
     fn open(&mut self) -> Result<(), Error> {
         fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        let partial = self.dir.join(format!("{}.evtx.partial", self.stem));
+        let extension = self.format.extension();
+        let partial = self.dir.join(format!("{}.{extension}.partial", self.stem));
         let file = File::create(&partial).map_err(|e| Error::io(&partial, e))?;
-        self.current = Some((
-            partial,
-            EvtxWriter::new(BufWriter::with_capacity(1 << 20, file)),
-        ));
+        let out = BufWriter::with_capacity(1 << 20, file);
+        let writer = match self.format {
+            OutputFormat::Evtx => LogWriter::Evtx(Box::new(EvtxWriter::new(out))),
+            _ => LogWriter::Text { out, records: 0 },
+        };
+        self.current = Some((partial, writer));
         Ok(())
     }
 
@@ -104,13 +137,26 @@ impl RollingLog {
         let Some((partial, writer)) = self.current.take() else {
             return Ok(());
         };
-        let records = writer.record_count();
-        writer.finish()?;
+        let records = match writer {
+            LogWriter::Evtx(writer) => {
+                let records = writer.record_count();
+                writer.finish()?;
+                records
+            }
+            LogWriter::Text { out, records } => {
+                out.into_inner()
+                    .map_err(|e| Error::io(&partial, e.into_error()))?
+                    .sync_all()
+                    .map_err(|e| Error::io(&partial, e))?;
+                records
+            }
+        };
+        let extension = self.format.extension();
         let name = if archived {
             self.archives += 1;
-            format!("Archive-{}-{}.evtx", self.stem, self.archives)
+            format!("Archive-{}-{}.{extension}", self.stem, self.archives)
         } else {
-            format!("{}.evtx", self.stem)
+            format!("{}.{extension}", self.stem)
         };
         let target = self.dir.join(name);
         fs::rename(&partial, &target).map_err(|e| Error::io(&target, e))?;
@@ -174,7 +220,8 @@ pub(crate) fn write_host(
     out: &Path,
     progress: &AtomicU64,
 ) -> Result<UnitSummary, Error> {
-    let dir = out.join(&fleet.hosts[host].short_name);
+    let name = &fleet.hosts[host].short_name;
+    let dir = out.join(name);
     let mut logs: Vec<RollingLog> = Channel::APPLOCKER
         .iter()
         .map(|c| {
@@ -182,6 +229,8 @@ pub(crate) fn write_host(
                 out,
                 dir.clone(),
                 c.file_name().trim_end_matches(".evtx").to_owned(),
+                plan.format,
+                &name.to_lowercase(),
             )
         })
         .collect();
@@ -251,6 +300,8 @@ pub(crate) fn write_collector(
         out,
         out.to_owned(),
         format!("ForwardedEvents-{}", index + 1),
+        plan.format,
+        &format!("wec{:02}", index + 1),
     )];
     // Collectors with an even number use the default RenderedText subscription format.
     let rendered = index.is_multiple_of(2);

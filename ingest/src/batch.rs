@@ -134,9 +134,13 @@ pub(crate) fn to_record_batch(rows: &[&Row], sources: &[String], ingest_id: &str
         .expect("columns match schema::event_schema()")
 }
 
-/// The de-duplication key (docs/architecture.md "The event table"), `(computer, channel, record_id, time)`, as a 128-bit
-/// FNV-1a hash. Computer and channel compare case-insensitively.
+/// The de-duplication key (docs/architecture.md "The event table"), `(computer, channel,
+/// record_id, time to the millisecond)`, as a 128-bit FNV-1a hash. Computer and channel
+/// compare case-insensitively. Milliseconds because that is the coarsest time any input form
+/// keeps (Winlogbeat's `@timestamp`; EVTX and event XML have 100 ns), so the same event read
+/// from EVTX, XML and JSON has one key.
 pub(crate) fn dedup_key(computer: &str, channel: &str, record_id: u64, time_us: i64) -> u128 {
+    let time_ms = time_us.div_euclid(1000);
     const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
     const PRIME: u128 = 0x0000000001000000000000000000013B;
     let mut h = OFFSET;
@@ -155,7 +159,7 @@ pub(crate) fn dedup_key(computer: &str, channel: &str, record_id: u64, time_us: 
     for b in record_id
         .to_le_bytes()
         .into_iter()
-        .chain(time_us.to_le_bytes())
+        .chain(time_ms.to_le_bytes())
     {
         eat(b);
     }
@@ -192,14 +196,15 @@ mod tests {
                 100
             )
         );
+        let channel = "Microsoft-Windows-AppLocker/EXE and DLL";
+        // Times meet at the millisecond: EVTX's 1_000_100 µs is JSON's 1_000 ms.
+        assert_eq!(
+            dedup_key("FIN-WS01", channel, 7, 1_000_999),
+            dedup_key("FIN-WS01", channel, 7, 1_000_000)
+        );
         assert_ne!(
-            a,
-            dedup_key(
-                "FIN-WS01",
-                "Microsoft-Windows-AppLocker/EXE and DLL",
-                7,
-                101
-            )
+            dedup_key("FIN-WS01", channel, 7, 1_001_000),
+            dedup_key("FIN-WS01", channel, 7, 1_000_999)
         );
         assert_ne!(
             a,

@@ -87,9 +87,53 @@ pub(crate) fn prepare(store: &Store, _lock: &StoreLock, ingest_id: &str) -> Resu
             fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
         }
     }
+    if manifest.version < Manifest::VERSION && !manifest.files.is_empty() {
+        upgrade_keys(store, manifest)?;
+    }
     let dir = staging.join(ingest_id);
     fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     Ok(dir)
+}
+
+/// Rebuilds the key files of a store written before the current key definition (manifest
+/// version 1: times to the microsecond) from the rows themselves, then switches to them with
+/// one manifest replacement. A crash before the switch leaves the old state (the new key
+/// files are unlisted and removed by the next `prepare`); after it, the old key files are.
+fn upgrade_keys(store: &Store, mut manifest: Manifest) -> Result<(), Error> {
+    tracing::info!(
+        files = manifest.files.len(),
+        "rebuilding the store's de-duplication keys (times to the millisecond)"
+    );
+    let mut old_keys = Vec::new();
+    for file in &mut manifest.files {
+        let keys = keys_of_parquet(&store.resolve(&file.path))?;
+        let stem = file.keys.trim_end_matches(".keys");
+        let new = format!("{stem}-v{}.keys", Manifest::VERSION);
+        write_keys(&store.resolve(&new), &keys)?;
+        old_keys.push(std::mem::replace(&mut file.keys, new));
+    }
+    manifest.version = Manifest::VERSION;
+    store.write_manifest(&manifest)?;
+    for old in old_keys {
+        let _ = fs::remove_file(store.resolve(&old));
+    }
+    Ok(())
+}
+
+/// The sorted de-duplication keys of a committed Parquet file's rows.
+fn keys_of_parquet(path: &Path) -> Result<Vec<u128>, Error> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|e| Error::parquet(path, e))?;
+    let keep_all = HashSet::new();
+    let mut keys = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::parquet(path, e.into()))?;
+        keys.extend(keep_mask(&batch, &keep_all).1);
+    }
+    keys.sort_unstable();
+    Ok(keys)
 }
 
 /// Removes a staging folder after a failed or refused ingest; the store is unchanged.

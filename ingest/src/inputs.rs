@@ -1,26 +1,34 @@
 //! PATH arguments into the list of files to read: files, folders (recursively) and globs
-//! (`*`, `?`), recognised as EVTX by their magic bytes, not their names.
+//! (`*`, `?`), recognised as EVTX, event XML or JSON (maybe gzip-compressed) by their
+//! content, not their names (`text::sniff`).
 
 use std::path::{Path, PathBuf};
 
 use schema::wildcard_match;
 
 use crate::SkippedInput;
-use crate::reader::has_evtx_magic;
+use crate::text::{Sniffed, sniff};
+
+/// A file to read, and its form.
+#[derive(Debug, Clone)]
+pub(crate) struct Input {
+    pub(crate) path: PathBuf,
+    pub(crate) form: Sniffed,
+}
 
 /// What the PATH arguments name.
 #[derive(Debug, Default)]
 pub(crate) struct Resolved {
-    /// EVTX files, sorted, without duplicates.
-    pub(crate) files: Vec<PathBuf>,
+    /// Files to read, sorted by path, without duplicates.
+    pub(crate) files: Vec<Input>,
     /// Paths that could not be used, with the reason: missing, unreadable, or named
     /// explicitly but not EVTX.
     pub(crate) skipped: Vec<SkippedInput>,
-    /// Files found inside folders that are not EVTX (READMEs, CSVs): ignored, not errors.
+    /// Files found inside folders that are none of the forms (READMEs, CSVs): ignored.
     pub(crate) ignored: u64,
 }
 
-/// The EVTX files named by `paths`. Anything under `exclude` (the data folder) is left out.
+/// The input files named by `paths`. Anything under `exclude` (the data folder) is left out.
 pub(crate) fn resolve(paths: &[PathBuf], exclude: &Path) -> Resolved {
     // (path, named explicitly rather than found in a folder)
     let mut candidates: Vec<(PathBuf, bool)> = Vec::new();
@@ -53,12 +61,14 @@ pub(crate) fn resolve(paths: &[PathBuf], exclude: &Path) -> Resolved {
         ..Resolved::default()
     };
     for (file, explicit) in candidates {
-        match has_evtx_magic(&file) {
-            Ok(true) => resolved.files.push(file),
-            Ok(false) if !explicit => resolved.ignored += 1,
-            Ok(false) => resolved.skipped.push(SkippedInput {
+        match sniff(&file) {
+            Ok(Some(form)) => resolved.files.push(Input { path: file, form }),
+            Ok(None) if !explicit => resolved.ignored += 1,
+            Ok(None) => resolved.skipped.push(SkippedInput {
                 path: file,
-                reason: "not an EVTX file (no ElfFile signature)".into(),
+                reason:
+                    "not an EVTX, event XML or JSON file (by its content; gzip-compressed ones too)"
+                        .into(),
             }),
             Err(e) => resolved.skipped.push(SkippedInput {
                 path: file,
@@ -212,7 +222,8 @@ mod tests {
         std::fs::write(dir.path().join("empty.evtx"), b"").unwrap();
         let data = dir.path().join("data");
         let r = resolve(&[dir.path().to_owned()], &data);
-        assert_eq!(r.files, vec![dir.path().join("HOST/log.bin")]);
+        let paths: Vec<_> = r.files.iter().map(|f| f.path.clone()).collect();
+        assert_eq!(paths, vec![dir.path().join("HOST/log.bin")]);
         assert!(
             r.skipped.is_empty(),
             "non-EVTX files inside a folder are ignored: {:?}",
@@ -253,7 +264,8 @@ mod tests {
         std::os::unix::fs::symlink("..", d.join("sub/up")).unwrap();
 
         let r = resolve(&[d.to_owned()], &d.join("data"));
-        assert_eq!(r.files, vec![d.join("log.evtx")]);
+        let paths: Vec<_> = r.files.iter().map(|f| f.path.clone()).collect();
+        assert_eq!(paths, vec![d.join("log.evtx")]);
         let mut reasons: Vec<_> = r
             .skipped
             .iter()

@@ -18,6 +18,7 @@ mod inputs;
 mod reader;
 mod record;
 mod staging;
+mod text;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,7 +51,7 @@ pub enum Error {
         "{count} damaged or unreadable input(s) with --strict; nothing was stored (first: {first})"
     )]
     Strict { count: usize, first: String },
-    #[error("no EVTX files found in the given paths")]
+    #[error("no EVTX, event XML or JSON files found in the given paths")]
     NoInput,
 }
 
@@ -79,6 +80,8 @@ pub struct Damage {
     pub chunk: Option<u64>,
     /// Record identifier, when known.
     pub record: Option<u64>,
+    /// Line of a text-form file (event XML, JSON), 1-based.
+    pub line: Option<u64>,
     pub message: String,
 }
 
@@ -90,6 +93,9 @@ impl std::fmt::Display for Damage {
         }
         if let Some(record) = self.record {
             write!(f, ": record {record}")?;
+        }
+        if let Some(line) = self.line {
+            write!(f, ": line {line}")?;
         }
         write!(f, ": {}", self.message)
     }
@@ -138,6 +144,8 @@ pub struct Summary {
     pub data_dir: PathBuf,
     pub ingest_id: String,
     pub files_read: u64,
+    /// Files read per form (`EVTX`, `event XML`, `JSON`; `… (gzip)` when compressed).
+    pub files_by_form: BTreeMap<String, u64>,
     pub bytes_read: u64,
     pub records_read: u64,
     /// AppLocker events read, per event ID (before de-duplication).
@@ -149,7 +157,8 @@ pub struct Summary {
     pub rows_duplicate: u64,
     pub rows_in_store: u64,
     pub skipped_inputs: Vec<SkippedInput>,
-    /// Files inside the given folders that are not EVTX (ignored, not an error).
+    /// Files inside the given folders that are none of the input forms (READMEs, CSVs):
+    /// ignored, not an error.
     pub ignored_non_evtx: u64,
     pub damaged: Vec<Damage>,
     pub elapsed_seconds: f64,
@@ -192,7 +201,7 @@ pub fn ingest(opts: &Options, progress: &Progress) -> Result<Summary, Error> {
     }
     let sizes: Vec<u64> = files
         .iter()
-        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len()))
         .collect();
     progress
         .files_total
@@ -205,14 +214,14 @@ pub fn ingest(opts: &Options, progress: &Progress) -> Result<Summary, Error> {
     let ingest_id = commit::new_ingest_id();
     let staging_dir = commit::prepare(&store, &lock, &ingest_id)?;
     let mut writer = StagingWriter::new(staging_dir.clone(), ingest_id.clone());
-    writer.sources = files.iter().map(|f| f.display().to_string()).collect();
+    writer.sources = files.iter().map(|f| f.path.display().to_string()).collect();
 
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
     } else {
         opts.threads
     };
-    let read = read_all(&files, &sizes, threads, progress, &mut writer);
+    let read = read_all(&files, &sizes, threads, progress, &mut writer, &staging_dir);
     let (stats, by_id) = match read {
         Ok(done) => done,
         Err(e) => {
@@ -248,6 +257,12 @@ pub fn ingest(opts: &Options, progress: &Progress) -> Result<Summary, Error> {
         data_dir: opts.data_dir.clone(),
         ingest_id,
         files_read: files.len() as u64,
+        files_by_form: files.iter().fold(BTreeMap::new(), |mut by, f| {
+            let gzip = if f.form.gzip { " (gzip)" } else { "" };
+            *by.entry(format!("{}{gzip}", f.form.form.name()))
+                .or_default() += 1;
+            by
+        }),
         bytes_read: sizes.iter().sum(),
         records_read,
         applocker_events_by_id: by_id,
@@ -266,11 +281,12 @@ pub fn ingest(opts: &Options, progress: &Progress) -> Result<Summary, Error> {
 /// Parses every file and feeds the staging writer on this thread. Big files are parsed one
 /// after another with chunks in parallel; small files are parsed in parallel, one per core.
 fn read_all(
-    files: &[PathBuf],
+    files: &[inputs::Input],
     sizes: &[u64],
     threads: usize,
     progress: &Progress,
     writer: &mut StagingWriter,
+    scratch: &Path,
 ) -> Result<(Vec<reader::FileStats>, BTreeMap<u16, u64>), Error> {
     let (tx, rx) = mpsc::sync_channel::<(u32, Vec<event::AuditEvent>)>(threads * 8);
     let mut by_id: BTreeMap<u16, u64> = BTreeMap::new();
@@ -278,12 +294,20 @@ fn read_all(
         let parser = scope.spawn(move || {
             let read_one = |i: usize, threads: usize| {
                 let tx = tx.clone();
-                let result = reader::read_events(&files[i], threads, |events| {
+                let send = |events: Vec<event::AuditEvent>| {
                     progress
                         .records
                         .fetch_add(events.len() as u64, Ordering::Relaxed);
                     let _ = tx.send((i as u32, events));
-                });
+                };
+                let input = &files[i];
+                let result = match input.form.form {
+                    text::InputForm::Evtx if input.form.gzip => {
+                        reader::read_gzipped(&input.path, scratch, i, threads, send)
+                    }
+                    text::InputForm::Evtx => reader::read_events(&input.path, threads, send),
+                    _ => text::read_events(&input.path, input.form, send),
+                };
                 progress.files_done.fetch_add(1, Ordering::Relaxed);
                 progress.bytes_done.fetch_add(sizes[i], Ordering::Relaxed);
                 result

@@ -189,6 +189,77 @@ pub(crate) struct SystemFields<'a> {
     pub(crate) security_user: Option<&'a str>,
 }
 
+/// What a reader found in a record's System part, as text, before any check.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct RawSystem<'a> {
+    pub(crate) provider: Option<&'a str>,
+    pub(crate) event_id: Option<&'a str>,
+    pub(crate) time: Option<&'a str>,
+    pub(crate) record_id: Option<&'a str>,
+    pub(crate) computer: Option<&'a str>,
+    pub(crate) channel: Option<&'a str>,
+    pub(crate) security_user: Option<&'a str>,
+}
+
+/// How a form names the System fields in its messages (`System/EventID` in EVTX and XML,
+/// `winlog.event_id` in Winlogbeat JSON).
+pub(crate) struct FieldNames {
+    pub(crate) event_id: &'static str,
+    pub(crate) time: &'static str,
+    pub(crate) record_id: &'static str,
+    pub(crate) computer: &'static str,
+    pub(crate) channel: &'static str,
+}
+
+/// The names of the event XML schema (EVTX renders the same).
+pub(crate) const XML_NAMES: FieldNames = FieldNames {
+    event_id: "System/EventID",
+    time: "System/TimeCreated/@SystemTime",
+    record_id: "System/EventRecordID",
+    computer: "System/Computer",
+    channel: "System/Channel",
+};
+
+impl<'a> RawSystem<'a> {
+    /// The checked System fields of an AppLocker event; `None` for another provider or a
+    /// non-event AppLocker ID (recognised before anything else is read).
+    pub(crate) fn check(self, names: &FieldNames) -> Result<Option<SystemFields<'a>>, DecodeError> {
+        let provider = self.provider.unwrap_or("");
+        if !provider.eq_ignore_ascii_case(APPLOCKER_PROVIDER) {
+            return Ok(None);
+        }
+        let event_id: u16 = parse_number(self.event_id, names.event_id)?;
+        if !is_applocker(provider, event_id) {
+            return Ok(None);
+        }
+        let time = self.time.ok_or_else(|| missing(names.time))?;
+        let time_us = crate::event::parse_system_time(time)
+            .ok_or_else(|| DecodeError(format!("{}: not a time: {time:?}", names.time)))?;
+        let record_id: u64 = parse_number(self.record_id, names.record_id)?;
+        let computer = self
+            .computer
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| missing(names.computer))?;
+        let channel = self.channel.ok_or_else(|| missing(names.channel))?;
+        Ok(Some(SystemFields {
+            provider,
+            event_id,
+            time_us,
+            record_id,
+            computer,
+            channel,
+            security_user: self.security_user,
+        }))
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(text: Option<&str>, field: &str) -> Result<T, DecodeError> {
+    let text = text.ok_or_else(|| missing(field))?;
+    text.trim()
+        .parse()
+        .map_err(|_| DecodeError(format!("{field}: not a number: {text:?}")))
+}
+
 /// True for AppLocker's provider and event-ID range (applocker-events.md §2).
 pub(crate) fn is_applocker(provider: &str, event_id: u16) -> bool {
     provider.eq_ignore_ascii_case(APPLOCKER_PROVIDER) && (8000..=8040).contains(&event_id)
@@ -256,7 +327,14 @@ pub(crate) fn assemble<'p>(
     sys: SystemFields<'_>,
     mut payload: impl FnMut(PayloadField) -> Option<Cow<'p, str>>,
 ) -> AuditEvent {
-    let mut text = |field: PayloadField| payload(field).map(Cow::into_owned);
+    // Exports keep the NUL that ends a UTF-16 string now and then (JSON shippers, XML
+    // written by scripts): not part of the value.
+    let mut text = |field: PayloadField| {
+        payload(field).map(|v| match v.strip_suffix('\0') {
+            Some(_) => v.trim_end_matches('\0').to_owned(),
+            None => v.into_owned(),
+        })
+    };
     let hash_len = text(PayloadField::FileHashLength).and_then(|l| l.trim().parse::<usize>().ok());
     let hash = text(PayloadField::FileHash).or_else(|| text(PayloadField::Sha256Hash));
     AuditEvent {
@@ -287,47 +365,20 @@ pub(crate) fn decode(json: &[u8]) -> Result<Decoded, DecodeError> {
         serde_json::from_slice(json).map_err(|e| DecodeError(format!("not an event: {e}")))?;
     let system = &record.event.system;
     // A record with null System fields (real-evtx damaged_bad-chunk-magic) is not AppLocker.
-    let provider = system
-        .provider
-        .as_ref()
-        .and_then(|p| p.attr("Name"))
-        .unwrap_or("");
-    if !provider.eq_ignore_ascii_case(APPLOCKER_PROVIDER) {
+    let raw = RawSystem {
+        provider: system.provider.as_ref().and_then(|p| p.attr("Name")),
+        event_id: system.event_id.get(),
+        time: system
+            .time_created
+            .as_ref()
+            .and_then(|t| t.attr("SystemTime")),
+        record_id: system.event_record_id.get(),
+        computer: system.computer.get(),
+        channel: system.channel.get(),
+        security_user: system.security.as_ref().and_then(|s| s.attr("UserID")),
+    };
+    let Some(sys) = raw.check(&XML_NAMES)? else {
         return Ok(Decoded::Other);
-    }
-    let event_id: u16 = parse_required(&system.event_id, "System/EventID")?;
-    if !is_applocker(provider, event_id) {
-        return Ok(Decoded::Other);
-    }
-    let time = system
-        .time_created
-        .as_ref()
-        .and_then(|t| t.attr("SystemTime"))
-        .ok_or_else(|| missing("System/TimeCreated/@SystemTime"))?;
-    let time_us = crate::event::parse_system_time(time).ok_or_else(|| {
-        DecodeError(format!(
-            "System/TimeCreated/@SystemTime: not a time: {time:?}"
-        ))
-    })?;
-    let record_id: u64 = parse_required(&system.event_record_id, "System/EventRecordID")?;
-    let computer = system
-        .computer
-        .get()
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| missing("System/Computer"))?;
-    let channel = system
-        .channel
-        .get()
-        .ok_or_else(|| missing("System/Channel"))?;
-    let security_user = system.security.as_ref().and_then(|s| s.attr("UserID"));
-    let sys = SystemFields {
-        provider,
-        event_id,
-        time_us,
-        record_id,
-        computer,
-        channel,
-        security_user,
     };
 
     let payload = record
@@ -361,13 +412,6 @@ pub(crate) fn decode(json: &[u8]) -> Result<Decoded, DecodeError> {
 
 fn missing(field: &str) -> DecodeError {
     DecodeError(format!("missing field {field}"))
-}
-
-fn parse_required<T: std::str::FromStr>(t: &Text<'_>, field: &str) -> Result<T, DecodeError> {
-    let text = t.get().ok_or_else(|| missing(field))?;
-    text.trim()
-        .parse()
-        .map_err(|_| DecodeError(format!("{field}: not a number: {text:?}")))
 }
 
 /// Decimal or `0x`-prefixed hexadecimal (TargetLogonId is HexInt64).

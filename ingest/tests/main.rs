@@ -13,3 +13,4 @@ mod idempotency;
 mod made_fixtures;
 mod real_evtx;
 mod sample_logs;
+mod text_forms;

@@ -59,8 +59,10 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// The manifest format this build writes and reads.
-    pub const VERSION: u32 = 1;
+    /// The manifest format this build writes and reads. 2: de-duplication keys take the
+    /// time to the millisecond (1: to the microsecond); ingest rebuilds a version-1 store's
+    /// key files before it adds to it.
+    pub const VERSION: u32 = 2;
 
     /// Total committed rows.
     pub fn rows(&self) -> u64 {

@@ -26,7 +26,7 @@ use crate::event::AuditEvent;
 use crate::record::{Decoded, decode};
 use crate::{Damage, Error};
 
-const FILE_MAGIC: &[u8; 8] = b"ElfFile\0";
+pub(crate) const FILE_MAGIC: &[u8; 8] = b"ElfFile\0";
 const CHUNK_MAGIC: &[u8; 8] = b"ElfChnk\0";
 const HEADER_SIZE: u64 = 4096;
 const CHUNK_SIZE: u64 = 65536;
@@ -39,20 +39,6 @@ const BATCH: usize = 1024;
 /// the threads rarely wait for each other at the end of a window, little enough that a
 /// window's events stay a few MB.
 const WINDOW_PER_THREAD: u64 = 16;
-
-/// True when the file starts with the EVTX magic bytes (the extension does not matter).
-pub(crate) fn has_evtx_magic(path: &Path) -> std::io::Result<bool> {
-    let mut magic = [0u8; 8];
-    let mut file = File::open(path)?;
-    let mut read = 0;
-    while read < magic.len() {
-        match file.read(&mut magic[read..])? {
-            0 => return Ok(false),
-            n => read += n,
-        }
-    }
-    Ok(&magic == FILE_MAGIC)
-}
 
 /// What reading one file (or one chunk of it) found.
 #[derive(Debug, Default)]
@@ -99,6 +85,7 @@ fn file_layout(
         file: path.to_owned(),
         chunk: None,
         record: None,
+        line: None,
         message,
     };
     if len < HEADER_SIZE {
@@ -133,6 +120,7 @@ fn file_layout(
             file: path.to_owned(),
             chunk: Some(chunks),
             record: None,
+            line: None,
             message: format!(
                 "file is truncated: chunk {chunks} has {tail} of {CHUNK_SIZE} bytes and was skipped"
             ),
@@ -161,6 +149,7 @@ fn truncation(
         file: path.to_owned(),
         chunk: None,
         record: None,
+        line: None,
         message,
     };
     let (counted, present) = (layout.header_chunks, layout.chunks);
@@ -198,6 +187,45 @@ fn chunk_checksum_problem(chunk: &[u8]) -> Option<String> {
     }
     (crc32fast::hash(&chunk[512..free]) != u32_at(52))
         .then(|| "chunk records CRC32 mismatch".into())
+}
+
+/// [`read_events`] for a gzip-compressed EVTX file: EVTX is read by offset, so the file is
+/// first decompressed into `scratch` (the ingest's staging folder, removed with it), then
+/// read and deleted. Damage names the compressed file.
+pub(crate) fn read_gzipped(
+    path: &Path,
+    scratch: &Path,
+    index: usize,
+    threads: usize,
+    on_events: impl FnMut(Vec<AuditEvent>),
+) -> Result<FileStats, Error> {
+    let plain = scratch.join(format!("gunzip-{index}.evtx"));
+    let copied = File::open(path).and_then(|file| {
+        let mut out = File::create(&plain)?;
+        std::io::copy(&mut flate2::read::MultiGzDecoder::new(file), &mut out)
+    });
+    let mut stats = match copied {
+        Ok(_) => read_events(&plain, threads, on_events),
+        Err(e) => {
+            // A cut or damaged stream: what was decompressed is still read.
+            let mut stats = read_events(&plain, threads, on_events).unwrap_or_default();
+            stats.damage.push(Damage {
+                file: path.to_owned(),
+                chunk: None,
+                record: None,
+                line: None,
+                message: format!("the gzip stream could not be read to its end: {e}"),
+            });
+            Ok(stats)
+        }
+    };
+    let _ = std::fs::remove_file(&plain);
+    if let Ok(stats) = &mut stats {
+        for d in &mut stats.damage {
+            d.file = path.to_owned();
+        }
+    }
+    stats
 }
 
 /// Reads every record of `path`, handing AppLocker events to `on_events` in batches, in
@@ -292,6 +320,7 @@ impl ChunkReader<'_> {
                     file: self.path.to_owned(),
                     chunk: Some(number),
                     record: None,
+                    line: None,
                     message: format!(
                         "chunk {number} is all zeros, but the file header counts {} chunks: its records are lost",
                         self.header_chunks
@@ -309,6 +338,7 @@ impl ChunkReader<'_> {
                 file: self.path.to_owned(),
                 chunk: Some(number),
                 record: None,
+                line: None,
                 message: format!("{problem}; its records were read anyway and may be corrupt"),
             });
             verified = false;
@@ -354,6 +384,7 @@ impl ChunkReader<'_> {
                 file: self.path.to_owned(),
                 chunk: Some(number),
                 record: None,
+                line: None,
                 message: format!(
                     "chunk {number} lists records {first} to {last} ({listed}) but holds {read} before its free space: the others are hidden or lost"
                 ),
@@ -410,6 +441,7 @@ impl ChunkReader<'_> {
                                 file: self.path.to_owned(),
                                 chunk: Some(number),
                                 record: Some(id),
+                                line: None,
                                 message: e.0,
                             });
                             continue;
@@ -475,6 +507,7 @@ fn evtx_damage(path: &Path, err: &EvtxError) -> Damage {
         file: path.to_owned(),
         chunk,
         record,
+        line: None,
         message: error_chain(err),
     }
 }
@@ -525,7 +558,7 @@ mod tests {
             let path = entry.path();
             if path.is_dir() {
                 files.extend(evtx_files(&path));
-            } else if has_evtx_magic(&path).unwrap() {
+            } else if std::fs::read(&path).unwrap().starts_with(FILE_MAGIC) {
                 files.push(path);
             }
         }

@@ -1,0 +1,245 @@
+//! Event XML: one `<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event">`
+//! after another, or wrapped in `<Events>`, one per line or pretty-printed, with or without
+//! `<RenderingInfo>`. The stream is cut into `<Event>` elements (at most [`MAX_EVENT`]
+//! bytes each, so memory stays bounded whatever the file's size) and each is parsed on its
+//! own: a malformed one is reported with its line and skipped.
+
+use std::borrow::Cow;
+use std::io::BufRead;
+
+use roxmltree::Node;
+
+use super::{ReadError, Sink};
+use crate::record::{DecodeError, Decoded, PayloadField, RawSystem, XML_NAMES, assemble};
+
+/// The longest `<Event>` element read; AppLocker's are about 2 KB.
+pub(crate) const MAX_EVENT: usize = 1 << 20;
+
+const START: &[u8] = b"<Event";
+const END: &[u8] = b"</Event>";
+
+/// Reads every `<Event>` of `reader` into `sink`.
+pub(crate) fn read(
+    mut reader: Box<dyn BufRead + Send>,
+    sink: &mut Sink<'_>,
+) -> Result<(), ReadError> {
+    let mut buf: Vec<u8> = Vec::new();
+    // The line `buf[0]` is on, 1-based.
+    let mut line: u64 = 1;
+    let mut eof = false;
+    loop {
+        // Find the next event's start.
+        let Some(start) = find_start(&buf) else {
+            if eof {
+                return Ok(());
+            }
+            // Keep a tail that could be the beginning of `<Event`.
+            let keep = buf.len().saturating_sub(START.len());
+            line += newlines(&buf[..keep]);
+            buf.drain(..keep);
+            eof = fill(&mut reader, &mut buf, line)?;
+            continue;
+        };
+        line += newlines(&buf[..start]);
+        buf.drain(..start);
+        // Find its end, reading more as needed, up to MAX_EVENT.
+        let mut searched = START.len();
+        let end = loop {
+            if let Some(at) = find(&buf[searched.saturating_sub(END.len())..], END) {
+                break Some(searched.saturating_sub(END.len()) + at + END.len());
+            }
+            searched = buf.len();
+            if buf.len() > MAX_EVENT || eof {
+                break None;
+            }
+            eof = fill(&mut reader, &mut buf, line)?;
+        };
+        match end {
+            Some(end) => {
+                let decoded = match std::str::from_utf8(&buf[..end]) {
+                    Ok(text) => decode(text),
+                    Err(e) => Err(DecodeError(format!("not UTF-8 text: {e}"))),
+                };
+                sink.record(line, decoded);
+                line += newlines(&buf[..end]);
+                buf.drain(..end);
+            }
+            None if eof && buf.len() <= MAX_EVENT => {
+                sink.damage(
+                    line,
+                    "the last <Event> is cut off: no </Event> before the end of the file".into(),
+                );
+                return Ok(());
+            }
+            None => {
+                sink.damage(
+                    line,
+                    format!(
+                        "an <Event> without </Event> within {} KiB: skipped to the next <Event>",
+                        MAX_EVENT >> 10
+                    ),
+                );
+                line += newlines(&buf[..START.len()]);
+                buf.drain(..START.len());
+            }
+        }
+    }
+}
+
+/// Reads more of the stream into `buf`; `true` at the end.
+fn fill(
+    reader: &mut Box<dyn BufRead + Send>,
+    buf: &mut Vec<u8>,
+    line: u64,
+) -> Result<bool, ReadError> {
+    let chunk = reader
+        .fill_buf()
+        .map_err(|error| ReadError { line, error })?;
+    if chunk.is_empty() {
+        return Ok(true);
+    }
+    buf.extend_from_slice(chunk);
+    let n = chunk.len();
+    reader.consume(n);
+    Ok(false)
+}
+
+/// The offset of the next `<Event` start tag (not `<Events`, `<EventData`, `<EventID`…).
+fn find_start(buf: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = find(&buf[from..], START) {
+        let at = from + at;
+        match buf.get(at + START.len()) {
+            Some(b) if b.is_ascii_whitespace() || *b == b'>' || *b == b'/' => return Some(at),
+            // Not known yet whether it is `<Event` or `<Events`: wait for more.
+            None => return None,
+            Some(_) => from = at + START.len(),
+        }
+    }
+    None
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|b| **b == b'\n').count() as u64
+}
+
+/// One `<Event>` element into a row (or `Other` for another provider).
+pub(crate) fn decode(text: &str) -> Result<Decoded, DecodeError> {
+    let doc = roxmltree::Document::parse(text)
+        .map_err(|e| DecodeError(format!("not well-formed event XML: {e}")))?;
+    let event = doc.root_element();
+    if event.tag_name().name() != "Event" {
+        return Err(DecodeError(format!(
+            "<{}> where an <Event> was expected",
+            event.tag_name().name()
+        )));
+    }
+    let system = child(event, "System");
+    let of = |name: &str| system.and_then(|s| child(s, name));
+    let raw = RawSystem {
+        provider: of("Provider").and_then(|p| p.attribute("Name")),
+        event_id: of("EventID").and_then(|n| n.text()),
+        time: of("TimeCreated").and_then(|t| t.attribute("SystemTime")),
+        record_id: of("EventRecordID").and_then(|n| n.text()),
+        computer: of("Computer").and_then(|n| n.text()),
+        channel: of("Channel").and_then(|n| n.text()),
+        security_user: of("Security").and_then(|s| s.attribute("UserID")),
+    };
+    let Some(sys) = raw.check(&XML_NAMES)? else {
+        return Ok(Decoded::Other);
+    };
+    // `UserData/RuleAndFileData/*` (and the packaged-app form), or `EventData/Data[@Name]`.
+    let user_data = child(event, "UserData").and_then(|u| u.children().find(Node::is_element));
+    let event_data = child(event, "EventData");
+    let value = |field: PayloadField| -> Option<&str> {
+        let name = field.name();
+        match (user_data, event_data) {
+            (Some(data), _) => child(data, name).and_then(|n| n.text()),
+            (None, Some(data)) => data
+                .children()
+                .find(|n| n.is_element() && n.attribute("Name") == Some(name))
+                .and_then(|n| n.text()),
+            (None, None) => None,
+        }
+    };
+    let event = assemble(sys, |field| value(field).map(Cow::Borrowed));
+    Ok(Decoded::AppLocker(Box::new(event)))
+}
+
+fn child<'a, 'input>(node: Node<'a, 'input>, name: &str) -> Option<Node<'a, 'input>> {
+    node.children()
+        .find(|n| n.is_element() && n.tag_name().name() == name)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The spec example as `wevtutil qe /f:xml` renders it.
+    pub(crate) const EVENT_8003: &str = r#"<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="Microsoft-Windows-AppLocker" Guid="{cbda4dbf-8d5d-4f69-9578-be14aa540d22}"/><EventID>8003</EventID><Version>0</Version><Level>3</Level><Task>0</Task><Opcode>0</Opcode><Keywords>0x8000000000000000</Keywords><TimeCreated SystemTime="2023-07-20T15:05:03.8826518Z"/><EventRecordID>154247</EventRecordID><Correlation/><Execution ProcessID="33848" ThreadID="12040"/><Channel>Microsoft-Windows-AppLocker/EXE and DLL</Channel><Computer>TOPSYLL.local</Computer><Security UserID="S-1-5-21-1-2-3-200319"/></System><UserData><RuleAndFileData xmlns="http://schemas.microsoft.com/schemas/event/Microsoft.Windows/1.0.0.0"><PolicyNameLength>3</PolicyNameLength><PolicyName>EXE</PolicyName><RuleId>{00000000-0000-0000-0000-000000000000}</RuleId><RuleNameLength>1</RuleNameLength><RuleName>-</RuleName><RuleSddlLength>1</RuleSddlLength><RuleSddl>-</RuleSddl><TargetUser>S-1-5-21-1-2-3-200319</TargetUser><TargetProcessId>27116</TargetProcessId><FilePathLength>30</FilePathLength><FilePath>%OSDRIVE%\USERS\TOPSY\GIT.EXE</FilePath><FileHashLength>32</FileHashLength><FileHash>11D3940DE41D28E044CE45AB76A6D824E617D99B62C5FB44E37BE5CD7B0545F5</FileHash><FqbnLength>66</FqbnLength><Fqbn>O=JOHANNES SCHINDELIN, S=NORDRHEIN-WESTFALEN, C=DE\GIT\GIT.EXE\2.35.5.01</Fqbn><TargetLogonId>0x14fcb7</TargetLogonId><FullFilePathLength>22</FullFilePathLength><FullFilePath>C:\Users\TOPSY\git.exe</FullFilePath></RuleAndFileData></UserData><RenderingInfo Culture="en-US"><Message>%OSDRIVE%\USERS\TOPSY\GIT.EXE was allowed to run but would have been prevented from running if the AppLocker policy were enforced.</Message><Level>Warning</Level></RenderingInfo></Event>"#;
+
+    fn event(text: &str) -> crate::event::AuditEvent {
+        match decode(text).unwrap() {
+            Decoded::AppLocker(e) => *e,
+            Decoded::Other => panic!("not AppLocker"),
+        }
+    }
+
+    #[test]
+    fn the_xml_form_gives_the_row_the_json_form_gives() {
+        let e = event(EVENT_8003);
+        assert_eq!((e.event_id, e.record_id), (8003, 154247));
+        assert_eq!(e.time_us, 1_689_865_503_882_651);
+        assert_eq!(e.logon_id, Some(0x14fcb7));
+        assert_eq!(
+            e.rule_id.as_deref(),
+            Some("00000000-0000-0000-0000-000000000000")
+        );
+        assert_eq!(
+            e.file_path.as_deref(),
+            Some(r"%OSDRIVE%\USERS\TOPSY\GIT.EXE")
+        );
+        assert_eq!(
+            e.fqbn.as_deref(),
+            Some(r"O=JOHANNES SCHINDELIN, S=NORDRHEIN-WESTFALEN, C=DE\GIT\GIT.EXE\2.35.5.01")
+        );
+        assert_eq!(e.user_sid.as_deref(), Some("S-1-5-21-1-2-3-200319"));
+    }
+
+    #[test]
+    fn app_control_events_read_event_data_by_name() {
+        let xml = r#"<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="Microsoft-Windows-AppLocker"/><EventID>8028</EventID><TimeCreated SystemTime="2026-10-05T09:00:00.0000000Z"/><EventRecordID>7</EventRecordID><Channel>Microsoft-Windows-AppLocker/MSI and Script</Channel><Computer>ENG-WS01</Computer></System><EventData><Data Name="FilePath">\Device\HarddiskVolume3\Users\a\x.ps1</Data><Data Name="Sha256Hash">AB01</Data></EventData></Event>"#;
+        let e = event(xml);
+        assert_eq!(e.event_id, 8028);
+        assert_eq!(
+            e.file_path.as_deref(),
+            Some(r"\Device\HarddiskVolume3\Users\a\x.ps1")
+        );
+        assert_eq!(e.file_hash.as_deref(), Some("AB01"));
+    }
+
+    #[test]
+    fn other_providers_and_broken_elements() {
+        let other = EVENT_8003.replace("Microsoft-Windows-AppLocker", "Service Control Manager");
+        assert!(matches!(decode(&other).unwrap(), Decoded::Other));
+        let err = decode(&EVENT_8003.replace("</Computer>", "")).unwrap_err();
+        assert!(err.0.starts_with("not well-formed event XML"), "{}", err.0);
+        let err =
+            decode(&EVENT_8003.replace("<Computer>TOPSYLL.local</Computer>", "")).unwrap_err();
+        assert_eq!(err.0, "missing field System/Computer");
+        let doctype = format!("<!DOCTYPE Event [<!ENTITY x \"y\">]>{EVENT_8003}");
+        assert!(decode(&doctype).is_err(), "no DTDs, so no entity expansion");
+    }
+
+    #[test]
+    fn starts_are_event_elements_only() {
+        assert_eq!(find_start(b"<Events><Event xmlns='x'>"), Some(8));
+        assert_eq!(find_start(b"<EventData><EventID>"), None);
+        assert_eq!(find_start(b"<Event"), None, "not known yet");
+        assert_eq!(find_start(b"x\n<Event>"), Some(2));
+    }
+}
