@@ -35,7 +35,7 @@ pub enum ErrorCode {
     BadPolicy,
     /// The inventory in the body has a bad line (the message names it).
     BadInventory,
-    /// The body is not an EVTX file.
+    /// The body is none of the input forms (EVTX, event XML, JSON).
     NotEvtx,
     /// The upload ended before its end.
     UploadInterrupted,

@@ -556,7 +556,7 @@ async fn bad_uploads_leave_the_store_as_it_was() {
         .expect_error(StatusCode::BAD_REQUEST, "bad_body");
     assert_eq!(
         message,
-        "the upload cannot be read: not an EVTX file (no ElfFile signature); nothing was stored",
+        "the upload cannot be read: not an EVTX, event XML or JSON file (by its content; gzip-compressed ones too); nothing was stored",
         "said once, not twice"
     );
     assert!(

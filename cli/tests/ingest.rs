@@ -83,7 +83,7 @@ fn ingest_reports_json_and_exit_statuses() {
         .code(3);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(
-        stderr.contains("not-a-log.evtx") && stderr.contains("not an EVTX file"),
+        stderr.contains("not-a-log.evtx") && stderr.contains("not an EVTX, event XML or JSON file"),
         "{stderr}"
     );
 

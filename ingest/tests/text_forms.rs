@@ -405,3 +405,62 @@ fn a_store_with_microsecond_keys_is_upgraded_in_place() {
             .all(|f| store.resolve(&f.keys).exists())
     );
 }
+
+/// Seeded byte mutations of an event XML and a Winlogbeat NDJSON export: ingest never
+/// panics or fails, what it skips names the file (and, in the file, the line), and most
+/// mutations are noticed.
+fn mutated_text_never_panics(cases: usize) {
+    let (xml, _) = fleet(OutputFormat::Xml);
+    let (json, _) = fleet(OutputFormat::Winlogbeat);
+    let sources = [
+        (lines_of(xml.path(), "xml", 40).join("\n"), "xml"),
+        (lines_of(json.path(), "ndjson", 40).join("\n"), "ndjson"),
+        (
+            format!("[{}]", lines_of(json.path(), "ndjson", 40).join(",\n")),
+            "json",
+        ),
+    ];
+    let work = tempfile::tempdir().unwrap();
+    let mut noticed = 0;
+    for (n, (text, extension)) in sources.iter().enumerate() {
+        let seed = 0x7E47_0000 + n as u64;
+        let mut mutator = testkit::mutate::Mutator::new(seed);
+        for case in 0..cases {
+            let file = work.path().join(format!("mutated-{n}-{case}.{extension}"));
+            std::fs::write(&file, mutator.mutate(text.as_bytes())).unwrap();
+            let data = tempfile::tempdir().unwrap();
+            let outcome = std::panic::catch_unwind(|| {
+                ingest::ingest(
+                    &options(data.path(), std::slice::from_ref(&file)),
+                    &ingest::Progress::default(),
+                )
+            });
+            let summary = match outcome {
+                Ok(Ok(summary)) => summary,
+                Ok(Err(e)) => panic!("seed {seed:#x} case {case}: ingest failed: {e}"),
+                Err(_) => panic!("seed {seed:#x} case {case}: ingest panicked"),
+            };
+            for d in &summary.damaged {
+                assert_eq!(d.file, file, "damage names its file");
+            }
+            noticed += usize::from(
+                !summary.damaged.is_empty()
+                    || !summary.skipped_inputs.is_empty()
+                    || summary.rows_new < 40,
+            );
+            std::fs::remove_file(&file).unwrap();
+        }
+    }
+    assert!(noticed > cases, "most mutations must be noticed: {noticed}");
+}
+
+#[test]
+fn mutated_text_exports_are_read_without_panics() {
+    mutated_text_never_panics(testkit::mutate::cases(150));
+}
+
+#[test]
+#[ignore = "deep run: cargo test -p ingest --test integration mutated_text_deep -- --ignored"]
+fn mutated_text_deep() {
+    mutated_text_never_panics(testkit::mutate::DEEP_CASES / 10);
+}
