@@ -143,6 +143,16 @@ fn summary_text(s: &ingest::Summary) -> String {
         "{:.1} s, {:.0} records/s",
         s.elapsed_seconds, s.records_per_second
     );
+    if let Some(c) = &s.compacted {
+        let _ = writeln!(
+            text,
+            "compacted {} small files ({} rows) into {}: the store has {} files",
+            c.files_merged,
+            c.rows_merged,
+            c.files_merged + c.files_after - c.files_before,
+            c.files_after
+        );
+    }
     if s.is_partial() {
         let _ = writeln!(
             text,

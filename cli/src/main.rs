@@ -21,6 +21,7 @@ mod report;
 mod rollout_cmds;
 mod serve;
 mod store_args;
+mod store_cmds;
 mod versions_cmds;
 mod workspace_cmds;
 
@@ -84,6 +85,9 @@ enum Command {
     /// The workspace file itself (backup).
     #[command(subcommand)]
     Workspace(workspace_cmds::WorkspaceCommand),
+    /// The event store itself (compaction).
+    #[command(subcommand)]
+    Store(store_cmds::StoreCommand),
     /// The rollout record: when a group's collections went to Enforce (which version) or back to audit.
     #[command(subcommand)]
     Rollout(rollout_cmds::RolloutCommand),
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
         Command::Decide(cmd) => workspace_cmds::decide(cmd),
         Command::Decisions(cmd) => workspace_cmds::decisions(cmd),
         Command::Workspace(cmd) => workspace_cmds::workspace(cmd),
+        Command::Store(cmd) => store_cmds::store(cmd),
         Command::Rollout(cmd) => rollout_cmds::rollout(cmd),
         Command::Monitor(cmd) => rollout_cmds::monitor(cmd),
         Command::Alerts(cmd) => alerts_cmds::alerts(cmd),

@@ -65,17 +65,28 @@ pub(crate) fn new_ingest_id() -> String {
 
 /// Cleans up after crashed ingests and creates this ingest's staging folder.
 pub(crate) fn prepare(store: &Store, _lock: &StoreLock, ingest_id: &str) -> Result<PathBuf, Error> {
-    let manifest = store.read_manifest()?;
+    let mut manifest = store.read_manifest()?;
     let staging = store.staging_dir();
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
     }
     let events = store.events_dir();
     fs::create_dir_all(&events).map_err(|e| Error::io(&events, e))?;
+    // Files compaction replaced go once no query can still be reading them.
+    let now = unix_seconds();
+    let retired = manifest.retired.len();
+    manifest
+        .retired
+        .retain(|r| now < r.retired_at + Manifest::RETIRE_GRACE_SECS);
+    if manifest.retired.len() < retired {
+        store.write_manifest(&manifest)?;
+    }
     let listed: HashSet<PathBuf> = manifest
         .files
         .iter()
-        .flat_map(|f| [store.resolve(&f.path), store.resolve(&f.keys)])
+        .map(|f| (&f.path, &f.keys))
+        .chain(manifest.retired.iter().map(|r| (&r.path, &r.keys)))
+        .flat_map(|(path, keys)| [store.resolve(path), store.resolve(keys)])
         .collect();
     for entry in fs::read_dir(&events).map_err(|e| Error::io(&events, e))? {
         let path = entry.map_err(|e| Error::io(&events, e))?.path();
@@ -134,6 +145,12 @@ fn keys_of_parquet(path: &Path) -> Result<Vec<u128>, Error> {
     }
     keys.sort_unstable();
     Ok(keys)
+}
+
+pub(crate) fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Removes a staging folder after a failed or refused ingest; the store is unchanged.
@@ -264,7 +281,11 @@ fn keys_in_both(stored: &Path, staged: &[&Path]) -> Result<Vec<(u128, usize)>, E
 }
 
 /// Moves a finished staging file (and its keys) into `events/`.
-fn publish(store: &Store, ingest_id: &str, file: StagedFile) -> Result<ManifestFile, Error> {
+pub(crate) fn publish(
+    store: &Store,
+    ingest_id: &str,
+    file: StagedFile,
+) -> Result<ManifestFile, Error> {
     let name = file
         .path
         .file_name()
@@ -301,10 +322,7 @@ fn drop_rows(file: StagedFile, drop: &HashSet<u128>) -> Result<StagedFile, Error
         .map_err(|e| Error::parquet(src, e))?;
     let dst = src.with_extension("filtered.parquet");
     let out = File::create(&dst).map_err(|e| Error::io(&dst, e))?;
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
-        .set_max_row_group_row_count(Some(crate::staging::ROW_GROUP_ROWS))
-        .build();
+    let props = crate::staging::properties();
     let mut writer = ArrowWriter::try_new(out, schema::event_schema(), Some(props))
         .map_err(|e| Error::parquet(&dst, e))?;
     let mut kept = StagedFile {

@@ -13,6 +13,7 @@
 
 mod batch;
 mod commit;
+mod compact;
 mod event;
 mod inputs;
 mod reader;
@@ -27,6 +28,11 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use rayon::prelude::*;
+
+pub use compact::{
+    AUTO_COMPACT_SMALL_FILES, COMPACTED_FILE_ROWS, CompactSummary, SMALL_FILE_ROWS, compact,
+    compact_if_needed,
+};
 
 use crate::batch::Row;
 use crate::staging::StagingWriter;
@@ -163,6 +169,10 @@ pub struct Summary {
     pub damaged: Vec<Damage>,
     pub elapsed_seconds: f64,
     pub records_per_second: f64,
+    /// When the store had many small files after this ingest: the compaction that merged
+    /// them ([`compact_if_needed`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compacted: Option<CompactSummary>,
 }
 
 impl Summary {
@@ -250,6 +260,14 @@ pub fn ingest(opts: &Options, progress: &Progress) -> Result<Summary, Error> {
     };
     let outcome = commit::commit(&store, &lock, &ingest_id, &staging_dir, staged)?;
     drop(lock);
+    // The rows are committed; a compaction that fails leaves them as they are.
+    let compacted = match compact_if_needed(&opts.data_dir) {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::warn!("compacting the store after the ingest: {e}");
+            None
+        }
+    };
 
     let records_read: u64 = stats.iter().map(|s| s.records).sum();
     let elapsed = started.elapsed().as_secs_f64();
@@ -275,6 +293,7 @@ pub fn ingest(opts: &Options, progress: &Progress) -> Result<Summary, Error> {
         damaged,
         elapsed_seconds: elapsed,
         records_per_second: records_read as f64 / elapsed.max(1e-9),
+        compacted,
     })
 }
 

@@ -193,7 +193,8 @@ pub(crate) struct StagingWriter {
     pub(crate) duplicates_in_input: u64,
 }
 
-fn properties() -> WriterProperties {
+/// How every event file is written (ingest, the drop of duplicate rows, compaction).
+pub(crate) fn properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("valid zstd level"),

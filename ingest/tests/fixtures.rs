@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow_array::{Int32Array, RecordBatch, StringArray};
+use arrow_array::{Array, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 pub(crate) fn repo() -> PathBuf {
@@ -125,4 +125,52 @@ pub(crate) fn evtx_files(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Every stored row as text, all columns but `source_file` and `ingest_id`, sorted; times
+/// cut to the millisecond when `ms`.
+pub(crate) fn rows(data: &Path, ms: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for batch in read_store(data) {
+        let schema = batch.schema();
+        for i in 0..batch.num_rows() {
+            let mut row = Vec::new();
+            for (c, field) in schema.fields().iter().enumerate() {
+                let name = field.name().as_str();
+                if name == "source_file" || name == "ingest_id" {
+                    continue;
+                }
+                let column = batch.column(c);
+                if name == "time" {
+                    let t = column
+                        .as_any()
+                        .downcast_ref::<TimestampMicrosecondArray>()
+                        .unwrap()
+                        .value(i);
+                    row.push(format!("{}", if ms { t.div_euclid(1000) } else { t }));
+                } else {
+                    let text = format!("{:?}", column.slice(i, 1));
+                    // `StringArray\n[\n  "x",\n]` → `"x"`.
+                    let value = text
+                        .lines()
+                        .nth(2)
+                        .unwrap_or("")
+                        .trim()
+                        .trim_end_matches(',');
+                    row.push(value.to_owned());
+                }
+            }
+            out.push(row.join("|"));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Equal row sets, or the first row that differs.
+pub(crate) fn same_rows(a: &[String], b: &[String], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: row counts");
+    if let Some((x, y)) = a.iter().zip(b).find(|(x, y)| x != y) {
+        panic!("{what}: first difference:\n{x}\n{y}");
+    }
 }

@@ -51,11 +51,24 @@ pub struct ManifestFile {
     pub ingest_id: String,
 }
 
+/// A file compaction took out of the store, kept on disk for [`Manifest::RETIRE_GRACE_SECS`]
+/// so that queries planned before the swap can still read it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RetiredFile {
+    pub path: String,
+    pub keys: String,
+    /// When it left the store (seconds since the epoch).
+    pub retired_at: u64,
+}
+
 /// The committed state of the store.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Manifest {
     pub version: u32,
     pub files: Vec<ManifestFile>,
+    /// Files no longer in the store, not yet deleted (readers never list them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<RetiredFile>,
 }
 
 impl Manifest {
@@ -63,6 +76,9 @@ impl Manifest {
     /// time to the millisecond (1: to the microsecond); ingest rebuilds a version-1 store's
     /// key files before it adds to it.
     pub const VERSION: u32 = 2;
+
+    /// How long a file compaction replaced stays on disk: longer than any query runs.
+    pub const RETIRE_GRACE_SECS: u64 = 15 * 60;
 
     /// Total committed rows.
     pub fn rows(&self) -> u64 {
@@ -127,7 +143,7 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Manifest {
                     version: Manifest::VERSION,
-                    files: Vec::new(),
+                    ..Manifest::default()
                 });
             }
             Err(source) => return Err(StoreError::Io { path, source }),
@@ -217,6 +233,7 @@ mod tests {
         let manifest = Manifest {
             version: Manifest::VERSION,
             files: vec![file],
+            retired: Vec::new(),
         };
         store.write_manifest(&manifest).unwrap();
         assert_eq!(store.read_manifest().unwrap(), manifest);
