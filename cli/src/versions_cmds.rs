@@ -52,11 +52,25 @@ pub(crate) struct ExportArgs {
     version: i64,
     #[command(flatten)]
     enforce: crate::store_args::EnforceCollections,
+    /// xml: AppLocker policy XML (Set-AppLockerPolicy, a GPO); intune: the Microsoft Graph
+    /// body of an Intune custom profile, one AppLocker CSP setting per rule collection.
+    #[arg(long, value_enum, default_value = "xml")]
+    format: ExportFormat,
+    /// The CSP Grouping of an Intune export (default: lockstep-GROUP); keep it from one
+    /// version to the next, so a new version replaces the old on the devices.
+    #[arg(long, value_name = "NAME")]
+    grouping: Option<String>,
     /// Write it to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     #[command(flatten)]
     store: DataArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExportFormat {
+    Xml,
+    Intune,
 }
 
 #[derive(Debug, Args)]
@@ -151,7 +165,18 @@ pub(crate) fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|&c| query::app::rule_collection(c))
         .collect();
-    let xml = policy::write::to_xml(&policy::suggest::with_enforcement(&policy, &kinds));
+    let policy = policy::suggest::with_enforcement(&policy, &kinds);
+    let xml = match args.format {
+        ExportFormat::Xml => policy::write::to_xml(&policy),
+        ExportFormat::Intune => {
+            let grouping = args
+                .grouping
+                .clone()
+                .unwrap_or_else(|| format!("lockstep-{}", args.group));
+            let body = intune_profile(&policy, &args.group, args.version, &grouping);
+            serde_json::to_string_pretty(&body)? + "\n"
+        }
+    };
     match &args.out {
         Some(path) => {
             std::fs::write(path, &xml)
@@ -161,6 +186,38 @@ pub(crate) fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         None => output::print(&xml)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The body of `POST https://graph.microsoft.com/v1.0/deviceManagement/deviceConfigurations`:
+/// a `windows10CustomConfiguration` with one `omaSettingString` per rule collection.
+fn intune_profile(
+    policy: &policy::Policy,
+    group: &str,
+    version: i64,
+    grouping: &str,
+) -> serde_json::Value {
+    let settings: Vec<serde_json::Value> = policy::csp::csp_settings(policy, grouping)
+        .into_iter()
+        .map(|s| {
+            let mode = policy
+                .collection(s.kind)
+                .and_then(|c| c.mode)
+                .map_or("NotConfigured", |m| m.xml_name());
+            serde_json::json!({
+                "@odata.type": "#microsoft.graph.omaSettingString",
+                "displayName": format!("AppLocker {} ({group} version {version}, {mode})", s.kind),
+                "description": format!("lockstep: the {} rule collection of {group}'s published version {version}", s.kind),
+                "omaUri": s.oma_uri,
+                "value": s.value,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "@odata.type": "#microsoft.graph.windows10CustomConfiguration",
+        "displayName": format!("AppLocker {group} (lockstep version {version})"),
+        "description": format!("lockstep: {group}'s published policy version {version}, CSP grouping {}", policy::csp::grouping_name(grouping)),
+        "omaSettings": settings,
+    })
 }
 
 /// `3`, `current`, `candidate`, or a policy file read whole.

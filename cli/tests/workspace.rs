@@ -361,6 +361,70 @@ fn published_versions_export_and_diff() {
             .mode,
         Some(policy::EnforcementMode::AuditOnly)
     );
+    // The Intune form: one CSP setting per collection, each value the collection itself,
+    // under a Grouping that stays the same from version to version.
+    let intune = |version: &str| -> serde_json::Value {
+        serde_json::from_str(&stdout(&run(
+            &[
+                "policy",
+                "export",
+                "--group",
+                "finance",
+                "--version",
+                version,
+                "--enforce",
+                "EXE",
+                "--format",
+                "intune",
+            ],
+            d,
+        )))
+        .unwrap()
+    };
+    let body = intune("2");
+    assert_eq!(
+        body["@odata.type"],
+        "#microsoft.graph.windows10CustomConfiguration"
+    );
+    let settings = body["omaSettings"].as_array().unwrap();
+    assert_eq!(settings.len(), exported.collections.len());
+    let exe = settings
+        .iter()
+        .find(|s| s["omaUri"].as_str().unwrap().ends_with("/EXE/Policy"))
+        .unwrap();
+    assert_eq!(
+        exe["omaUri"],
+        "./Vendor/MSFT/AppLocker/ApplicationLaunchRestrictions/lockstep-finance/EXE/Policy"
+    );
+    assert_eq!(exe["@odata.type"], "#microsoft.graph.omaSettingString");
+    let wrapped = format!(
+        "<AppLockerPolicy Version=\"1\">{}</AppLockerPolicy>",
+        exe["value"].as_str().unwrap()
+    );
+    let collection = policy::read::parse(wrapped.as_bytes()).unwrap().policy;
+    assert_eq!(
+        collection.collections,
+        vec![
+            exported
+                .collection(policy::CollectionKind::Exe)
+                .unwrap()
+                .clone()
+        ]
+    );
+    let uris = |b: &serde_json::Value| -> Vec<String> {
+        b["omaSettings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["omaUri"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        uris(&intune("1")),
+        uris(&body),
+        "the same Grouping for every version"
+    );
+
     let missing = stderr_of_failure(&run(
         &["policy", "export", "--group", "finance", "--version", "9"],
         d,

@@ -11,6 +11,7 @@
 //! - [`suggest`]: rules that would let observed apps run, never a path rule on a
 //!   user-writable place ([`path::user_writable`]).
 
+pub mod csp;
 pub mod diff;
 mod error;
 pub mod eval;

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::model::{Condition, Element, Policy, Rule};
+use crate::model::{Condition, Element, Policy, Rule, RuleCollection};
 
 /// The policy as XML text (UTF-8, with a declaration).
 pub fn to_xml(policy: &Policy) -> String {
@@ -14,36 +14,48 @@ pub fn to_xml(policy: &Policy) -> String {
         attr(&policy.version)
     );
     for c in &policy.collections {
-        let mode = c
-            .mode
-            .map(|m| format!(" EnforcementMode=\"{}\"", m.xml_name()))
-            .unwrap_or_default();
-        if c.rules.is_empty() && c.extensions.is_none() {
-            let _ = writeln!(
-                out,
-                "  <RuleCollection Type=\"{}\"{mode} />",
-                c.kind.xml_name()
-            );
-            continue;
-        }
-        let _ = writeln!(
-            out,
-            "  <RuleCollection Type=\"{}\"{mode}>",
-            c.kind.xml_name()
-        );
-        for rule in &c.rules {
-            write_rule(&mut out, rule);
-        }
-        if let Some(ext) = &c.extensions {
-            write_element(&mut out, ext, 2);
-        }
-        out.push_str("  </RuleCollection>\n");
+        write_collection(&mut out, c);
     }
     if let Some(ext) = &policy.extensions {
         write_element(&mut out, ext, 1);
     }
     out.push_str("</AppLockerPolicy>\n");
     out
+}
+
+/// One `<RuleCollection>` element alone, as the AppLocker CSP's `…/Policy` nodes take it
+/// (`crate::csp`).
+pub fn collection_xml(collection: &RuleCollection) -> String {
+    let mut out = String::new();
+    write_collection(&mut out, collection);
+    out
+}
+
+fn write_collection(out: &mut String, c: &RuleCollection) {
+    let mode = c
+        .mode
+        .map(|m| format!(" EnforcementMode=\"{}\"", m.xml_name()))
+        .unwrap_or_default();
+    if c.rules.is_empty() && c.extensions.is_none() {
+        let _ = writeln!(
+            out,
+            "  <RuleCollection Type=\"{}\"{mode} />",
+            c.kind.xml_name()
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  <RuleCollection Type=\"{}\"{mode}>",
+        c.kind.xml_name()
+    );
+    for rule in &c.rules {
+        write_rule(out, rule);
+    }
+    if let Some(ext) = &c.extensions {
+        write_element(out, ext, 2);
+    }
+    out.push_str("  </RuleCollection>\n");
 }
 
 /// One rule element alone, as a GPO's `registry.pol` stores it under the rule's key.
