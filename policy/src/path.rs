@@ -96,24 +96,47 @@ fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
 /// Folders under `%WINDIR%` that standard users can write to (and so run code from) on a
 /// default Windows install; AppLocker's default `%WINDIR%\*` rule includes them, which is why
 /// hardened policies except them. Canonical form, each covering its subfolders.
+///
+/// Sources: AaronLocker (Aaron Margosis, Microsoft), whose policy builder scans `%windir%`
+/// with Sysinternals AccessChk for folders non-admins can write to and excepts them from the
+/// Windows-folder rule, and the public AppLocker bypass list that documents the same folders
+/// (Oddvar Moe, "UltimateAppLockerByPassList"). Each entry below says what it is.
 pub const WRITABLE_WINDOWS_FOLDERS: &[&str] = &[
+    // The system temp folder: Authenticated Users may create files.
     "%OSDRIVE%\\WINDOWS\\TEMP",
+    // Legacy scheduled-task folders: writable by users (AaronLocker, UltimateAppLockerByPassList).
     "%OSDRIVE%\\WINDOWS\\TASKS",
+    // Event tracing output (users may create files).
     "%OSDRIVE%\\WINDOWS\\TRACING",
+    // COM+ registration log.
     "%OSDRIVE%\\WINDOWS\\REGISTRATION\\CRMLOG",
+    // Windows Image Acquisition debug logs.
     "%OSDRIVE%\\WINDOWS\\DEBUG\\WIA",
+    // Performance Logs and Alerts: reports, rules and templates.
     "%OSDRIVE%\\WINDOWS\\PLA\\REPORTS",
     "%OSDRIVE%\\WINDOWS\\PLA\\RULES",
     "%OSDRIVE%\\WINDOWS\\PLA\\TEMPLATES",
+    // LocalService's temp folder.
     "%OSDRIVE%\\WINDOWS\\SERVICEPROFILES\\LOCALSERVICE\\APPDATA\\LOCAL\\TEMP",
+    // Task Scheduler's task store.
     "%OSDRIVE%\\WINDOWS\\SYSTEM32\\TASKS",
+    "%OSDRIVE%\\WINDOWS\\SYSTEM32\\TASKS_MIGRATED",
+    // COM+ dump folder.
     "%OSDRIVE%\\WINDOWS\\SYSTEM32\\COM\\DMP",
+    // The fax service's temp folder.
     "%OSDRIVE%\\WINDOWS\\SYSTEM32\\FXSTMP",
+    // Machine key store: users may create key files.
     "%OSDRIVE%\\WINDOWS\\SYSTEM32\\MICROSOFT\\CRYPTO\\RSA\\MACHINEKEYS",
+    // Print spooler: color profiles, spool and server folders.
     "%OSDRIVE%\\WINDOWS\\SYSTEM32\\SPOOL\\DRIVERS\\COLOR",
     "%OSDRIVE%\\WINDOWS\\SYSTEM32\\SPOOL\\PRINTERS",
     "%OSDRIVE%\\WINDOWS\\SYSTEM32\\SPOOL\\SERVERS",
-    "%OSDRIVE%\\WINDOWS\\SYSTEM32\\TASKS_MIGRATED",
+    // The 32-bit twins under SysWOW64 (the same ACLs on 64-bit Windows).
+    "%OSDRIVE%\\WINDOWS\\SYSWOW64\\TASKS",
+    "%OSDRIVE%\\WINDOWS\\SYSWOW64\\COM\\DMP",
+    "%OSDRIVE%\\WINDOWS\\SYSWOW64\\FXSTMP",
+    // Configuration Manager clients: the client's temp folder (writable by users there).
+    "%OSDRIVE%\\WINDOWS\\CCM\\TEMP",
 ];
 
 /// Why a standard user could write to `path` (canonical form; a file, a folder, or a rule
@@ -192,6 +215,47 @@ mod tests {
         assert!(m("*", "\\\\SERVER\\SHARE\\X.EXE"));
         assert!(m("*.*", "D:\\X.MSI"));
         assert!(!m("D:\\X.MSI", "D:\\X.MSIX"));
+    }
+
+    /// Every entry of the table, in the forms a rule or an event names it, is writable, and
+    /// no suggestion is ever a path rule there: an unsigned file from there gets a hash rule
+    /// flagged for review, or none.
+    #[test]
+    fn every_writable_windows_folder_is_judged_writable_and_never_gets_a_path_rule() {
+        use crate::suggest::{AppEvidence, ReviewCode, SuggestOptions, suggest};
+        for folder in WRITABLE_WINDOWS_FOLDERS {
+            let logged = folder.replace("%OSDRIVE%\\WINDOWS", "%WINDIR%");
+            for form in [
+                folder.to_string(),
+                format!("{logged}\\X.EXE"),
+                format!("{folder}\\*"),
+            ] {
+                assert!(user_writable(&canonical(&form)).is_some(), "{form}");
+            }
+            for hash in [Some("AB".repeat(32)), None] {
+                let app = AppEvidence {
+                    collection: Some(crate::CollectionKind::Exe),
+                    paths: vec![format!("{logged}\\TOOL.EXE")],
+                    hash: hash.clone(),
+                    ..AppEvidence::default()
+                };
+                let suggestions = suggest(std::slice::from_ref(&app), &SuggestOptions::default());
+                assert!(!suggestions.is_empty(), "{folder}: no suggestion at all");
+                for s in suggestions {
+                    let path_rule = s
+                        .rule
+                        .as_ref()
+                        .is_some_and(|r| matches!(r.condition, crate::model::Condition::Path(_)));
+                    assert!(!path_rule, "{folder}: a path rule was suggested: {s:?}");
+                    assert!(
+                        s.review
+                            .iter()
+                            .any(|r| r.code == ReviewCode::UserWritableLocation),
+                        "{folder}: {s:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
