@@ -311,7 +311,7 @@ function groupTimeline(days, versions, rollouts, monitor) {
 
 async function overview() {
   show(el("p", { class: "muted" }, "Loading the fleet…"));
-  const [groups, timeline] = await Promise.all([api("/api/v1/groups"), api("/api/v1/timeline")]);
+  const [groups, timeline, collector] = await Promise.all([api("/api/v1/groups"), api("/api/v1/timeline"), api("/api/v1/collector")]);
   if (groups.groups.length === 0) {
     show(
       el("h1", {}, "Fleet overview"),
@@ -328,6 +328,7 @@ async function overview() {
   }
   show(
     el("h1", {}, "Fleet overview"),
+    collectorLine(collector.status),
     el("div", { class: "cards", id: "groups" }, groups.groups.map(groupCard)),
     el("h2", {}, "Audit events per day"),
     el("div", { class: "panel" }, timelineChart(timeline.days)),
@@ -336,6 +337,21 @@ async function overview() {
     el("h2", {}, "Upload"),
     uploadPanel()
   );
+}
+
+// The collector (`lockstep collect`, `serve --watch`), when one runs on this data folder:
+// its last pass, the files behind, what is missing.
+function collectorLine(status) {
+  if (!status) return null;
+  const ago = Math.max(0, Math.round(Date.now() / 1000 - status.updated_at));
+  const behind = status.files.filter((f) => f.behind > 0);
+  const parts = [
+    `Collector: ${plural(status.files.length, "file")} watched, last pass ${ago} s ago`,
+    behind.length ? `${plural(behind.length, "file")} behind (up to ${Math.max(...behind.map((f) => f.lag_seconds))} s)` : "all caught up",
+  ];
+  if (status.missing.length) parts.push(`not there now: ${status.missing.join(", ")}`);
+  if (status.last_error) parts.push(`last error: ${status.last_error}`);
+  return el("p", { class: status.last_error || status.missing.length ? "flag" : "muted", id: "collector" }, parts.join(" · "));
 }
 
 // ---- what-if and uploads ---------------------------------------------------------------

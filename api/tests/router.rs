@@ -14,6 +14,31 @@ async fn health_needs_no_token() {
     assert_eq!(reply.json()["status"], "ok");
 }
 
+/// `GET /collector`: null until a collector has run on the data folder, then its status.
+#[tokio::test]
+async fn the_collector_status_is_null_until_one_runs() {
+    let served = Served::empty();
+    let reply = served.get("/api/v1/collector", Some(READ)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json(), serde_json::json!({ "status": null }));
+    let watched = sample_logs().join("FIN-LT001");
+    let mut collector =
+        ingest::collect::Collector::new(&served.data(), std::slice::from_ref(&watched));
+    collector.no_settling = true;
+    assert!(collector.pass().rows_new > 0);
+    let status = served.get("/api/v1/collector", Some(READ)).await.json();
+    let status = &status["status"];
+    assert_eq!(status["watch"][0], watched.display().to_string());
+    assert!(status["files"].as_array().unwrap().len() >= 3, "{status}");
+    assert!(
+        status["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["behind"] == 0)
+    );
+}
+
 #[tokio::test]
 async fn every_other_endpoint_needs_a_valid_token() {
     let served = Served::empty();

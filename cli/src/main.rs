@@ -12,6 +12,7 @@ use tracing_subscriber::EnvFilter;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod alerts_cmds;
+mod collect_cmd;
 mod engine;
 mod generate;
 mod ingest;
@@ -88,6 +89,8 @@ enum Command {
     /// The event store itself (compaction).
     #[command(subcommand)]
     Store(store_cmds::StoreCommand),
+    /// Keep folders ingested as exports arrive and grow (a WEF share, a SIEM drop folder).
+    Collect(collect_cmd::CollectArgs),
     /// The rollout record: when a group's collections went to Enforce (which version) or back to audit.
     #[command(subcommand)]
     Rollout(rollout_cmds::RolloutCommand),
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
         Command::Decisions(cmd) => workspace_cmds::decisions(cmd),
         Command::Workspace(cmd) => workspace_cmds::workspace(cmd),
         Command::Store(cmd) => store_cmds::store(cmd),
+        Command::Collect(cmd) => collect_cmd::run(cmd),
         Command::Rollout(cmd) => rollout_cmds::rollout(cmd),
         Command::Monitor(cmd) => rollout_cmds::monitor(cmd),
         Command::Alerts(cmd) => alerts_cmds::alerts(cmd),

@@ -90,6 +90,13 @@ pub(crate) struct ServeArgs {
     /// How often groups with a rollout record are looked at for alerts.
     #[arg(long, value_name = "SECONDS", default_value_t = api::AlertSettings::DEFAULT_INTERVAL_SECS, requires = "alert_webhook")]
     alert_interval: u64,
+    /// Keep this folder or file ingested while serving, as `lockstep collect` does
+    /// (repeatable).
+    #[arg(long, value_name = "PATH")]
+    watch: Vec<PathBuf>,
+    /// Seconds between the collector's passes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, requires = "watch")]
+    watch_interval: u64,
 }
 
 /// The tokens from files or the environment; a generated admin token on loopback when none
@@ -201,6 +208,28 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     };
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("creating the data folder {}", output::path(&args.data)))?;
+    if !args.watch.is_empty() {
+        // Ingests take the store lock, so the collector and uploads never interleave.
+        let (data, watch) = (args.data.clone(), args.watch.clone());
+        let interval = Duration::from_secs(args.watch_interval.max(1));
+        std::thread::spawn(move || {
+            let mut collector = ingest::collect::Collector::new(&data, &watch);
+            loop {
+                let pass = collector.pass();
+                if let Some(e) = &pass.error {
+                    tracing::warn!("collecting: {e}");
+                }
+                if pass.rows_new > 0 {
+                    tracing::info!(
+                        rows = pass.rows_new,
+                        files = pass.files_read.len(),
+                        "collected"
+                    );
+                }
+                std::thread::sleep(interval);
+            }
+        });
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

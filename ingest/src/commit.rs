@@ -173,9 +173,13 @@ pub(crate) fn commit(
     ingest_id: &str,
     staging_dir: &Path,
     staged: Vec<StagedFile>,
+    sources: std::collections::BTreeMap<String, schema::SourcePosition>,
 ) -> Result<Committed, Error> {
     let mut manifest = store.read_manifest()?;
     manifest.version = Manifest::VERSION;
+    // A collector's new positions go in the same manifest as the rows read up to them.
+    let positions_changed = !sources.is_empty();
+    manifest.sources.extend(sources);
     let staged_keys: Vec<&Path> = staged.iter().map(|f| f.keys_path.as_path()).collect();
     // Per staged file, the keys of its rows to drop.
     let mut drops: Vec<HashSet<u128>> = vec![HashSet::new(); staged.len()];
@@ -212,7 +216,7 @@ pub(crate) fn commit(
             rows_new += file.rows;
             manifest.files.push(publish(store, ingest_id, file)?);
         }
-        if rows_new > 0 {
+        if rows_new > 0 || positions_changed {
             store.write_manifest(&manifest)?;
         }
         Ok(())
@@ -448,7 +452,7 @@ mod tests {
         assert!(staged.len() >= 2, "the test needs several staged files");
         (
             in_file,
-            commit(store, &lock, &id, &staging, staged).unwrap(),
+            commit(store, &lock, &id, &staging, staged, Default::default()).unwrap(),
         )
     }
 

@@ -12,6 +12,7 @@
 //!   stored. With `strict`, any damage stops the ingest before anything is stored.
 
 mod batch;
+pub mod collect;
 mod commit;
 mod compact;
 mod event;
@@ -188,6 +189,22 @@ const BIG_FILE: u64 = 16 << 20;
 
 /// Ingests `opts.paths` into `opts.data_dir`.
 pub fn ingest(opts: &Options, progress: &Progress) -> Result<Summary, Error> {
+    ingest_resuming(opts, progress, None)
+}
+
+/// Where a collector resumes each watched file: its committed position (`None` for a new or
+/// replaced file, read from its start).
+pub type Resume = BTreeMap<PathBuf, Option<schema::SourcePosition>>;
+
+/// [`ingest`] for a collector: each file of `resume` is read on from its position (text
+/// from the byte after the last complete record, EVTX past the last record id), a record
+/// still being written is left for next time, and the new positions are committed in the
+/// same manifest as the rows ([`schema::Manifest::sources`]).
+pub fn ingest_resuming(
+    opts: &Options,
+    progress: &Progress,
+    resume: Option<&Resume>,
+) -> Result<Summary, Error> {
     let started = Instant::now();
     let store = schema::Store::new(&opts.data_dir);
     let inputs::Resolved {
@@ -209,9 +226,14 @@ pub fn ingest(opts: &Options, progress: &Progress) -> Result<Summary, Error> {
             first,
         });
     }
-    let sizes: Vec<u64> = files
+    // Taken before reading: a file that grows meanwhile is seen as changed next time.
+    let metas: Vec<Option<std::fs::Metadata>> = files
         .iter()
-        .map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len()))
+        .map(|f| std::fs::metadata(&f.path).ok())
+        .collect();
+    let sizes: Vec<u64> = metas
+        .iter()
+        .map(|m| m.as_ref().map_or(0, |m| m.len()))
         .collect();
     progress
         .files_total
@@ -231,7 +253,19 @@ pub fn ingest(opts: &Options, progress: &Progress) -> Result<Summary, Error> {
     } else {
         opts.threads
     };
-    let read = read_all(&files, &sizes, threads, progress, &mut writer, &staging_dir);
+    let starts: Vec<Option<Option<schema::SourcePosition>>> = files
+        .iter()
+        .map(|f| resume.and_then(|r| r.get(&f.path).cloned()))
+        .collect();
+    let read = read_all(
+        &files,
+        &starts,
+        &sizes,
+        threads,
+        progress,
+        &mut writer,
+        &staging_dir,
+    );
     let (stats, by_id) = match read {
         Ok(done) => done,
         Err(e) => {
@@ -258,7 +292,16 @@ pub fn ingest(opts: &Options, progress: &Progress) -> Result<Summary, Error> {
             return Err(e);
         }
     };
-    let outcome = commit::commit(&store, &lock, &ingest_id, &staging_dir, staged)?;
+    let positions: BTreeMap<String, schema::SourcePosition> = (0..files.len())
+        .filter(|&i| starts[i].is_some())
+        .map(|i| {
+            (
+                files[i].path.display().to_string(),
+                position(metas[i].as_ref(), &stats[i]),
+            )
+        })
+        .collect();
+    let outcome = commit::commit(&store, &lock, &ingest_id, &staging_dir, staged, positions)?;
     drop(lock);
     // The rows are committed; a compaction that fails leaves them as they are.
     let compacted = match compact_if_needed(&opts.data_dir) {
@@ -299,8 +342,39 @@ pub fn ingest(opts: &Options, progress: &Progress) -> Result<Summary, Error> {
 
 /// Parses every file and feeds the staging writer on this thread. Big files are parsed one
 /// after another with chunks in parallel; small files are parsed in parallel, one per core.
+/// Where reading a file ended, for the manifest (`meta`: the file as it was before).
+fn position(meta: Option<&std::fs::Metadata>, stats: &reader::FileStats) -> schema::SourcePosition {
+    schema::SourcePosition {
+        identity: meta.map_or((0, 0), file_identity),
+        size: meta.map_or(0, |m| m.len()),
+        modified_ns: meta
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i64),
+        offset: stats.consumed,
+        last_record_id: stats.last_record_id,
+        read_at: commit::unix_seconds(),
+    }
+}
+
+/// A file's device and inode, to tell a replaced file under the same name.
+pub fn file_identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        (meta.dev(), meta.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        (0, 0)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn read_all(
     files: &[inputs::Input],
+    starts: &[Option<Option<schema::SourcePosition>>],
     sizes: &[u64],
     threads: usize,
     progress: &Progress,
@@ -320,12 +394,25 @@ fn read_all(
                     let _ = tx.send((i as u32, events));
                 };
                 let input = &files[i];
+                // A collector's file: from where the last read ended.
+                let live = starts[i].is_some();
+                let from = starts[i].clone().flatten();
                 let result = match input.form.form {
                     text::InputForm::Evtx if input.form.gzip => {
                         reader::read_gzipped(&input.path, scratch, i, threads, send)
                     }
-                    text::InputForm::Evtx => reader::read_events(&input.path, threads, send),
-                    _ => text::read_events(&input.path, input.form, send),
+                    text::InputForm::Evtx => reader::read_events(
+                        &input.path,
+                        threads,
+                        from.and_then(|p| p.last_record_id),
+                        send,
+                    ),
+                    _ => text::read_events(
+                        &input.path,
+                        input.form,
+                        live.then(|| from.map_or(0, |p| p.offset)),
+                        send,
+                    ),
                 };
                 progress.files_done.fetch_add(1, Ordering::Relaxed);
                 progress.bytes_done.fetch_add(sizes[i], Ordering::Relaxed);

@@ -5,6 +5,7 @@
 //! Add new test modules here (one test binary per crate).
 
 mod analysts;
+mod collector;
 mod compaction;
 mod concurrency;
 mod damaged_input;

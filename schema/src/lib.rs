@@ -15,7 +15,7 @@ pub mod store;
 pub mod values;
 
 pub use columns::event_schema;
-pub use store::{Manifest, ManifestFile, RetiredFile, Store, StoreError, sync_dir};
+pub use store::{Manifest, ManifestFile, RetiredFile, SourcePosition, Store, StoreError, sync_dir};
 pub use values::{
     Collection, Outcome, PolicyKind, UnknownValue, computer_key, sql_list, wildcard_match,
 };

@@ -61,11 +61,32 @@ pub struct RetiredFile {
     pub retired_at: u64,
 }
 
+/// Where a collector's reading of a watched file ended, committed with the rows it read
+/// (so a restart neither loses nor re-reads them).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SourcePosition {
+    /// The file's device and inode (or 0, 0 where unknown): another identity under the same
+    /// name is a rotated or replaced file, read from its start.
+    pub identity: (u64, u64),
+    /// Size and modification time (ns since the epoch) when it was read.
+    pub size: u64,
+    pub modified_ns: i64,
+    /// Text forms: the byte offset after the last complete record read (0: read it whole).
+    pub offset: u64,
+    /// EVTX: the highest record id read.
+    pub last_record_id: Option<u64>,
+    /// When it was read (seconds since the epoch).
+    pub read_at: u64,
+}
+
 /// The committed state of the store.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Manifest {
     pub version: u32,
     pub files: Vec<ManifestFile>,
+    /// A collector's positions in the files it watches, by path.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sources: std::collections::BTreeMap<String, SourcePosition>,
     /// Files no longer in the store, not yet deleted (readers never list them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retired: Vec<RetiredFile>,
@@ -234,6 +255,7 @@ mod tests {
             version: Manifest::VERSION,
             files: vec![file],
             retired: Vec::new(),
+            sources: Default::default(),
         };
         store.write_manifest(&manifest).unwrap();
         assert_eq!(store.read_manifest().unwrap(), manifest);

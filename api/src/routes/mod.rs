@@ -29,6 +29,7 @@ mod health;
 
 /// The liveness endpoint (outside the request limit; its route is `health::health`).
 pub(crate) const HEALTH_PATH: &str = "/api/v1/health";
+mod collector;
 mod ingest;
 mod inventory;
 mod openapi;
@@ -50,6 +51,7 @@ pub(crate) fn table(state: Option<&Arc<AppState>>) -> OpenApiRouter<Arc<AppState
     let read = OpenApiRouter::new()
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(whoami::whoami))
+        .routes(routes!(collector::collector))
         .routes(routes!(groups::groups))
         .routes(routes!(blocked::blocked))
         .routes(routes!(suggestions::suggestions))

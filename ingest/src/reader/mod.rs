@@ -46,6 +46,11 @@ pub(crate) struct FileStats {
     pub(crate) records: u64,
     pub(crate) other_records: u64,
     pub(crate) damage: Vec<Damage>,
+    /// EVTX: the highest record id read (where a collector resumes).
+    pub(crate) last_record_id: Option<u64>,
+    /// Text forms: bytes consumed from the start of the file, up to the end of the last
+    /// complete record (where a collector resumes).
+    pub(crate) consumed: u64,
 }
 
 /// One chunk's events and findings.
@@ -205,10 +210,10 @@ pub(crate) fn read_gzipped(
         std::io::copy(&mut flate2::read::MultiGzDecoder::new(file), &mut out)
     });
     let mut stats = match copied {
-        Ok(_) => read_events(&plain, threads, on_events),
+        Ok(_) => read_events(&plain, threads, None, on_events),
         Err(e) => {
             // A cut or damaged stream: what was decompressed is still read.
-            let mut stats = read_events(&plain, threads, on_events).unwrap_or_default();
+            let mut stats = read_events(&plain, threads, None, on_events).unwrap_or_default();
             stats.damage.push(Damage {
                 file: path.to_owned(),
                 chunk: None,
@@ -234,6 +239,7 @@ pub(crate) fn read_gzipped(
 pub(crate) fn read_events(
     path: &Path,
     threads: usize,
+    skip_through: Option<u64>,
     mut on_events: impl FnMut(Vec<AuditEvent>),
 ) -> Result<FileStats, Error> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
@@ -247,6 +253,7 @@ pub(crate) fn read_events(
         checksums: layout.checksums,
         header_chunks: layout.header_chunks,
         settings: Arc::new(ParserSettings::default().validate_checksums(false)),
+        skip_through,
     };
     let (mut zeroed, mut last_read) = (0, None);
     let window = WINDOW_PER_THREAD * threads.max(1) as u64;
@@ -281,6 +288,7 @@ pub(crate) fn read_events(
     stats
         .damage
         .extend(truncation(path, &layout, zeroed, last_read));
+    stats.last_record_id = last_read;
     Ok(stats)
 }
 
@@ -293,6 +301,9 @@ struct ChunkReader<'a> {
     /// The chunks the file header counts: a zeroed one among them is damage.
     header_chunks: u64,
     settings: Arc<ParserSettings>,
+    /// Chunks whose records all have ids up to this were read before (a collector
+    /// resuming a growing log): not decoded again.
+    skip_through: Option<u64>,
 }
 
 impl ChunkReader<'_> {
@@ -328,6 +339,16 @@ impl ChunkReader<'_> {
                 });
             }
             return Ok(outcome); // past the counted chunks: unused, as Windows leaves them
+        }
+        if let Some(done) = self.skip_through
+            && &data[..8] == CHUNK_MAGIC
+        {
+            // Chunk header offset 32: the chunk's last event record id.
+            let last = u64::from_le_bytes(data[32..40].try_into().expect("8 bytes"));
+            if last <= done {
+                outcome.last_record_id = Some(last);
+                return Ok(outcome);
+            }
         }
         let mut verified = self.checksums && &data[..8] == CHUNK_MAGIC;
         if verified && let Some(problem) = chunk_checksum_problem(&data) {
@@ -603,6 +624,7 @@ mod tests {
                 checksums: layout.checksums,
                 header_chunks: layout.header_chunks,
                 settings: Arc::new(ParserSettings::default()),
+                skip_through: None,
             };
             for number in 0..layout.chunks {
                 let mut data = vec![0u8; CHUNK_SIZE as usize];

@@ -54,19 +54,27 @@ pub(crate) fn read(
         if !trimmed.is_empty() {
             break;
         }
+        sink.stats.consumed += n as u64;
         line += 1;
     }
     let trimmed = first.trim_start_matches('\u{feff}').trim_start();
     if let Some(rest) = trimmed.strip_prefix('[') {
+        // Only NDJSON is read on from an offset: a document is read whole each time.
+        sink.stats.consumed = 0;
         return read_array(rest.to_owned(), reader, line, sink);
     }
     match serde_json::from_str::<Value>(trimmed) {
         // A whole object on the first line: NDJSON, or a one-line wrapper document.
         Ok(Value::Object(object)) if events_member(&object).is_none() => {
+            if sink.live && !first.ends_with('\n') {
+                return Ok(()); // still being written
+            }
+            sink.stats.consumed += first.len() as u64;
             sink.record(line, decode_event(&Value::Object(object)));
             read_lines(reader, line + 1, sink)
         }
         Ok(document) => {
+            sink.stats.consumed = 0;
             let more = read_rest(&mut reader, line, MAX_DOCUMENT)?;
             if more.trim().is_empty() {
                 read_document(document, line, sink);
@@ -79,8 +87,11 @@ pub(crate) fn read(
             }
             Ok(())
         }
-        // Not a whole object on one line: one pretty-printed document.
+        // Not a whole object on one line: one pretty-printed document (or, in a file still
+        // being written, an NDJSON line not finished yet).
+        Err(_) if sink.live && !first.ends_with('\n') => Ok(()),
         Err(_) => {
+            sink.stats.consumed = 0;
             let mut text = first.clone();
             text.push_str(&read_rest(&mut reader, line, MAX_DOCUMENT)?);
             match serde_json::from_str::<Value>(text.trim_start_matches('\u{feff}')) {
@@ -144,7 +155,11 @@ fn read_lines(
             reader
                 .read_until(b'\n', &mut rest)
                 .map_err(|error| ReadError { line, error })?;
+            sink.stats.consumed += (n + rest.len()) as u64;
+        } else if sink.live && !text.ends_with('\n') {
+            return Ok(()); // the line being written: read next time
         } else {
+            sink.stats.consumed += n as u64;
             line_event(&text, line, sink);
         }
         line += 1;

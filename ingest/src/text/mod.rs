@@ -111,22 +111,46 @@ fn decode_head(head: &[u8]) -> String {
     String::from_utf8_lossy(head).into_owned()
 }
 
-/// The file's text as UTF-8 lines, through gzip and UTF-16 when needed.
-pub(crate) fn open_text(path: &Path, gzip: bool) -> std::io::Result<Box<dyn BufRead + Send>> {
-    let file = File::open(path)?;
-    let raw: Box<dyn Read + Send> = if gzip {
-        Box::new(MultiGzDecoder::new(file))
+/// The file's text as UTF-8, through gzip and UTF-16 when needed, from byte `from` on when
+/// the text's offsets are the file's (plain UTF-8). Returns the reader and, for plain text,
+/// the file offset it starts at (`None`: decoded text, read from the beginning).
+pub(crate) fn open_text(
+    path: &Path,
+    gzip: bool,
+    from: u64,
+) -> std::io::Result<(Box<dyn BufRead + Send>, Option<u64>)> {
+    let mut file = File::open(path)?;
+    if gzip {
+        let mut reader = BufReader::with_capacity(1 << 16, MultiGzDecoder::new(file));
+        let utf16 = reader.fill_buf()?.starts_with(&[0xff, 0xfe]);
+        if utf16 {
+            reader.consume(2);
+            return Ok((
+                Box::new(BufReader::with_capacity(1 << 16, Utf16Le::new(reader))),
+                None,
+            ));
+        }
+        return Ok((Box::new(reader), None));
+    }
+    let mut first = [0u8; 2];
+    let n = file.read(&mut first)?;
+    if n == 2 && first == [0xff, 0xfe] {
+        let reader = BufReader::with_capacity(1 << 16, file);
+        return Ok((
+            Box::new(BufReader::with_capacity(1 << 16, Utf16Le::new(reader))),
+            None,
+        ));
+    }
+    let start = if from > file.metadata()?.len() {
+        0
     } else {
-        Box::new(file)
+        from
     };
-    let mut reader = BufReader::with_capacity(1 << 16, raw);
-    let utf16 = reader.fill_buf()?.starts_with(&[0xff, 0xfe]);
-    Ok(if utf16 {
-        reader.consume(2);
-        Box::new(BufReader::with_capacity(1 << 16, Utf16Le::new(reader)))
-    } else {
-        Box::new(reader)
-    })
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(start))?;
+    Ok((
+        Box::new(BufReader::with_capacity(1 << 16, file)),
+        Some(start),
+    ))
 }
 
 /// UTF-16 LE bytes in, UTF-8 bytes out (unpaired surrogates become U+FFFD).
@@ -217,6 +241,9 @@ pub(crate) struct Sink<'a> {
     batch: Vec<AuditEvent>,
     on_events: &'a mut dyn FnMut(Vec<AuditEvent>),
     pub(crate) stats: FileStats,
+    /// The file may still be written to (a collector): a last record without its end
+    /// (no newline, no `</Event>`) is not read yet, and not reported.
+    pub(crate) live: bool,
 }
 
 /// Events handed on at a time.
@@ -231,6 +258,7 @@ impl<'a> Sink<'a> {
             batch: Vec::with_capacity(BATCH),
             on_events,
             stats: FileStats::default(),
+            live: false,
         }
     }
 
@@ -288,14 +316,19 @@ impl<'a> Sink<'a> {
     }
 }
 
-/// Reads a text-form file: every AppLocker event to `on_events`, in file order.
+/// Reads a text-form file: every AppLocker event to `on_events`, in file order. `resume`
+/// (a collector's): the byte offset reading ended at last time; the file may still grow.
 pub(crate) fn read_events(
     path: &Path,
     sniffed: Sniffed,
+    resume: Option<u64>,
     mut on_events: impl FnMut(Vec<AuditEvent>),
 ) -> Result<FileStats, crate::Error> {
-    let reader = open_text(path, sniffed.gzip).map_err(|e| crate::Error::io(path, e))?;
+    let (reader, start) = open_text(path, sniffed.gzip, resume.unwrap_or(0))
+        .map_err(|e| crate::Error::io(path, e))?;
     let mut sink = Sink::new(path, &mut on_events);
+    sink.live = resume.is_some();
+    sink.stats.consumed = start.unwrap_or(0);
     let result = match sniffed.form {
         InputForm::EventXml => xml::read(reader, &mut sink),
         InputForm::Json => json::read(reader, &mut sink),
@@ -305,7 +338,12 @@ pub(crate) fn read_events(
         // A read error mid-file (a cut gzip stream, a vanished share): what was read stays.
         sink.damage(e.line, format!("reading stopped here: {}", e.error));
     }
-    Ok(sink.finish())
+    let mut stats = sink.finish();
+    if start.is_none() {
+        // Decoded text (gzip, UTF-16) has no file offsets: a collector reads it whole again.
+        stats.consumed = 0;
+    }
+    Ok(stats)
 }
 
 /// An I/O error at a line of a text file.

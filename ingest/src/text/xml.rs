@@ -37,11 +37,13 @@ pub(crate) fn read(
             let keep = buf.len().saturating_sub(START.len());
             line += newlines(&buf[..keep]);
             buf.drain(..keep);
+            sink.stats.consumed += keep as u64;
             eof = fill(&mut reader, &mut buf, line)?;
             continue;
         };
         line += newlines(&buf[..start]);
         buf.drain(..start);
+        sink.stats.consumed += start as u64;
         // Find its end, reading more as needed, up to MAX_EVENT.
         let mut searched = START.len();
         let end = loop {
@@ -63,7 +65,10 @@ pub(crate) fn read(
                 sink.record(line, decoded);
                 line += newlines(&buf[..end]);
                 buf.drain(..end);
+                sink.stats.consumed += end as u64;
             }
+            // A collector's file may still be written: the rest is read next time.
+            None if eof && sink.live && buf.len() <= MAX_EVENT => return Ok(()),
             None if eof && buf.len() <= MAX_EVENT => {
                 sink.damage(
                     line,
@@ -81,6 +86,7 @@ pub(crate) fn read(
                 );
                 line += newlines(&buf[..START.len()]);
                 buf.drain(..START.len());
+                sink.stats.consumed += START.len() as u64;
             }
         }
     }

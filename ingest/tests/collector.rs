@@ -1,0 +1,190 @@
+//! Collector mode: an appended NDJSON export is read from where the last pass ended,
+//! complete lines only; a growing EVTX log is read once it settles, past the last record id;
+//! a rotated file is read from its start; positions survive a restart (they are in the
+//! manifest with the rows); a watched folder that goes away and comes back is picked up.
+
+use std::io::Write;
+use std::path::Path;
+
+use generate::OutputFormat;
+use ingest::collect::Collector;
+
+use crate::fixtures::*;
+
+/// The NDJSON lines of one host's log of a generated fleet.
+fn ndjson_lines(n: usize) -> Vec<String> {
+    let (fleet, _) = generated(generate::Options {
+        hosts: 4,
+        groups: 1,
+        days: 3,
+        events: 400,
+        format: OutputFormat::Winlogbeat,
+        ..Default::default()
+    });
+    let mut lines = Vec::new();
+    for file in evtx_like(fleet.path(), "ndjson") {
+        lines.extend(
+            std::fs::read_to_string(file)
+                .unwrap()
+                .lines()
+                .map(str::to_owned),
+        );
+    }
+    assert!(lines.len() >= n, "{} lines", lines.len());
+    lines.truncate(n);
+    lines
+}
+
+fn evtx_like(dir: &Path, extension: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == extension) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+#[test]
+fn an_appended_export_is_read_from_where_the_last_pass_ended() {
+    let lines = ndjson_lines(30);
+    let watch = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let file = watch.path().join("winlogbeat.ndjson");
+    append(&file, &(lines[..10].join("\n") + "\n"));
+    let mut collector = Collector::new(data.path(), &[watch.path().to_owned()]);
+    let first = collector.pass();
+    assert_eq!(
+        (first.rows_new, first.files_read.len()),
+        (10, 1),
+        "{first:?}"
+    );
+    // Nothing new: the file is not read again.
+    assert!(collector.pass().files_read.is_empty());
+
+    // Five more lines and half of the sixth: the five are read, the half waits.
+    let half = lines[15].len() / 2;
+    append(
+        &file,
+        &(lines[10..15].join("\n") + "\n" + &lines[15][..half]),
+    );
+    let second = collector.pass();
+    assert_eq!(
+        (second.rows_new, second.rows_duplicate),
+        (5, 0),
+        "only the new lines: {second:?}"
+    );
+    assert_eq!(second.damaged, 0, "a line being written is not damage");
+    append(&file, &(lines[15][half..].to_owned() + "\n"));
+    assert_eq!(collector.pass().rows_new, 1);
+
+    // A restart: a new collector resumes from the committed position.
+    append(&file, &(lines[16..20].join("\n") + "\n"));
+    let mut restarted = Collector::new(data.path(), &[watch.path().to_owned()]);
+    let after = restarted.pass();
+    assert_eq!((after.rows_new, after.rows_duplicate), (4, 0), "{after:?}");
+    let status = ingest::collect::read_status(data.path()).unwrap();
+    assert_eq!(status.files.len(), 1);
+    assert_eq!(
+        status.files[0].offset,
+        std::fs::metadata(&file).unwrap().len()
+    );
+    assert_eq!(status.files[0].behind, 0);
+
+    // Rotation: the file is replaced (another inode) by a new export: read from its start.
+    let rotated = watch.path().join("rotated.tmp");
+    std::fs::write(&rotated, lines[20..30].join("\n") + "\n").unwrap();
+    std::fs::rename(&rotated, &file).unwrap();
+    let third = restarted.pass();
+    assert_eq!((third.rows_new, third.rows_duplicate), (10, 0), "{third:?}");
+    assert_eq!(manifest_rows(data.path()), 30);
+}
+
+fn manifest_rows(data: &Path) -> u64 {
+    schema::Store::new(data).read_manifest().unwrap().rows()
+}
+
+/// A log Windows keeps writing: the same file rewritten with more records (as evtx-writer
+/// writes a finished file), read once it stops changing, past the records already read.
+#[test]
+fn a_growing_evtx_log_is_read_once_settled_and_past_what_was_read() {
+    let (fleet, _) = generated(generate::Options {
+        hosts: 1,
+        groups: 1,
+        days: 20,
+        events: 3_000,
+        ..Default::default()
+    });
+    let source = evtx_files(fleet.path())
+        .into_iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let full = std::fs::read(&source).unwrap();
+    let chunks = (full.len() - 4096) / 65536;
+    assert!(chunks >= 3, "{chunks} chunks");
+    let watch = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let log = watch
+        .path()
+        .join("Microsoft-Windows-AppLocker%4EXE and DLL.evtx");
+    // The first chunks only (a copy cut at a chunk boundary, as a log still being written).
+    std::fs::write(&log, &full[..4096 + 65536 * (chunks - 1)]).unwrap();
+    let mut collector = Collector::new(data.path(), &[watch.path().to_owned()]);
+    let first = collector.pass();
+    assert_eq!(
+        first.settling.len(),
+        1,
+        "a new log waits one pass: {first:?}"
+    );
+    let second = collector.pass();
+    assert_eq!(second.files_read.len(), 1, "{second:?}");
+    let stored = manifest_rows(data.path());
+    assert!(stored > 0);
+
+    // It grows by its last chunk: read once it settles, the old chunks not decoded again.
+    std::fs::write(&log, &full).unwrap();
+    assert!(collector.pass().settling.len() == 1);
+    let grown = collector.pass();
+    assert_eq!(
+        grown.rows_duplicate, 0,
+        "the chunks read before were skipped: {grown:?}"
+    );
+    let all = tempfile::tempdir().unwrap();
+    let whole = run(all.path(), std::slice::from_ref(&source));
+    assert_eq!(manifest_rows(data.path()), whole.rows_new);
+}
+
+#[test]
+fn a_watched_folder_that_goes_away_and_comes_back_is_picked_up() {
+    let lines = ndjson_lines(8);
+    let share = tempfile::tempdir().unwrap();
+    let folder = share.path().join("drop");
+    let data = tempfile::tempdir().unwrap();
+    let mut collector = Collector::new(data.path(), std::slice::from_ref(&folder));
+    let gone = collector.pass();
+    assert_eq!(gone.missing, [folder.display().to_string()]);
+    assert!(gone.error.is_none());
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("a.ndjson"), lines.join("\n") + "\n").unwrap();
+    let back = collector.pass();
+    assert!(back.missing.is_empty());
+    assert_eq!(back.rows_new, 8);
+    let status = ingest::collect::read_status(data.path()).unwrap();
+    assert!(status.missing.is_empty() && status.last_error.is_none());
+}
