@@ -271,3 +271,92 @@ fn kill_9_at_any_moment_leaves_the_store_before_or_after() {
     let staging = data.join("staging");
     assert!(!staging.exists() || std::fs::read_dir(&staging).unwrap().next().is_none());
 }
+
+/// `lockstep collect` killed with SIGKILL while it reads a growing NDJSON export: a restart
+/// resumes from the position committed with the rows, and the store ends with every event
+/// once.
+#[test]
+fn a_collector_killed_mid_file_resumes_without_loss_or_duplicates() {
+    let fleet = tempfile::tempdir().unwrap();
+    lockstep()
+        .args([
+            "-q",
+            "generate",
+            "--hosts",
+            "20",
+            "--groups",
+            "4",
+            "--days",
+            "7",
+            "--forwarded",
+            "1",
+            "--events",
+            "30000",
+            "--format",
+            "winlogbeat",
+            "--out",
+        ])
+        .arg(fleet.path())
+        .assert()
+        .success();
+    let export = fleet.path().join("ForwardedEvents-1.ndjson");
+    let lines: Vec<String> = std::fs::read_to_string(&export)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let watch = tempfile::tempdir().unwrap();
+    let growing = watch.path().join("winlogbeat.ndjson");
+    let data = tempfile::tempdir().unwrap();
+    let mut written = 0;
+    for delay_ms in [150u64, 400, 900] {
+        // More of the export arrives, and the collector is killed while it reads.
+        let upto = (written + lines.len() / 4).min(lines.len());
+        let mut text = lines[written..upto].join("\n");
+        text.push('\n');
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&growing)
+            .unwrap();
+        std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
+        written = upto;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("lockstep"))
+            .args(["-q", "collect", "--interval", "1", "--watch"])
+            .arg(watch.path())
+            .arg("--data")
+            .arg(data.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().ok(); // SIGKILL
+        child.wait().ok();
+        committed(data.path()); // whole JSON, every listed file complete
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&growing)
+        .unwrap();
+    std::io::Write::write_all(&mut f, (lines[written..].join("\n") + "\n").as_bytes()).unwrap();
+    lockstep()
+        .args(["-q", "collect", "--once", "--watch"])
+        .arg(watch.path())
+        .arg("--data")
+        .arg(data.path())
+        .assert()
+        .success();
+    let whole = tempfile::tempdir().unwrap();
+    lockstep()
+        .args(["-q", "ingest", "--data"])
+        .arg(whole.path())
+        .arg(&export)
+        .assert()
+        .success();
+    assert_eq!(
+        committed(data.path()).0,
+        committed(whole.path()).0,
+        "every event, once"
+    );
+}
