@@ -4,8 +4,9 @@
 //!   done;
 //! - a text export (event XML, NDJSON) is read on from its position, complete records only,
 //!   even while it grows;
-//! - an EVTX file is read once it stopped changing between two passes, past the last
-//!   record id read (whole chunks already read are not decoded again);
+//! - an EVTX file is read once it stopped changing between two passes (or has kept changing
+//!   for [`MAX_SETTLE`]), past the last record id read (chunks read before are not decoded
+//!   again);
 //! - a file with another identity under the same name, or shorter than before, was rotated
 //!   or replaced and is read from its start.
 //!
@@ -25,15 +26,23 @@ use crate::{Options, Progress, Resume, Summary, file_identity, ingest_resuming};
 /// The status file in the data folder.
 pub const STATUS_FILE: &str = "collector.json";
 
+/// An EVTX log that keeps changing (a WEF collector's `ForwardedEvents.evtx`, written every
+/// few seconds) is read anyway after this long: the chunks being written are read as far as
+/// they go, and read again past the last record id once they change.
+pub const MAX_SETTLE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A collector over `watch`, into `data_dir`.
 #[derive(Debug)]
 pub struct Collector {
     data_dir: PathBuf,
     watch: Vec<PathBuf>,
-    /// EVTX files as seen at the previous pass (size, modified): read when unchanged.
-    observed: HashMap<PathBuf, (u64, i64)>,
+    /// EVTX files as seen at the previous pass (size, modified), and since when they have
+    /// been changing: read when unchanged, or once they have changed for [`MAX_SETTLE`].
+    observed: HashMap<PathBuf, ((u64, i64), std::time::Instant)>,
     /// Read EVTX files at once instead of waiting for them to settle (`collect --once`).
     pub no_settling: bool,
+    /// How long an EVTX log may keep changing before it is read anyway ([`MAX_SETTLE`]).
+    pub max_settle: std::time::Duration,
     started_at: u64,
 }
 
@@ -90,6 +99,7 @@ impl Collector {
             watch: watch.to_vec(),
             observed: HashMap::new(),
             no_settling: false,
+            max_settle: MAX_SETTLE,
             started_at: crate::commit::unix_seconds(),
         }
     }
@@ -133,11 +143,21 @@ impl Collector {
                 continue; // read to its end already
             }
             if input.form.form == crate::text::InputForm::Evtx && !self.no_settling {
-                let settled = self.observed.insert(input.path.clone(), now) == Some(now);
-                if !settled {
-                    pass.settling.push(input.path.display().to_string());
-                    continue;
+                let seen = std::time::Instant::now();
+                let since = match self.observed.get(&input.path) {
+                    Some(&(before, _)) if before == now => None, // settled
+                    Some(&(_, since)) => Some(since),
+                    None => Some(seen),
+                };
+                if let Some(since) = since {
+                    if seen.duration_since(since) < self.max_settle {
+                        self.observed.insert(input.path.clone(), (now, since));
+                        pass.settling.push(input.path.display().to_string());
+                        continue;
+                    }
                 }
+                // Read now; changing again from here starts a new wait.
+                self.observed.insert(input.path.clone(), (now, seen));
             }
             resume.insert(input.path.clone(), known.filter(|_| same_file).cloned());
         }

@@ -170,6 +170,55 @@ fn a_growing_evtx_log_is_read_once_settled_and_past_what_was_read() {
     assert_eq!(manifest_rows(data.path()), whole.rows_new);
 }
 
+/// A log that changes at every pass (a WEF collector's, written every few seconds) is read
+/// anyway once it has kept changing for `max_settle`.
+#[test]
+fn a_log_that_never_settles_is_read_after_the_longest_wait() {
+    let (fleet, _) = generated(generate::Options {
+        hosts: 1,
+        groups: 1,
+        days: 5,
+        events: 500,
+        ..Default::default()
+    });
+    let source = evtx_files(fleet.path()).into_iter().next().unwrap();
+    let bytes = std::fs::read(&source).unwrap();
+    let watch = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let log = watch.path().join("busy.evtx");
+    let mut collector = Collector::new(data.path(), &[watch.path().to_owned()]);
+    collector.max_settle = std::time::Duration::from_millis(200);
+    let touch = |n: u8| {
+        // The same records, the file's timestamp moved: it changed.
+        std::fs::write(&log, &bytes).unwrap();
+        let t = std::time::SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_secs(1_800_000_000 + u64::from(n));
+        std::fs::File::options()
+            .write(true)
+            .open(&log)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    };
+    touch(0);
+    assert_eq!(collector.pass().settling.len(), 1);
+    touch(1);
+    assert_eq!(
+        collector.pass().settling.len(),
+        1,
+        "still changing, not waited long enough"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    touch(2);
+    let read = collector.pass();
+    assert_eq!(
+        read.files_read.len(),
+        1,
+        "read after the longest wait: {read:?}"
+    );
+    assert!(read.rows_new > 0);
+}
+
 #[test]
 fn a_watched_folder_that_goes_away_and_comes_back_is_picked_up() {
     let lines = ndjson_lines(8);
