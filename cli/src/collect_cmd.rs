@@ -69,7 +69,7 @@ pub(crate) fn run(args: CollectArgs) -> anyhow::Result<ExitCode> {
         if args.once {
             return Ok(ExitCode::SUCCESS);
         }
-        std::thread::sleep(Duration::from_secs(args.interval.max(1)));
+        collector.wait(Duration::from_secs(args.interval.max(1)));
     }
 }
 

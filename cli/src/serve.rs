@@ -226,7 +226,7 @@ pub(crate) fn run(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
                         "collected"
                     );
                 }
-                std::thread::sleep(interval);
+                collector.wait(interval);
             }
         });
     }

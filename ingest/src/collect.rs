@@ -12,8 +12,9 @@
 //!
 //! Positions are committed in the manifest with the rows they led to (`ingest_resuming`),
 //! so after a `kill -9` nothing is lost and, the de-duplication keys doing the rest,
-//! nothing is stored twice. Polling works everywhere, network shares included (where
-//! inotify does not see remote writes). Each pass writes `DATA/collector.json`, the status
+//! nothing is stored twice. Local file events (the `notify` crate) start a pass early;
+//! the interval's pass is the fallback where none come (network shares, whose remote writes
+//! inotify does not see). Each pass writes `DATA/collector.json`, the status
 //! `lockstep collect --status` and `GET /api/v1/collector` show.
 
 use std::collections::HashMap;
@@ -31,6 +32,47 @@ pub const STATUS_FILE: &str = "collector.json";
 /// they go, and read again past the last record id once they change.
 pub const MAX_SETTLE: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Local file events (inotify and its kin) on the watched paths: they wake the collector
+/// before its interval is up. Writes made on another machine to a network share raise no
+/// local event, so the interval's pass stays the fallback that always comes.
+struct ChangeSignal {
+    _watcher: notify::RecommendedWatcher,
+    events: std::sync::mpsc::Receiver<()>,
+    /// The paths it watches (the watched paths that existed when it was made).
+    paths: Vec<PathBuf>,
+}
+
+impl std::fmt::Debug for ChangeSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeSignal")
+            .field("paths", &self.paths)
+            .finish()
+    }
+}
+
+impl ChangeSignal {
+    fn new(paths: Vec<PathBuf>) -> Option<ChangeSignal> {
+        use notify::Watcher;
+        let (tx, events) = std::sync::mpsc::channel();
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if event.is_ok() {
+                    let _ = tx.send(());
+                }
+            })
+            .ok()?;
+        for path in &paths {
+            // A path that cannot be watched this way is still polled.
+            let _ = watcher.watch(path, notify::RecursiveMode::Recursive);
+        }
+        Some(ChangeSignal {
+            _watcher: watcher,
+            events,
+            paths,
+        })
+    }
+}
+
 /// A collector over `watch`, into `data_dir`.
 #[derive(Debug)]
 pub struct Collector {
@@ -44,6 +86,7 @@ pub struct Collector {
     /// How long an EVTX log may keep changing before it is read anyway ([`MAX_SETTLE`]).
     pub max_settle: std::time::Duration,
     started_at: u64,
+    signal: Option<ChangeSignal>,
 }
 
 /// What one pass did.
@@ -101,7 +144,28 @@ impl Collector {
             no_settling: false,
             max_settle: MAX_SETTLE,
             started_at: crate::commit::unix_seconds(),
+            signal: None,
         }
+    }
+
+    /// Waits for the next pass: `interval`, or less when a watched path changes (a burst of
+    /// changes is let finish for a second first). Returns whether a change woke it.
+    pub fn wait(&mut self, interval: std::time::Duration) -> bool {
+        let present: Vec<PathBuf> = self.watch.iter().filter(|p| p.exists()).cloned().collect();
+        if self.signal.as_ref().is_none_or(|s| s.paths != present) {
+            // New paths came (a share back): watch them too.
+            self.signal = ChangeSignal::new(present);
+        }
+        let Some(signal) = &self.signal else {
+            std::thread::sleep(interval);
+            return false;
+        };
+        let woken = signal.events.recv_timeout(interval).is_ok();
+        if woken {
+            std::thread::sleep(std::time::Duration::from_secs(1).min(interval));
+            while signal.events.try_recv().is_ok() {}
+        }
+        woken
     }
 
     /// Looks at every watched file once and ingests what is new.
@@ -149,12 +213,12 @@ impl Collector {
                     Some(&(_, since)) => Some(since),
                     None => Some(seen),
                 };
-                if let Some(since) = since {
-                    if seen.duration_since(since) < self.max_settle {
-                        self.observed.insert(input.path.clone(), (now, since));
-                        pass.settling.push(input.path.display().to_string());
-                        continue;
-                    }
+                if let Some(since) = since
+                    && seen.duration_since(since) < self.max_settle
+                {
+                    self.observed.insert(input.path.clone(), (now, since));
+                    pass.settling.push(input.path.display().to_string());
+                    continue;
                 }
                 // Read now; changing again from here starts a new wait.
                 self.observed.insert(input.path.clone(), (now, seen));

@@ -237,3 +237,30 @@ fn a_watched_folder_that_goes_away_and_comes_back_is_picked_up() {
     let status = ingest::collect::read_status(data.path()).unwrap();
     assert!(status.missing.is_empty() && status.last_error.is_none());
 }
+
+/// A change under a watched folder wakes the collector before its interval is up (local
+/// file events); with none, it waits the whole interval.
+#[test]
+fn a_change_wakes_the_collector_early() {
+    let watch = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut collector = Collector::new(data.path(), &[watch.path().to_owned()]);
+    let started = std::time::Instant::now();
+    assert!(
+        !collector.wait(std::time::Duration::from_millis(300)),
+        "nothing changed"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    let file = watch.path().join("new.ndjson");
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::fs::write(file, "{}\n").unwrap();
+    });
+    let started = std::time::Instant::now();
+    assert!(
+        collector.wait(std::time::Duration::from_secs(30)),
+        "woken by the new file"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    writer.join().unwrap();
+}
