@@ -170,6 +170,18 @@ function groupCard(group) {
   );
 }
 
+// An SVG chart with its value axis: gridlines and labels at 0, half and the maximum.
+function chartFrame({ width, height, left, right, max, y }, label) {
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label });
+  for (const tick of [0, max / 2, max]) {
+    chart.append(
+      svg("line", { class: "axis", x1: left, x2: width - right, y1: y(tick), y2: y(tick) }),
+      svg("text", { x: left - 6, y: y(tick) + 4, "text-anchor": "end" }, number(Math.round(tick)))
+    );
+  }
+  return chart;
+}
+
 // Audit events per day, one line per group, as SVG drawn here.
 function timelineChart(days) {
   const groups = [...new Set(days.map((d) => d.group))];
@@ -179,17 +191,7 @@ function timelineChart(days) {
   const max = Math.max(1, ...days.map((d) => d.audit_events));
   const x = (i) => left + (dates.length === 1 ? 0 : (i * (width - left - right)) / (dates.length - 1));
   const y = (v) => top + (height - top - bottom) * (1 - v / max);
-  const chart = svg("svg", {
-    viewBox: `0 0 ${width} ${height}`,
-    role: "img",
-    "aria-label": "Audit events per day and group",
-  });
-  for (const tick of [0, max / 2, max]) {
-    chart.append(
-      svg("line", { class: "axis", x1: left, x2: width - right, y1: y(tick), y2: y(tick) }),
-      svg("text", { x: left - 6, y: y(tick) + 4, "text-anchor": "end" }, number(Math.round(tick)))
-    );
-  }
+  const chart = chartFrame({ width, height, left, right, max, y }, "Audit events per day and group");
   const labelEvery = Math.max(1, Math.ceil(dates.length / 8));
   dates.forEach((d, i) => {
     if (i % labelEvery === 0) chart.append(svg("text", { x: x(i), y: height - 8, "text-anchor": "middle" }, d.slice(5)));
@@ -260,17 +262,7 @@ function groupTimeline(days, versions, rollouts, monitor) {
   };
   const max = Math.max(1, ...all.map((d) => stack(d).reduce((sum, [, n]) => sum + n, 0)));
   const y = (v) => top + (height - top - bottom) * (1 - v / max);
-  const chart = svg("svg", {
-    viewBox: `0 0 ${width} ${height}`,
-    role: "img",
-    "aria-label": "Audit events, blocks, versions and rollouts per day",
-  });
-  for (const tick of [0, max / 2, max]) {
-    chart.append(
-      svg("line", { class: "axis", x1: left, x2: width - right, y1: y(tick), y2: y(tick) }),
-      svg("text", { x: left - 6, y: y(tick) + 4, "text-anchor": "end" }, number(Math.round(tick)))
-    );
-  }
+  const chart = chartFrame({ width, height, left, right, max, y }, "Audit events, blocks, versions and rollouts per day");
   const labelEvery = Math.max(1, Math.ceil(all.length / 8));
   all.forEach((d, i) => {
     const x = left + i * slot;

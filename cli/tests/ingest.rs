@@ -8,6 +8,11 @@ use std::time::{Duration, Instant};
 use crate::support::{lockstep, sample_logs};
 
 fn generate(out: &Path, events: &str, seed: &str) {
+    generate_as(out, events, seed, "evtx");
+}
+
+/// A 20-host fleet behind one collector, as `format` (evtx, xml, winlogbeat).
+fn generate_as(out: &Path, events: &str, seed: &str, format: &str) {
     lockstep()
         .args([
             "-q",
@@ -24,6 +29,8 @@ fn generate(out: &Path, events: &str, seed: &str) {
             seed,
             "--events",
             events,
+            "--format",
+            format,
             "--out",
         ])
         .arg(out)
@@ -278,27 +285,7 @@ fn kill_9_at_any_moment_leaves_the_store_before_or_after() {
 #[test]
 fn a_collector_killed_mid_file_resumes_without_loss_or_duplicates() {
     let fleet = tempfile::tempdir().unwrap();
-    lockstep()
-        .args([
-            "-q",
-            "generate",
-            "--hosts",
-            "20",
-            "--groups",
-            "4",
-            "--days",
-            "7",
-            "--forwarded",
-            "1",
-            "--events",
-            "30000",
-            "--format",
-            "winlogbeat",
-            "--out",
-        ])
-        .arg(fleet.path())
-        .assert()
-        .success();
+    generate_as(fleet.path(), "30000", "1", "winlogbeat");
     let export = fleet.path().join("ForwardedEvents-1.ndjson");
     let lines: Vec<String> = std::fs::read_to_string(&export)
         .unwrap()

@@ -195,6 +195,8 @@ pub(crate) struct RawSystem<'a> {
     pub(crate) provider: Option<&'a str>,
     pub(crate) event_id: Option<&'a str>,
     pub(crate) time: Option<&'a str>,
+    /// The time already read (a form whose time text needs more than `SystemTime`'s rules).
+    pub(crate) time_us: Option<i64>,
     pub(crate) record_id: Option<&'a str>,
     pub(crate) computer: Option<&'a str>,
     pub(crate) channel: Option<&'a str>,
@@ -232,9 +234,14 @@ impl<'a> RawSystem<'a> {
         if !is_applocker(provider, event_id) {
             return Ok(None);
         }
-        let time = self.time.ok_or_else(|| missing(names.time))?;
-        let time_us = crate::event::parse_system_time(time)
-            .ok_or_else(|| DecodeError(format!("{}: not a time: {time:?}", names.time)))?;
+        let time_us = match self.time_us {
+            Some(time_us) => time_us,
+            None => {
+                let time = self.time.ok_or_else(|| missing(names.time))?;
+                crate::event::parse_system_time(time)
+                    .ok_or_else(|| DecodeError(format!("{}: not a time: {time:?}", names.time)))?
+            }
+        };
         let record_id: u64 = parse_number(self.record_id, names.record_id)?;
         let computer = self
             .computer
@@ -372,6 +379,7 @@ pub(crate) fn decode(json: &[u8]) -> Result<Decoded, DecodeError> {
             .time_created
             .as_ref()
             .and_then(|t| t.attr("SystemTime")),
+        time_us: None,
         record_id: system.event_record_id.get(),
         computer: system.computer.get(),
         channel: system.channel.get(),
@@ -424,10 +432,10 @@ pub(crate) fn parse_int(text: &str) -> Option<i64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const SAMPLE_8003: &str = r##"{"Event":{"#attributes":{"xmlns":"x"},"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-AppLocker","Guid":"{cbda4dbf-8d5d-4f69-9578-be14aa540d22}"}},"EventID":8003,"Version":0,"Level":3,"Keywords":"0x8000000000000000","TimeCreated":{"#attributes":{"SystemTime":"2023-07-20T15:05:03.8826518Z"}},"EventRecordID":154247,"Correlation":null,"Execution":{"#attributes":{"ProcessID":33848,"ThreadID":12040}},"Channel":"Microsoft-Windows-AppLocker/EXE and DLL","Computer":"TOPSYLL.local","Security":{"#attributes":{"UserID":"S-1-5-21-1-2-3-200319"}}},"UserData":{"RuleAndFileData":{"#attributes":{"xmlns":"y"},"PolicyNameLength":3,"PolicyName":"EXE","RuleId":"{00000000-0000-0000-0000-000000000000}","RuleName":"-","RuleSddl":"-","TargetUser":"S-1-5-21-1-2-3-200319","TargetProcessId":27116,"FilePath":"%OSDRIVE%\\USERS\\TOPSY\\GIT.EXE","FileHashLength":32,"FileHash":"11D3940DE41D28E044CE45AB76A6D824E617D99B62C5FB44E37BE5CD7B0545F5","Fqbn":"O=JOHANNES SCHINDELIN, S=NORDRHEIN-WESTFALEN, C=DE\\GIT\\GIT.EXE\\2.35.5.01","TargetLogonId":"0x14fcb7","FullFilePath":"C:\\Users\\TOPSY\\git.exe"}}}}"##;
+    pub(crate) const SAMPLE_8003: &str = r##"{"Event":{"#attributes":{"xmlns":"x"},"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-AppLocker","Guid":"{cbda4dbf-8d5d-4f69-9578-be14aa540d22}"}},"EventID":8003,"Version":0,"Level":3,"Keywords":"0x8000000000000000","TimeCreated":{"#attributes":{"SystemTime":"2023-07-20T15:05:03.8826518Z"}},"EventRecordID":154247,"Correlation":null,"Execution":{"#attributes":{"ProcessID":33848,"ThreadID":12040}},"Channel":"Microsoft-Windows-AppLocker/EXE and DLL","Computer":"TOPSYLL.local","Security":{"#attributes":{"UserID":"S-1-5-21-1-2-3-200319"}}},"UserData":{"RuleAndFileData":{"#attributes":{"xmlns":"y"},"PolicyNameLength":3,"PolicyName":"EXE","RuleId":"{00000000-0000-0000-0000-000000000000}","RuleName":"-","RuleSddl":"-","TargetUser":"S-1-5-21-1-2-3-200319","TargetProcessId":27116,"FilePath":"%OSDRIVE%\\USERS\\TOPSY\\GIT.EXE","FileHashLength":32,"FileHash":"11D3940DE41D28E044CE45AB76A6D824E617D99B62C5FB44E37BE5CD7B0545F5","Fqbn":"O=JOHANNES SCHINDELIN, S=NORDRHEIN-WESTFALEN, C=DE\\GIT\\GIT.EXE\\2.35.5.01","TargetLogonId":"0x14fcb7","FullFilePath":"C:\\Users\\TOPSY\\git.exe"}}}}"##;
 
     fn event(json: &str) -> AuditEvent {
         match decode(json.as_bytes()).unwrap() {

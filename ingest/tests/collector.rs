@@ -22,7 +22,7 @@ fn ndjson_lines(n: usize) -> Vec<String> {
         ..Default::default()
     });
     let mut lines = Vec::new();
-    for file in evtx_like(fleet.path(), "ndjson") {
+    for file in files_with(fleet.path(), &["ndjson"]) {
         lines.extend(
             std::fs::read_to_string(file)
                 .unwrap()
@@ -33,23 +33,6 @@ fn ndjson_lines(n: usize) -> Vec<String> {
     assert!(lines.len() >= n, "{} lines", lines.len());
     lines.truncate(n);
     lines
-}
-
-fn evtx_like(dir: &Path, extension: &str) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e == extension) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn append(path: &Path, text: &str) {

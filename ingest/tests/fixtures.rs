@@ -111,6 +111,11 @@ pub(crate) fn generated(opts: generate::Options) -> (tempfile::TempDir, generate
 
 /// Every `.evtx` file under `dir`, sorted.
 pub(crate) fn evtx_files(dir: &Path) -> Vec<PathBuf> {
+    files_with(dir, &["evtx"])
+}
+
+/// Every file under `dir` with one of `extensions`, sorted.
+pub(crate) fn files_with(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
@@ -118,7 +123,10 @@ pub(crate) fn evtx_files(dir: &Path) -> Vec<PathBuf> {
             let p = entry.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "evtx") {
+            } else if p
+                .extension()
+                .is_some_and(|e| extensions.iter().any(|x| e == *x))
+            {
                 out.push(p);
             }
         }
@@ -173,4 +181,28 @@ pub(crate) fn same_rows(a: &[String], b: &[String], what: &str) {
     if let Some((x, y)) = a.iter().zip(b).find(|(x, y)| x != y) {
         panic!("{what}: first difference:\n{x}\n{y}");
     }
+}
+
+/// Ingests one mutated file into a fresh store: it must neither panic nor fail, and what it
+/// reports as damaged or skipped names that file. `what` says which case it was.
+pub(crate) fn ingest_mutated(file: &Path, what: &str) -> ingest::Summary {
+    let data = tempfile::tempdir().unwrap();
+    let outcome = std::panic::catch_unwind(|| {
+        ingest::ingest(
+            &options(data.path(), &[file.to_owned()]),
+            &ingest::Progress::default(),
+        )
+    });
+    let summary = match outcome {
+        Ok(Ok(summary)) => summary,
+        Ok(Err(e)) => panic!("{what}: ingest failed: {e}"),
+        Err(_) => panic!("{what}: ingest panicked"),
+    };
+    for d in &summary.damaged {
+        assert_eq!(d.file, file, "{what}: damage names its file");
+    }
+    for s in &summary.skipped_inputs {
+        assert_eq!(s.path, file, "{what}: a skipped file is named");
+    }
+    summary
 }

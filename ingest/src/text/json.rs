@@ -390,11 +390,11 @@ pub(crate) fn decode_event(value: &Value) -> Result<Decoded, DecodeError> {
     let computer = text("winlog.computer_name").or_else(|| text("host.name"));
     let channel = text("winlog.channel");
     let user = text("winlog.user.identifier");
-    let time = time.map(|t| normalize_time(&t));
     let raw = RawSystem {
         provider: provider.as_deref(),
         event_id: event_id.as_deref(),
         time: time.as_deref(),
+        time_us: time.as_deref().and_then(time_with_offset),
         record_id: record_id.as_deref(),
         computer: computer.as_deref(),
         channel: channel.as_deref(),
@@ -455,22 +455,16 @@ fn scalar(value: &Value) -> Option<String> {
     }
 }
 
-/// `@timestamp` into the form `parse_system_time` reads: UTC with `Z`. Other offsets are
-/// converted.
-fn normalize_time(text: &str) -> String {
+/// `@timestamp` with a UTC offset other than `Z` (`…T17:05:03.882+02:00`), in µs since the
+/// epoch; `None` for one `parse_system_time` reads itself (UTC) or for no time at all.
+fn time_with_offset(text: &str) -> Option<i64> {
     let t = text.trim();
-    if t.ends_with('Z') || t.ends_with("+00:00") || !t.contains('T') {
-        return t.to_owned();
+    if t.ends_with('Z') || t.ends_with("+00:00") {
+        return None;
     }
-    // `…+02:00`: move to UTC by hand (seconds precision kept to the digit).
-    let Some(sign_at) = t.rfind(['+', '-']).filter(|&i| i > 10) else {
-        return t.to_owned();
-    };
+    let sign_at = t.rfind(['+', '-']).filter(|&i| i > 10)?;
     let (local, offset) = t.split_at(sign_at);
-    let Some(us) = crate::event::parse_system_time(local) else {
-        return t.to_owned();
-    };
-    let sign = if offset.starts_with('-') { 1 } else { -1 };
+    let us = crate::event::parse_system_time(local)?;
     let hm: Vec<i64> = offset[1..]
         .split(':')
         .filter_map(|p| p.parse().ok())
@@ -478,34 +472,10 @@ fn normalize_time(text: &str) -> String {
     let minutes = match hm.as_slice() {
         [h, m] => h * 60 + m,
         [hhmm] => hhmm / 100 * 60 + hhmm % 100,
-        _ => return t.to_owned(),
+        _ => return None,
     };
-    let utc = us + sign * minutes * 60_000_000;
-    format_utc(utc)
-}
-
-/// µs since the epoch as `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
-fn format_utc(us: i64) -> String {
-    let secs = us.div_euclid(1_000_000);
-    let micros = us.rem_euclid(1_000_000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let sign = if offset.starts_with('-') { 1 } else { -1 };
+    Some(us + sign * minutes * 60_000_000)
 }
 
 /// `C:\\Users\\a` (every backslash doubled by a writer that escaped twice) into
@@ -670,11 +640,19 @@ mod tests {
     }
 
     #[test]
-    fn utc_formatting() {
+    fn offsets_are_moved_to_utc() {
         assert_eq!(
-            format_utc(1_689_865_503_882_651),
-            "2023-07-20T15:05:03.882651Z"
+            time_with_offset("2023-07-20T17:05:03.882+02:00"),
+            Some(1_689_865_503_882_000)
         );
-        assert_eq!(format_utc(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            time_with_offset("2023-07-20T10:05:03.882-0500"),
+            Some(1_689_865_503_882_000)
+        );
+        assert_eq!(
+            time_with_offset("2023-07-20T15:05:03.882Z"),
+            None,
+            "UTC is read as it is"
+        );
     }
 }
