@@ -51,7 +51,7 @@ pub(crate) struct GenerateArgs {
     /// `finance:EXE:7`; manifest.json "flips" lists them).
     #[arg(long, value_name = "GROUP:COLLECTION:DAY")]
     enforce: Vec<generate::Flip>,
-    /// The export form: evtx (.evtx files), xml (event XML, one <Event> per line, as
+    /// The export form: evtx (.evtx files), xml (event XML, one `<Event>` per line, as
     /// `wevtutil qe /f:xml` prints) or winlogbeat (NDJSON, one Winlogbeat document per line).
     #[arg(long, value_name = "FORM", default_value = "evtx")]
     format: generate::OutputFormat,
