@@ -137,9 +137,15 @@ pub struct WatchedFile {
 
 impl Collector {
     pub fn new(data_dir: &Path, watch: &[PathBuf]) -> Collector {
+        // Positions are kept by path: absolute, so a restart from the same folder with
+        // `./share` for `share` resumes instead of reading everything again.
+        let watch = watch
+            .iter()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+            .collect();
         Collector {
             data_dir: data_dir.to_owned(),
-            watch: watch.to_vec(),
+            watch,
             observed: HashMap::new(),
             no_settling: false,
             max_settle: MAX_SETTLE,
