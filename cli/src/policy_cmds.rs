@@ -57,6 +57,10 @@ pub(crate) struct SuggestArgs {
     /// Write one policy file per group (GROUP.xml) into this folder.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Also deny the programs that bypass allow lists (mshta, MSBuild, wmic, …; the list
+    /// is `policy::harden`), and say who that would hit.
+    #[arg(long)]
+    harden: bool,
 }
 
 pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
@@ -78,6 +82,7 @@ pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
     let written = PolicyOutput {
         include_review: args.include_review,
         enforce: args.enforce,
+        harden: args.harden,
     };
     let current_of =
         |g: &GroupSuggestions| session.current_for(&g.group).map(|c| c.map(|(p, _)| p));
@@ -86,6 +91,14 @@ pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
     };
     if groups.is_empty() {
         eprintln!("nothing would be blocked in the window: no rules to suggest");
+    }
+    if args.harden {
+        for g in &groups {
+            let current = current_of(g)?;
+            let mut after = current.clone().unwrap_or_default();
+            after.merge(&policy_of(g)?);
+            print_hardening_hits(&session, &g.group, &after, &args.store)?;
+        }
     }
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", output::path(dir)))?;
@@ -125,6 +138,43 @@ pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
         },
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Who the hardening rules in `after` (the group's policy once the output is merged) would
+/// hit, on stderr.
+fn print_hardening_hits(
+    session: &query::Session,
+    group: &str,
+    after: &Policy,
+    store: &StoreArgs,
+) -> anyhow::Result<()> {
+    let opts = SimulateOptions {
+        window: store.window()?,
+        groups: vec![group.to_owned()],
+        include_noise: store.include_noise,
+        ..SimulateOptions::default()
+    };
+    let evaluator = Evaluator::new(after, None);
+    let sim = block_on(session.simulate(&evaluator, &opts))?;
+    let hits: Vec<&BlockedApp> = sim.groups.iter().flat_map(|g| &g.hardening_hits).collect();
+    let rules = after
+        .rules()
+        .filter(|(_, r)| policy::harden::is_hardening_rule(&r.name))
+        .count();
+    eprintln!(
+        "{group}: hardening adds {rules} deny rule(s); they would block {} recorded app(s)",
+        hits.len()
+    );
+    for a in hits {
+        eprintln!(
+            "  {}: {} event(s), hosts {}, users {}",
+            output::escape_controls(&a.app.label),
+            a.app.events,
+            a.host_names.join(", "),
+            a.user_sids.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn print_review_summary(g: &GroupSuggestions, include_review: bool) {
@@ -170,11 +220,20 @@ pub(crate) struct SimulateArgs {
     /// At most N apps per group and list in the table.
     #[arg(long, value_name = "N", default_value_t = 20)]
     top: usize,
+    /// Also deny the programs that bypass allow lists (mshta, MSBuild, wmic, …; the list
+    /// is `policy::harden`) and show who that would hit.
+    #[arg(long)]
+    harden: bool,
 }
 
 pub(crate) fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let session = args.store.session(&[])?;
-    let candidate = read_policy(&args.policy)?;
+    let mut candidate = read_policy(&args.policy)?;
+    if args.harden {
+        let hardened = policy::harden::harden(&candidate, None);
+        warn_unhardened(&hardened);
+        candidate = hardened.policy;
+    }
     let evaluator = Evaluator::new(&candidate, read_sid_groups(args.sid_groups.as_deref())?);
     let opts = SimulateOptions {
         window: args.store.window()?,
@@ -218,8 +277,47 @@ fn simulation_table(sim: &Simulation, top: usize) -> String {
                 let _ = writeln!(out, "  {label:5} … {} more (--top N)", apps.len() - top);
             }
         }
+        for a in g.hardening_hits.iter().take(top) {
+            let _ = writeln!(
+                out,
+                "  harden {}\n         hosts: {}\n         users: {}",
+                blocked_line(a),
+                a.host_names.join(", "),
+                a.user_sids.join(", ")
+            );
+        }
+        if !g.bypass_risks.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {} app(s) allowed by a path rule on a user-writable folder (a bypass risk: cover them with a publisher or hash rule):",
+                g.bypass_risks.len()
+            );
+        }
+        for b in g.bypass_risks.iter().take(top) {
+            let app = &b.app;
+            let _ = writeln!(
+                out,
+                "  bypass {:>7} events {:>5} hosts  {:6} {} {}  [{}: {}]",
+                app.events,
+                app.hosts,
+                app.collection.map_or("-", |c| c.as_str()),
+                app.app_id,
+                output::escape_controls(&app.label),
+                b.allowed_by.join(", "),
+                b.writable_places.join("; ")
+            );
+        }
     }
     out
+}
+
+/// Says which collections hardening left alone, and why.
+fn warn_unhardened(hardened: &policy::harden::Hardened) {
+    for kind in &hardened.collections_skipped {
+        eprintln!(
+            "hardening: no {kind} rules in the policy, so no {kind} deny rules were added (a first rule would turn the collection on)"
+        );
+    }
 }
 
 fn blocked_line(a: &BlockedApp) -> String {

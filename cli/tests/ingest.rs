@@ -347,3 +347,133 @@ fn a_collector_killed_mid_file_resumes_without_loss_or_duplicates() {
         "every event, once"
     );
 }
+
+/// `lockstep store compact` killed with SIGKILL at any moment, while `lockstep report` keeps
+/// answering from the same store in another process: every answer is the one from before,
+/// the store stays whole, and a later compaction finishes and leaves only listed and
+/// retired files behind.
+#[test]
+fn compaction_killed_at_any_moment_under_readers_changes_no_answer() {
+    let work = tempfile::tempdir().unwrap();
+    let fleet = work.path().join("fleet");
+    lockstep()
+        .args([
+            "-q", "generate", "--hosts", "24", "--groups", "4", "--days", "7",
+        ])
+        .args([
+            "--forwarded",
+            "0",
+            "--seed",
+            "5",
+            "--events",
+            "40000",
+            "--out",
+        ])
+        .arg(&fleet)
+        .assert()
+        .success();
+    let mut hosts: Vec<_> = std::fs::read_dir(&fleet)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    hosts.sort();
+    let data = work.path().join("data");
+    for host in &hosts {
+        lockstep()
+            .env("LOCKSTEP_AUTO_COMPACT", "off")
+            .args(["-q", "ingest", "--data"])
+            .arg(&data)
+            .arg(host)
+            .assert()
+            .success();
+    }
+    let (rows, files_before) = committed(&data);
+    assert_eq!(files_before, hosts.len(), "one small file per ingest");
+
+    let answer = {
+        let data = data.clone();
+        move || {
+            let out = lockstep()
+                .args(["report", "--format", "json", "--data"])
+                .arg(&data)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        }
+    };
+    let reference = answer();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (stop, reference, answer) = (stop.clone(), reference.clone(), answer.clone());
+        std::thread::spawn(move || {
+            let mut answers = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                assert!(answer() == reference, "a report during compaction differed");
+                answers += 1;
+            }
+            answers
+        })
+    };
+
+    let bin = assert_cmd::cargo::cargo_bin("lockstep");
+    let mut killed_mid_way = 0;
+    for delay_ms in [0u64, 30, 80, 150, 250, 400, 600, 900, 1300, 2000] {
+        let mut child = std::process::Command::new(&bin)
+            .args(["-q", "store", "compact", "--data"])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let finished = child.try_wait().unwrap().is_some();
+        child.kill().ok(); // SIGKILL
+        child.wait().unwrap();
+        let (rows_now, files_now) = committed(&data);
+        assert_eq!(rows_now, rows, "after a kill at {delay_ms} ms");
+        if files_now < files_before {
+            break; // it finished before the kill
+        }
+        assert_eq!(files_now, files_before, "before or after, nothing between");
+        if !finished {
+            killed_mid_way += 1;
+        }
+    }
+    assert!(
+        killed_mid_way > 0,
+        "at least one kill must land mid-compaction"
+    );
+    lockstep()
+        .args(["-q", "store", "compact", "--data"])
+        .arg(&data)
+        .assert()
+        .success();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answers = reader
+        .join()
+        .expect("every answer during compaction was the same");
+    assert!(answers > 0);
+
+    let (rows_after, files_after) = committed(&data);
+    assert_eq!(rows_after, rows);
+    assert!(files_after < files_before);
+    assert_eq!(answer(), reference, "the compacted store answers the same");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("lockstep-store.json")).unwrap())
+            .unwrap();
+    let retired = manifest["retired"].as_array().map_or(0, Vec::len);
+    let on_disk = std::fs::read_dir(data.join("events")).unwrap().count();
+    assert_eq!(
+        on_disk,
+        2 * (files_after + retired),
+        "only listed and retired files (and their keys) remain"
+    );
+    let staging = data.join("staging");
+    assert!(!staging.exists() || std::fs::read_dir(&staging).unwrap().next().is_none());
+}

@@ -143,3 +143,117 @@ fn bad_policy_files_are_clear_errors() {
     let missing = run(&["simulate", "--policy", "no-such.xml"], data.path());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such.xml"));
 }
+
+/// Two allowed runs of wmic on a finance laptop, as `wevtutil qe … /f:xml` prints them.
+const WMIC_RUNS: &str = r#"<Events>
+<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="Microsoft-Windows-AppLocker" Guid="{cbda4dbf-8d5d-4f69-9578-be14aa540d22}"/><EventID>8002</EventID><Version>0</Version><Level>4</Level><Task>0</Task><Opcode>0</Opcode><Keywords>0x8000000000000000</Keywords><TimeCreated SystemTime="2026-10-12T09:15:00.1234567Z"/><EventRecordID>990001</EventRecordID><Correlation/><Execution ProcessID="4242" ThreadID="17"/><Channel>Microsoft-Windows-AppLocker/EXE and DLL</Channel><Computer>FIN-LT001</Computer><Security UserID="S-1-5-21-1-2-3-7001"/></System><UserData><RuleAndFileData xmlns="http://schemas.microsoft.com/schemas/event/Microsoft.Windows/1.0.0.0"><PolicyName>EXE</PolicyName><RuleId>{a61c8b2c-a319-4cd0-9690-d2177cad7b51}</RuleId><RuleName>(Default Rule) All files located in the Windows folder</RuleName><RuleSddl>-</RuleSddl><TargetUser>S-1-5-21-1-2-3-7001</TargetUser><TargetProcessId>5150</TargetProcessId><FilePath>%SYSTEM32%\WBEM\WMIC.EXE</FilePath><FileHash>5D8B5D1D6D6C4E1D9E8C1B2A3F4E5D6C7B8A9F0E1D2C3B4A5968778695A4B3C2</FileHash><Fqbn>O=MICROSOFT CORPORATION, L=REDMOND, S=WASHINGTON, C=US\MICROSOFT® WINDOWS® OPERATING SYSTEM\WMIC.EXE\10.0.19041.3636</Fqbn><TargetLogonId>0x3e7</TargetLogonId></RuleAndFileData></UserData></Event>
+<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="Microsoft-Windows-AppLocker" Guid="{cbda4dbf-8d5d-4f69-9578-be14aa540d22}"/><EventID>8002</EventID><Version>0</Version><Level>4</Level><Task>0</Task><Opcode>0</Opcode><Keywords>0x8000000000000000</Keywords><TimeCreated SystemTime="2026-10-13T10:20:00.7654321Z"/><EventRecordID>990002</EventRecordID><Correlation/><Execution ProcessID="4242" ThreadID="17"/><Channel>Microsoft-Windows-AppLocker/EXE and DLL</Channel><Computer>FIN-LT001</Computer><Security UserID="S-1-5-21-1-2-3-7001"/></System><UserData><RuleAndFileData xmlns="http://schemas.microsoft.com/schemas/event/Microsoft.Windows/1.0.0.0"><PolicyName>EXE</PolicyName><RuleId>{a61c8b2c-a319-4cd0-9690-d2177cad7b51}</RuleId><RuleName>(Default Rule) All files located in the Windows folder</RuleName><RuleSddl>-</RuleSddl><TargetUser>S-1-5-21-1-2-3-7001</TargetUser><TargetProcessId>5151</TargetProcessId><FilePath>%SYSTEM32%\WBEM\WMIC.EXE</FilePath><FileHash>5D8B5D1D6D6C4E1D9E8C1B2A3F4E5D6C7B8A9F0E1D2C3B4A5968778695A4B3C2</FileHash><Fqbn>O=MICROSOFT CORPORATION, L=REDMOND, S=WASHINGTON, C=US\MICROSOFT® WINDOWS® OPERATING SYSTEM\WMIC.EXE\10.0.19041.3636</Fqbn><TargetLogonId>0x3e7</TargetLogonId></RuleAndFileData></UserData></Event>
+</Events>
+"#;
+
+/// `--harden`: the deny list goes into the suggested policy (valid XML), and simulate and
+/// suggest name who it would hit, from the recorded events.
+#[test]
+fn hardening_what_if_names_who_would_be_hit() {
+    let data = sample_store();
+    let exports = tempfile::tempdir().unwrap();
+    let wmic = exports.path().join("fin-lt001-exe.xml");
+    std::fs::write(&wmic, WMIC_RUNS).unwrap();
+    crate::support::lockstep()
+        .args(["-q", "ingest", "--data"])
+        .arg(data.path())
+        .arg(&wmic)
+        .assert()
+        .success();
+
+    let out = run(&["suggest", "--group", "finance", "--harden"], data.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let xml = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        xml.contains(r#"Name="lockstep hardening: WMIC.EXE""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"Name="lockstep hardening: MSHTA.EXE""#),
+        "{xml}"
+    );
+    assert!(
+        stderr.contains("they would block 1 recorded app(s)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("WMIC.EXE: 2 event(s), hosts fin-lt001, users S-1-5-21-1-2-3-7001"),
+        "{stderr}"
+    );
+    let policy = exports.path().join("finance-hardened.xml");
+    std::fs::write(&policy, &xml).unwrap();
+    let valid = std::process::Command::new(testkit::tool("xmllint"))
+        .args(["--noout", "--schema"])
+        .arg(xsd())
+        .arg(&policy)
+        .output()
+        .expect("xmllint runs");
+    assert!(
+        valid.status.success(),
+        "{}",
+        String::from_utf8_lossy(&valid.stderr)
+    );
+
+    // simulate --harden on the policy in force: wmic in finance, and the sample fleet's own
+    // BGInfo (Sysinternals, signed by Microsoft) in it-ops; nothing elsewhere.
+    let current = crate::support::sample_logs().join("current-policy.xml");
+    let sim = run(
+        &[
+            "simulate",
+            "--policy",
+            current.to_str().unwrap(),
+            "--harden",
+            "--format",
+            "json",
+        ],
+        data.path(),
+    );
+    assert!(
+        sim.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sim.stderr)
+    );
+    let sim: serde_json::Value = serde_json::from_slice(&sim.stdout).unwrap();
+    for g in sim["groups"].as_array().unwrap() {
+        let hits = g.get("hardening_hits").and_then(|h| h.as_array());
+        if g["group"] == "finance" {
+            let hits = hits.expect("finance is hit");
+            assert_eq!(hits.len(), 1, "{hits:?}");
+            assert_eq!(hits[0]["binary"], "WMIC.EXE");
+            assert_eq!(hits[0]["host_names"], serde_json::json!(["fin-lt001"]));
+            assert_eq!(
+                hits[0]["blocked_by"],
+                serde_json::json!(["lockstep hardening: WMIC.EXE"])
+            );
+        } else if g["group"] == "it-ops" {
+            let hits = hits.expect("it-ops is hit");
+            assert_eq!(hits.len(), 1, "{hits:?}");
+            assert_eq!(hits[0]["binary"], "BGINFO.EXE");
+        } else {
+            assert!(hits.is_none(), "{}: {hits:?}", g["group"]);
+        }
+    }
+    // The table says it too.
+    let table = run(
+        &[
+            "simulate",
+            "--policy",
+            current.to_str().unwrap(),
+            "--harden",
+            "--group",
+            "finance",
+        ],
+        data.path(),
+    );
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        text.contains("harden") && text.contains("users: S-1-5-21-1-2-3-7001"),
+        "{text}"
+    );
+}

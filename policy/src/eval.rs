@@ -20,6 +20,9 @@ use crate::version::Version;
 
 /// The SID every user's token holds.
 pub const EVERYONE: &str = "S-1-1-0";
+/// `BUILTIN\Administrators`: who can write anywhere, so a path rule for them alone is no
+/// bypass risk.
+pub const ADMINISTRATORS: &str = "S-1-5-32-544";
 
 /// What is known about one execution: the fields of an AppLocker event.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -303,6 +306,29 @@ impl Evaluator {
         &self.rules[index.0 as usize].summary
     }
 
+    /// Why an allowed execution is a bypass risk: the deciding rule is a path rule for
+    /// others than administrators, and the file lies where standard users can write
+    /// ([`user_writable`](crate::path::user_writable)), so anyone could drop a program there
+    /// and run it. `None` for every other verdict.
+    pub fn writable_place_allowed(
+        &self,
+        facts: &FileFacts,
+        verdict: &Verdict,
+    ) -> Option<&'static str> {
+        if verdict.decision != Decision::Allowed {
+            return None;
+        }
+        let rule = &self.rules[verdict.rule?.0 as usize];
+        if !matches!(rule.condition, Matcher::Path(_)) || rule.sid == ADMINISTRATORS {
+            return None;
+        }
+        let path = canonical(facts.path.as_deref()?);
+        if is_domain_scripts_share(&path) {
+            return None;
+        }
+        crate::path::user_writable(&path)
+    }
+
     /// Why the verdict is what it is, in words.
     pub fn explain(&self, verdict: &Verdict) -> String {
         let named = |index: Option<RuleIndex>| index.map(|i| self.rule(i).name.as_str());
@@ -417,6 +443,17 @@ impl Evaluator {
             },
         }
     }
+}
+
+/// `\\DOMAIN\SYSVOL\…` and `\\DOMAIN\NETLOGON\…`: the domain's logon-script shares,
+/// which only domain administrators can write by default. A path rule there is the usual way
+/// to let logon scripts run, not a bypass.
+fn is_domain_scripts_share(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("\\\\") else {
+        return false;
+    };
+    let share = rest.split('\\').nth(1).unwrap_or_default();
+    share.eq_ignore_ascii_case("SYSVOL") || share.eq_ignore_ascii_case("NETLOGON")
 }
 
 fn no_rule(decision: Decision, why: NoRule) -> Verdict {

@@ -10,12 +10,14 @@
 //! - [`diff::diff`]: two policies compared by what their rules do; [`diff::content_hash`].
 //! - [`suggest`]: rules that would let observed apps run, never a path rule on a
 //!   user-writable place ([`path::user_writable`]).
+//! - [`harden`]: the deny list for the programs that bypass allow lists (the what-if).
 
 pub mod csp;
 pub mod diff;
 mod error;
 pub mod eval;
 pub mod gpo;
+pub mod harden;
 pub mod ids;
 pub mod limits;
 mod model;

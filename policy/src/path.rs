@@ -217,12 +217,25 @@ mod tests {
         assert!(!m("D:\\X.MSI", "D:\\X.MSIX"));
     }
 
-    /// Every entry of the table, in the forms a rule or an event names it, is writable, and
-    /// no suggestion is ever a path rule there: an unsigned file from there gets a hash rule
-    /// flagged for review, or none.
+    /// Windows' default Exe rules (Program Files and Windows for Everyone, everything for
+    /// administrators), as the AppLocker console creates them.
+    fn windows_default_exe_rules() -> crate::Policy {
+        let xml = r#"<AppLockerPolicy Version="1"><RuleCollection Type="Exe" EnforcementMode="Enabled">
+            <FilePathRule Id="921cc481-6e17-4653-8f75-050b80acca20" Name="(Default Rule) All files located in the Program Files folder" Description="" UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePathCondition Path="%PROGRAMFILES%\*" /></Conditions></FilePathRule>
+            <FilePathRule Id="a61c8b2c-a319-4cd0-9690-d2177cad7b51" Name="(Default Rule) All files located in the Windows folder" Description="" UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePathCondition Path="%WINDIR%\*" /></Conditions></FilePathRule>
+            <FilePathRule Id="fd686d83-a829-4351-8ff4-27c7de5755d2" Name="(Default Rule) All files" Description="" UserOrGroupSid="S-1-5-32-544" Action="Allow"><Conditions><FilePathCondition Path="*" /></Conditions></FilePathRule>
+        </RuleCollection></AppLockerPolicy>"#;
+        crate::read::parse(xml.as_bytes()).unwrap().policy
+    }
+
+    /// Every entry of the table, in the forms a rule or an event names it, is writable; no
+    /// suggestion is ever a path rule there (an unsigned file from there gets a hash rule
+    /// flagged for review, or none); and an execution from there that Windows' default
+    /// rules allow is flagged as a bypass risk.
     #[test]
     fn every_writable_windows_folder_is_judged_writable_and_never_gets_a_path_rule() {
         use crate::suggest::{AppEvidence, ReviewCode, SuggestOptions, suggest};
+        let defaults = crate::Evaluator::new(&windows_default_exe_rules(), None);
         for folder in WRITABLE_WINDOWS_FOLDERS {
             let logged = folder.replace("%OSDRIVE%\\WINDOWS", "%WINDIR%");
             for form in [
@@ -255,7 +268,30 @@ mod tests {
                     );
                 }
             }
+            // Windows' default rules allow it (everything under the Windows folder), and
+            // the evaluator names the bypass: a path rule on a place users can write.
+            let facts = crate::FileFacts {
+                collection: Some(crate::CollectionKind::Exe),
+                path: Some(format!("{logged}\\TOOL.EXE")),
+                user_sid: Some("S-1-5-21-1-2-3-1104".into()),
+                ..crate::FileFacts::default()
+            };
+            let verdict = defaults.evaluate(&facts);
+            assert_eq!(verdict.decision, crate::Decision::Allowed, "{folder}");
+            assert!(
+                defaults.writable_place_allowed(&facts, &verdict).is_some(),
+                "{folder}: not flagged as a bypass risk"
+            );
         }
+        // Nothing else the default rules allow is flagged.
+        let system = crate::FileFacts {
+            collection: Some(crate::CollectionKind::Exe),
+            path: Some("%SYSTEM32%\\CMD.EXE".into()),
+            ..crate::FileFacts::default()
+        };
+        let verdict = defaults.evaluate(&system);
+        assert_eq!(verdict.decision, crate::Decision::Allowed);
+        assert_eq!(defaults.writable_place_allowed(&system, &verdict), None);
     }
 
     #[test]

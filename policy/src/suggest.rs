@@ -543,7 +543,7 @@ pub fn deny_rule(app: &AppEvidence, sid: &str) -> Option<Rule> {
     Some(rule)
 }
 
-fn rule_of(
+pub(crate) fn rule_of(
     collection: CollectionKind,
     action: Action,
     sid: &str,

@@ -578,3 +578,40 @@ fn sid_group_table_errors_name_the_line() {
     let err = SidGroups::parse("S-1é-5-21-1,S-1-5-32-544\n").unwrap_err();
     assert!(err.contains("line 1"), "{err}");
 }
+
+/// The bypass-risk flag: a path rule for users on a place they can write, not one for
+/// administrators, nor the domain's logon-script shares, nor a publisher rule.
+#[test]
+fn path_rules_on_user_writable_places_are_bypass_risks() {
+    let xml = r#"<AppLockerPolicy Version="1"><RuleCollection Type="Script" EnforcementMode="Enabled">
+        <FilePathRule Id="00000000-0000-4000-8000-000000000001" Name="logon scripts" Description="" UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePathCondition Path="\\CONTOSO.COM\SYSVOL\*" /></Conditions></FilePathRule>
+        <FilePathRule Id="00000000-0000-4000-8000-000000000002" Name="apps share" Description="" UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePathCondition Path="\\FILES\APPS\*" /></Conditions></FilePathRule>
+        <FilePathRule Id="00000000-0000-4000-8000-000000000003" Name="admins" Description="" UserOrGroupSid="S-1-5-32-544" Action="Allow"><Conditions><FilePathCondition Path="%OSDRIVE%\USERS\*" /></Conditions></FilePathRule>
+        <FilePathRule Id="00000000-0000-4000-8000-000000000004" Name="profiles" Description="" UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePathCondition Path="%OSDRIVE%\USERS\*\TOOLS\*" /></Conditions></FilePathRule>
+    </RuleCollection></AppLockerPolicy>"#;
+    let policy = parse(xml.as_bytes()).unwrap().policy;
+    let groups = SidGroups::parse(SID_GROUPS).unwrap();
+    let evaluator = Evaluator::new(&policy, Some(groups));
+    let flag = |path: &str, user: &str| {
+        let facts = FileFacts {
+            user_sid: Some(user.to_owned()),
+            ..file("SCRIPT", path).0
+        };
+        let verdict = evaluator.evaluate(&facts);
+        assert_eq!(verdict.decision, Decision::Allowed, "{path}");
+        evaluator.writable_place_allowed(&facts, &verdict)
+    };
+    assert_eq!(
+        flag(r"\\CONTOSO.COM\SYSVOL\CONTOSO.COM\SCRIPTS\LOGON.BAT", BOB),
+        None
+    );
+    assert_eq!(
+        flag(r"\\FILES\APPS\X.PS1", BOB),
+        Some("a network share (its permissions are not known)")
+    );
+    assert_eq!(flag(r"%OSDRIVE%\USERS\ADMIN\DOWNLOADS\X.PS1", ADMIN), None);
+    assert_eq!(
+        flag(r"%OSDRIVE%\USERS\BOB\TOOLS\X.PS1", BOB),
+        Some("a user profile")
+    );
+}

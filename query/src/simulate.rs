@@ -63,6 +63,19 @@ pub struct BlockedApp {
     pub user_sids: Vec<String>,
 }
 
+/// An app the candidate allows only through a path rule on a place standard users can
+/// write: anyone could put another program there and it would run too.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BypassRisk {
+    #[serde(flatten)]
+    pub app: AppRow,
+    /// The path rules that allow it.
+    pub allowed_by: Vec<String>,
+    /// Why its folders are writable (`policy::path::user_writable`).
+    pub writable_places: Vec<String>,
+}
+
 /// One group under the candidate policy.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -76,6 +89,13 @@ pub struct GroupSimulation {
     pub newly_blocked: Vec<BlockedApp>,
     /// Distinct hosts with a blocked execution, per collection.
     pub blocked_hosts: BTreeMap<Collection, u64>,
+    /// Apps allowed by a path rule on a user-writable folder (a bypass risk to close with a
+    /// publisher or hash rule).
+    pub bypass_risks: Vec<BypassRisk>,
+    /// When the candidate carries hardening rules (`policy::harden`): the blocked apps they
+    /// deny, with their hosts and users (who would be hit).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hardening_hits: Vec<BlockedApp>,
 }
 
 /// The simulation.
@@ -134,7 +154,12 @@ pub async fn simulate(
     };
     crate::engine::register_batches(ctx, BLOCKED, schema, blocked).await?;
     let blocked_sql = format!("SELECT * FROM {BLOCKED}");
-    let who = if opts.with_who {
+    // Hardening rules are a what-if about people: who they would hit is the answer.
+    let with_who = opts.with_who
+        || evaluator
+            .rules()
+            .any(|r| policy::harden::is_hardening_rule(&r.name));
+    let who = if with_who {
         ", array_agg(DISTINCT computer_key) AS host_names, array_agg(DISTINCT user_sid) AS user_sids"
     } else {
         ""
@@ -156,7 +181,28 @@ pub async fn simulate(
           GROUP BY h.grp, f.collection",
         host_groups = hosts.table_sql(),
     );
-    let (batches, host_batches) = tokio::try_join!(collect(ctx, &sql), collect(ctx, &hosts_sql))?;
+    let bypass_fine = format!(
+        "{} AND v.writable_place IS NOT NULL",
+        judged_fine_sql(
+            outcomes,
+            &opts.window,
+            &scope,
+            "'allowed'",
+            &[Decision::Allowed]
+        )
+    );
+    let bypass_sql = apps_sql(
+        &bypass_fine,
+        None,
+        &hosts,
+        &filter,
+        ", array_agg(DISTINCT rule_name) AS allowed_by, array_agg(DISTINCT writable_place) AS writable_places",
+    );
+    let (batches, host_batches, bypass_batches) = tokio::try_join!(
+        collect(ctx, &sql),
+        collect(ctx, &hosts_sql),
+        collect(ctx, &bypass_sql)
+    )?;
     let mut groups: BTreeMap<String, GroupSimulation> = BTreeMap::new();
     for name in inventory.groups() {
         groups
@@ -170,7 +216,7 @@ pub async fn simulate(
         batches.iter().map(|b| lists(b, name)).collect()
     };
     let blocked_by = list_of("blocked_by")?;
-    let (host_names, user_sids) = if opts.with_who {
+    let (host_names, user_sids) = if with_who {
         (list_of("host_names")?, list_of("user_sids")?)
     } else {
         (Vec::new(), Vec::new())
@@ -222,6 +268,20 @@ pub async fn simulate(
             }
         }
     }
+    add_bypass_risks(&mut groups, &bypass_batches)?;
+    for g in groups.values_mut() {
+        g.hardening_hits = g
+            .still_blocked
+            .iter()
+            .chain(&g.newly_blocked)
+            .filter(|a| {
+                a.blocked_by
+                    .iter()
+                    .any(|r| policy::harden::is_hardening_rule(r))
+            })
+            .cloned()
+            .collect();
+    }
     let mut groups: Vec<GroupSimulation> = groups.into_values().collect();
     if !opts.groups.is_empty() {
         groups.retain(|g| opts.groups.contains(&g.group));
@@ -231,6 +291,33 @@ pub async fn simulate(
         identities_evaluated: identities,
         groups,
     })
+}
+
+/// Reads the bypass-risk apps (`apps_sql` with `allowed_by` and `writable_places`) into
+/// their groups.
+fn add_bypass_risks(
+    groups: &mut BTreeMap<String, GroupSimulation>,
+    batches: &[datafusion::arrow::array::RecordBatch],
+) -> Result<()> {
+    let list_of = |name: &str| -> Result<Vec<Vec<Vec<String>>>> {
+        batches.iter().map(|b| lists(b, name)).collect()
+    };
+    let (rules, places) = (list_of("allowed_by")?, list_of("writable_places")?);
+    for app in read_apps(batches, None)? {
+        let sorted = |lists: &[Vec<Vec<String>>]| {
+            let mut names = lists[app.batch][app.index].clone();
+            names.sort();
+            names
+        };
+        if let Some(g) = groups.get_mut(&app.group) {
+            g.bypass_risks.push(BypassRisk {
+                allowed_by: sorted(&rules),
+                writable_places: sorted(&places),
+                app: app.row,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The apps of `group` that `evaluator` lets run at least once: some recorded execution

@@ -56,6 +56,9 @@ pub struct PolicyOutput {
     pub include_review: bool,
     /// Collections as `Enabled` instead of `AuditOnly`.
     pub enforce: bool,
+    /// Add the hardening deny rules (`policy::harden`) where the result or the policy in
+    /// force has rules.
+    pub harden: bool,
 }
 
 impl GroupSuggestions {
@@ -67,7 +70,15 @@ impl GroupSuggestions {
         } else {
             EnforcementMode::AuditOnly
         };
-        policy::suggest::to_policy(&self.suggestions, output.include_review, mode, current)
+        let mut policy =
+            policy::suggest::to_policy(&self.suggestions, output.include_review, mode, current);
+        if output.harden {
+            policy = policy::harden::harden(&policy, current).policy;
+            for c in &mut policy.collections {
+                c.mode.get_or_insert(mode);
+            }
+        }
+        policy
     }
 
     /// [`Self::to_policy`] as AppLocker policy XML (`Set-AppLockerPolicy -Merge` takes it).

@@ -37,7 +37,9 @@ const IDENTITY: [&str; 8] = [
 ];
 
 /// Judges every distinct file identity with `outcomes` in the window and registers the
-/// `verdicts` table (identity columns, `decision`, `rule_index`) and the `verdict_rules`
+/// `verdicts` table (identity columns, `decision`, `rule_index`, and `writable_place`: why
+/// an allowing path rule is a bypass risk, see `Evaluator::writable_place_allowed`) and the
+/// `verdict_rules`
 /// table (`rule_index`, `rule_name`). Returns the number judged.
 ///
 /// The table is the distinct-identity batches themselves with the two verdict columns
@@ -70,6 +72,7 @@ pub async fn register_verdicts(
         .collect();
     fields.push(Field::new("decision", DataType::Utf8, false));
     fields.push(Field::new("rule_index", DataType::UInt32, true));
+    fields.push(Field::new("writable_place", DataType::Utf8, true));
     let schema = Arc::new(Schema::new(fields));
     let judged_schema = schema.clone();
     // Judging is CPU work for every core: on the blocking pool, not on a thread that
@@ -99,20 +102,27 @@ fn judge(
     let mut judged_batches = Vec::with_capacity(batches.len());
     let mut judged = 0;
     for batch in batches {
-        let verdicts: Vec<Verdict> = facts_of(&batch)?
+        let verdicts: Vec<(Verdict, Option<&str>)> = facts_of(&batch)?
             .par_iter()
-            .map(|f| evaluator.evaluate(f))
+            .map(|f| {
+                let verdict = evaluator.evaluate(f);
+                let place = evaluator.writable_place_allowed(f, &verdict);
+                (verdict, place)
+            })
             .collect();
         judged += verdicts.len();
         let mut decision = StringBuilder::new();
         let mut rule = UInt32Builder::new();
-        for v in &verdicts {
+        let mut writable = StringBuilder::new();
+        for (v, place) in &verdicts {
             decision.append_value(v.decision.as_str());
             rule.append_option(v.rule.map(|r| r.0));
+            writable.append_option(*place);
         }
         let mut arrays = batch.columns().to_vec();
         arrays.push(Arc::new(decision.finish()));
         arrays.push(Arc::new(rule.finish()));
+        arrays.push(Arc::new(writable.finish()));
         judged_batches.push(
             RecordBatch::try_new(schema.clone(), arrays)
                 .map_err(datafusion::error::DataFusionError::from)?,
@@ -183,7 +193,7 @@ pub(crate) fn judged_fine_sql(
             f.product, f.binary_name,
             {app_hash} AS app_hash,
             f.file_path, f.user_sid, f.binary_version, f.binary_version_key,
-            f.events, f.first_seen, f.last_seen, v.decision, r.rule_name
+            f.events, f.first_seen, f.last_seen, v.decision, r.rule_name, v.writable_place
           FROM (
             SELECT computer, outcome, {identity}, MAX(binary_version_key) AS binary_version_key,
               SUM(1) AS events, MIN(time) AS first_seen, MAX(time) AS last_seen

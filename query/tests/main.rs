@@ -2,6 +2,7 @@
 //! generator's own bookkeeping, and edge cases on hand-made tables. Add modules here.
 
 mod fixtures;
+mod hardening;
 mod monitor;
 mod policy_engine;
 mod readiness;

@@ -21,6 +21,10 @@ pub(crate) struct SimulateParams {
     /// counts always cover all of them.
     #[param(minimum = 1, maximum = 10000)]
     pub(crate) top: Option<usize>,
+    /// Also deny the programs that bypass allow lists (`policy::harden`'s list) and answer
+    /// who that would hit (`hardening_hits`).
+    #[serde(default)]
+    pub(crate) harden: bool,
 }
 
 /// A candidate for the document's example: Exe rules that allow only Program Files.
@@ -46,6 +50,7 @@ pub(crate) async fn simulate(
 ) -> Result<Response, ApiError> {
     require_media_type(&headers, &["application/xml", "text/xml"])?;
     let top = page_size(params.top, "top")?;
+    let harden = params.harden;
     let opts = SimulateOptions {
         window: window.window()?,
         groups: list(params.groups.as_deref()),
@@ -57,7 +62,16 @@ pub(crate) async fn simulate(
     let bytes = read_document(body, &headers, state.config.document_limit, &state.config).await?;
     let (parsed, evaluator) = state
         .cpu(move || {
-            policy::read::parse(&bytes).map(|parsed| {
+            policy::read::parse(&bytes).map(|mut parsed| {
+                if harden {
+                    let hardened = policy::harden::harden(&parsed.policy, None);
+                    for kind in &hardened.collections_skipped {
+                        parsed.warnings.push(format!(
+                            "hardening: no {kind} rules in the candidate, so no {kind} deny rules were added"
+                        ));
+                    }
+                    parsed.policy = hardened.policy;
+                }
                 let evaluator = policy::Evaluator::new(&parsed.policy, None);
                 (parsed, evaluator)
             })
@@ -70,6 +84,8 @@ pub(crate) async fn simulate(
     for g in &mut simulation.groups {
         g.still_blocked.truncate(top);
         g.newly_blocked.truncate(top);
+        g.bypass_risks.truncate(top);
+        g.hardening_hits.truncate(top);
     }
     let warnings = parsed.warnings.len();
     let mut response = Json(SimulateAnswer {

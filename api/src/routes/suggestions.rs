@@ -29,6 +29,10 @@ pub(crate) struct SuggestionParams {
     /// XML only: collections as `Enabled` (enforce) instead of `AuditOnly`.
     #[serde(default)]
     pub(crate) enforce: bool,
+    /// XML only: also deny the programs that bypass allow lists (`policy::harden`'s list);
+    /// `POST /simulate?harden=true` shows who that would hit.
+    #[serde(default)]
+    pub(crate) harden: bool,
 }
 
 /// How the suggestions are sent.
@@ -107,6 +111,7 @@ pub(crate) async fn suggestions(
     let output = PolicyOutput {
         include_review: params.include_review,
         enforce: params.enforce,
+        harden: params.harden,
     };
     let xml = suggestions.to_xml(output, current);
     let filename = format!(
