@@ -161,6 +161,12 @@ fn print_hardening_hits(
         .rules()
         .filter(|(_, r)| policy::harden::is_hardening_rule(&r.name))
         .count();
+    if rules == 0 {
+        eprintln!(
+            "{group}: hardening added no deny rules: neither the suggestion nor the group's policy in force has Exe or Dll rules (a first rule would turn the collection on; import the policy in force with `lockstep policy import`, or give --policy)"
+        );
+        return Ok(());
+    }
     eprintln!(
         "{group}: hardening adds {rules} deny rule(s); they would block {} recorded app(s)",
         hits.len()
