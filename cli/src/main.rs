@@ -15,6 +15,7 @@ mod alerts_cmds;
 mod collect_cmd;
 mod engine;
 mod generate;
+mod identities_cmds;
 mod ingest;
 mod output;
 mod policy_cmds;
@@ -99,6 +100,9 @@ enum Command {
     /// Where alerts on unexpected blocks go (kept in the workspace), and the alerts kept.
     #[command(subcommand)]
     Alerts(alerts_cmds::AlertsCommand),
+    /// Names for SIDs and group memberships from an Active Directory export (kept in the workspace).
+    #[command(subcommand)]
+    Identities(identities_cmds::IdentitiesCommand),
 }
 
 fn main() -> ExitCode {
@@ -123,6 +127,7 @@ fn main() -> ExitCode {
         Command::Rollout(cmd) => rollout_cmds::rollout(cmd),
         Command::Monitor(cmd) => rollout_cmds::monitor(cmd),
         Command::Alerts(cmd) => alerts_cmds::alerts(cmd),
+        Command::Identities(cmd) => identities_cmds::identities(cmd),
     };
     match result {
         Ok(code) => code,

@@ -240,7 +240,8 @@ pub(crate) fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         warn_unhardened(&hardened);
         candidate = hardened.policy;
     }
-    let evaluator = Evaluator::new(&candidate, read_sid_groups(args.sid_groups.as_deref())?);
+    let sid_groups = session.sid_groups(read_sid_groups(args.sid_groups.as_deref())?)?;
+    let evaluator = Evaluator::new(&candidate, sid_groups);
     let opts = SimulateOptions {
         window: args.store.window()?,
         groups: args.store.groups.clone(),
@@ -284,12 +285,20 @@ fn simulation_table(sim: &Simulation, top: usize) -> String {
             }
         }
         for a in g.hardening_hits.iter().take(top) {
+            let users: Vec<String> = a
+                .user_sids
+                .iter()
+                .map(|sid| match sim.names.get(sid) {
+                    Some(name) => format!("{sid} ({name})"),
+                    None => sid.clone(),
+                })
+                .collect();
             let _ = writeln!(
                 out,
                 "  harden {}\n         hosts: {}\n         users: {}",
                 blocked_line(a),
                 a.host_names.join(", "),
-                a.user_sids.join(", ")
+                users.join(", ")
             );
         }
         if !g.bypass_risks.is_empty() {

@@ -257,3 +257,154 @@ fn hardening_what_if_names_who_would_be_hit() {
         "{text}"
     );
 }
+
+/// An AD export as `Get-ADObject … | Select-Object … | Export-Csv` writes it in Windows
+/// PowerShell 5 (a `#TYPE` line, every field quoted, `MemberOf` joined with `;`).
+const AD_EXPORT: &str = "#TYPE Selected.Microsoft.ActiveDirectory.Management.ADObject\r\n\
+\"DistinguishedName\",\"ObjectClass\",\"SamAccountName\",\"DisplayName\",\"SID\",\"MemberOf\"\r\n\
+\"CN=Jane Doe,OU=Finance,DC=contoso,DC=com\",\"user\",\"jdoe\",\"Jane Doe\",\"S-1-5-21-1-2-3-7001\",\"CN=Finance Admins,OU=Groups,DC=contoso,DC=com\"\r\n\
+\"CN=Finance Admins,OU=Groups,DC=contoso,DC=com\",\"group\",\"Finance Admins\",\"\",\"S-1-5-21-1-2-3-2001\",\"\"\r\n";
+
+/// `identities import`: names beside SIDs in answers, and the memberships decide rules on
+/// group SIDs; a bad export keeps nothing.
+#[test]
+fn imported_identities_name_users_and_apply_group_rules() {
+    let data = sample_store();
+    let work = tempfile::tempdir().unwrap();
+    let wmic = work.path().join("fin-lt001-exe.xml");
+    std::fs::write(&wmic, WMIC_RUNS).unwrap();
+    crate::support::lockstep()
+        .args(["-q", "ingest", "--data"])
+        .arg(data.path())
+        .arg(&wmic)
+        .assert()
+        .success();
+    // A candidate that lets only Finance Admins run wmic, plus Program Files for everyone.
+    let candidate = work.path().join("candidate.xml");
+    std::fs::write(&candidate, r#"<AppLockerPolicy Version="1"><RuleCollection Type="Exe" EnforcementMode="Enabled">
+        <FilePathRule Id="00000000-0000-4000-8000-000000000001" Name="Program Files" Description="" UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePathCondition Path="%PROGRAMFILES%\*" /></Conditions></FilePathRule>
+        <FilePathRule Id="00000000-0000-4000-8000-000000000002" Name="wmic for finance admins" Description="" UserOrGroupSid="S-1-5-21-1-2-3-2001" Action="Allow"><Conditions><FilePathCondition Path="%SYSTEM32%\WBEM\WMIC.EXE" /></Conditions></FilePathRule>
+    </RuleCollection></AppLockerPolicy>"#).unwrap();
+    let wmic_blocked = |data: &Path| -> bool {
+        let out = run(
+            &[
+                "simulate",
+                "--policy",
+                candidate.to_str().unwrap(),
+                "--group",
+                "finance",
+                "--format",
+                "json",
+            ],
+            data,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let sim: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        sim["groups"][0]["newly_blocked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["binary"] == "WMIC.EXE")
+    };
+    assert!(
+        wmic_blocked(data.path()),
+        "membership unknown: the group rule does not apply"
+    );
+
+    // A bad export: the line is named, nothing is kept.
+    let bad = work.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "SID,SamAccountName\nS-1-5-21-1-2-3-7001,jdoe\nS-1-5-21-x,broken\n",
+    )
+    .unwrap();
+    let out = crate::support::lockstep()
+        .args(["identities", "import", "--data"])
+        .arg(data.path())
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.csv: line 3:") && stderr.contains("not a SID"),
+        "{stderr}"
+    );
+    let shown = crate::support::lockstep()
+        .args(["identities", "show", "--data"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&shown.stdout).starts_with("0 identities"));
+
+    let export = work.path().join("ad.csv");
+    std::fs::write(&export, AD_EXPORT).unwrap();
+    let out = crate::support::lockstep()
+        .args(["identities", "import", "--data"])
+        .arg(data.path())
+        .arg(&export)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("imported 2 identities (1 users, 1 groups)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let shown = crate::support::lockstep()
+        .args(["identities", "show", "--data"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("CONTOSO\\jdoe  in CONTOSO\\Finance Admins"),
+        "{shown}"
+    );
+    assert!(
+        !wmic_blocked(data.path()),
+        "jdoe is a Finance Admin: the group rule allows wmic"
+    );
+
+    // Names beside SIDs.
+    let current = crate::support::sample_logs().join("current-policy.xml");
+    let sim = run(
+        &[
+            "simulate",
+            "--policy",
+            current.to_str().unwrap(),
+            "--harden",
+            "--group",
+            "finance",
+            "--format",
+            "json",
+        ],
+        data.path(),
+    );
+    let sim: serde_json::Value = serde_json::from_slice(&sim.stdout).unwrap();
+    assert_eq!(sim["names"]["S-1-5-21-1-2-3-7001"], "CONTOSO\\jdoe");
+    let table = run(
+        &[
+            "simulate",
+            "--policy",
+            current.to_str().unwrap(),
+            "--harden",
+            "--group",
+            "finance",
+        ],
+        data.path(),
+    );
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        text.contains("S-1-5-21-1-2-3-7001 (CONTOSO\\jdoe)"),
+        "{text}"
+    );
+}

@@ -77,14 +77,35 @@ impl SidGroups {
         Ok(SidGroups { members })
     }
 
-    fn is_member(&self, user: &str, group: &str) -> bool {
+    /// A table from `(user_sid, group_sid)` pairs.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> SidGroups {
+        let mut members: HashMap<String, HashSet<String>> = HashMap::new();
+        for (user, group) in pairs {
+            members
+                .entry(user.to_ascii_uppercase())
+                .or_default()
+                .insert(group.to_ascii_uppercase());
+        }
+        SidGroups { members }
+    }
+
+    /// Both tables' memberships.
+    pub fn union(mut self, other: SidGroups) -> SidGroups {
+        for (user, groups) in other.members {
+            self.members.entry(user).or_default().extend(groups);
+        }
+        self
+    }
+
+    /// Whether `user` is in `group` (SIDs, any case).
+    pub fn is_member(&self, user: &str, group: &str) -> bool {
         self.members
             .get(&user.to_ascii_uppercase())
             .is_some_and(|groups| groups.contains(&group.to_ascii_uppercase()))
     }
 }
 
-fn is_sid(text: &str) -> bool {
+pub(crate) fn is_sid(text: &str) -> bool {
     text.len() >= 7
         && text
             .get(..4)

@@ -10,6 +10,7 @@
 //! - [`diff::diff`]: two policies compared by what their rules do; [`diff::content_hash`].
 //! - [`suggest`]: rules that would let observed apps run, never a path rule on a
 //!   user-writable place ([`path::user_writable`]).
+//! - [`identities`]: names for SIDs and group memberships from AD exports.
 //! - [`harden`]: the deny list for the programs that bypass allow lists (the what-if).
 
 pub mod csp;
@@ -18,6 +19,7 @@ mod error;
 pub mod eval;
 pub mod gpo;
 pub mod harden;
+pub mod identities;
 pub mod ids;
 pub mod limits;
 mod model;

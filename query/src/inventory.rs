@@ -75,7 +75,7 @@ impl Inventory {
         let (_, header) = lines
             .find(|(_, l)| !l.is_empty())
             .ok_or_else(|| bad(1, "empty file: expected a `computer,group` header".into()))?;
-        let columns: Vec<String> = split_csv(header)
+        let columns: Vec<String> = policy::identities::split_csv(header)
             .into_iter()
             .map(|c| c.trim().to_ascii_lowercase())
             .collect();
@@ -92,7 +92,7 @@ impl Inventory {
             if text.is_empty() || text.starts_with('#') {
                 continue;
             }
-            let fields = split_csv(text);
+            let fields = policy::identities::split_csv(text);
             let get = |i: usize| fields.get(i).map(|f| f.trim()).unwrap_or("");
             let (computer, group) = (get(computer_col), get(group_col));
             if computer.is_empty() {
@@ -279,25 +279,6 @@ impl HostGroups {
         groups.extend(self.groups().map(str::to_owned));
         groups
     }
-}
-
-/// Splits one CSV line; quoted fields may contain commas and doubled quotes.
-fn split_csv(line: &str) -> Vec<String> {
-    let mut fields = vec![String::new()];
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                chars.next();
-                fields.last_mut().expect("one field").push('"');
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => fields.push(String::new()),
-            c => fields.last_mut().expect("one field").push(c),
-        }
-    }
-    fields
 }
 
 /// A SQL string literal.

@@ -245,7 +245,30 @@ impl Session {
         opts: &SimulateOptions,
     ) -> Result<Simulation> {
         let ctx = self.context().await?;
-        crate::simulate::simulate(&ctx, &self.inventory, candidate, opts).await
+        let mut simulation =
+            crate::simulate::simulate(&ctx, &self.inventory, candidate, opts).await?;
+        simulation.name_users(&self.directory()?);
+        Ok(simulation)
+    }
+
+    /// The identities imported into the workspace (`lockstep identities import`); empty
+    /// without a workspace. Well-known SIDs are named either way.
+    pub fn directory(&self) -> Result<policy::identities::Directory> {
+        match &self.workspace {
+            Some(ws) => Ok(ws.directory()?),
+            None => Ok(policy::identities::Directory::default()),
+        }
+    }
+
+    /// Group memberships for the evaluator: `given` (a `user_sid,group_sid` table) and the
+    /// imported identities' memberships together; `None` when neither knows any.
+    pub fn sid_groups(&self, given: Option<SidGroups>) -> Result<Option<SidGroups>> {
+        let directory = self.directory()?;
+        let imported = (!directory.is_empty()).then(|| directory.sid_groups());
+        Ok(match (given, imported) {
+            (Some(g), Some(i)) => Some(g.union(i)),
+            (g, i) => g.or(i),
+        })
     }
 
     /// The policy in force for `group` and where it came from: the one given for every
@@ -416,6 +439,8 @@ impl Session {
         sid_groups: Option<SidGroups>,
         opts: &ReadinessOptions,
     ) -> Result<Vec<GroupReadiness>> {
+        // The imported identities' memberships count too.
+        let sid_groups = self.sid_groups(sid_groups)?;
         let ctx = self.context().await?;
         let hosts = HostGroups::resolve(&ctx, &self.inventory).await?;
         let mut names: Vec<String> = hosts.known_groups(&self.inventory).into_iter().collect();

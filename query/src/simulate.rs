@@ -106,6 +106,27 @@ pub struct Simulation {
     /// Distinct file identities judged (each once, whatever its number of events).
     pub identities_evaluated: usize,
     pub groups: Vec<GroupSimulation>,
+    /// `DOMAIN\name` of the SIDs the answer lists, where known (imported identities,
+    /// well-known SIDs); see [`Simulation::name_users`].
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub names: BTreeMap<String, String>,
+}
+
+impl Simulation {
+    /// Fills [`Simulation::names`] for every user SID the answer lists.
+    pub fn name_users(&mut self, directory: &policy::identities::Directory) {
+        let apps = self.groups.iter().flat_map(|g| {
+            g.still_blocked
+                .iter()
+                .chain(&g.newly_blocked)
+                .chain(&g.hardening_hits)
+        });
+        for sid in apps.flat_map(|a| &a.user_sids) {
+            if let Some(name) = directory.name(sid) {
+                self.names.insert(sid.clone(), name.to_owned());
+            }
+        }
+    }
 }
 
 /// Re-evaluates every recorded execution in the window under `evaluator`.
@@ -290,6 +311,7 @@ pub async fn simulate(
         window: opts.window,
         identities_evaluated: identities,
         groups,
+        names: BTreeMap::new(),
     })
 }
 

@@ -888,6 +888,65 @@ impl Workspace {
         rows.next().transpose().map_err(|e| self.sqlite(e))
     }
 
+    /// Keeps `identities` (an Active Directory import), replacing those with the same SID,
+    /// all in one transaction. Returns how many identities the workspace then holds.
+    pub fn import_identities(
+        &self,
+        identities: &[policy::identities::Identity],
+        imported_from: &str,
+        imported_by: &str,
+    ) -> Result<usize> {
+        let mut conn = self.lock();
+        let at = now();
+        let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
+        for i in identities {
+            tx.execute(
+                "INSERT OR REPLACE INTO identities
+                    (sid, name, display_name, is_group, groups, imported_from, imported_by, imported_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    i.sid.to_ascii_uppercase(),
+                    i.name,
+                    i.display_name,
+                    i.is_group,
+                    i.groups.join(" "),
+                    imported_from,
+                    imported_by,
+                    at
+                ],
+            )
+            .map_err(|e| self.sqlite(e))?;
+        }
+        let count: i64 = tx
+            .query_row("SELECT COUNT(*) FROM identities", [], |r| r.get(0))
+            .map_err(|e| self.sqlite(e))?;
+        tx.commit().map_err(|e| self.sqlite(e))?;
+        Ok(count.max(0) as usize)
+    }
+
+    /// The imported identities, as a directory (empty before any import).
+    pub fn directory(&self) -> Result<policy::identities::Directory> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare("SELECT sid, name, display_name, is_group, groups FROM identities")
+            .map_err(|e| self.sqlite(e))?;
+        let identities = statement
+            .query_map([], |r| {
+                let groups: String = r.get(4)?;
+                Ok(policy::identities::Identity {
+                    sid: r.get(0)?,
+                    name: r.get(1)?,
+                    display_name: r.get(2)?,
+                    is_group: r.get(3)?,
+                    groups: groups.split_whitespace().map(str::to_owned).collect(),
+                })
+            })
+            .map_err(|e| self.sqlite(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.sqlite(e))?;
+        Ok(policy::identities::Directory::from_identities(identities))
+    }
+
     /// Forgets where alerts go (alerts already kept stay): `true` when something was kept.
     pub fn clear_alert_config(&self) -> Result<bool> {
         let removed = self

@@ -8,7 +8,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use crate::{Error, Result};
 
 /// The schema this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Migration N turns schema N-1 into schema N.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -98,6 +98,18 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         burst_period_secs INTEGER NOT NULL CHECK (burst_period_secs >= 3600),
         set_by TEXT NOT NULL,
         set_at TEXT NOT NULL
+     );",
+    // 6: names for SIDs and group memberships (`lockstep identities import`); an import
+    // replaces the identities it names, the later one wins.
+    "CREATE TABLE identities (
+        sid TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        display_name TEXT,
+        is_group INTEGER NOT NULL CHECK (is_group IN (0, 1)),
+        groups TEXT NOT NULL,
+        imported_from TEXT NOT NULL,
+        imported_by TEXT NOT NULL,
+        imported_at TEXT NOT NULL
      );",
 ];
 

@@ -60,6 +60,10 @@ pub(crate) async fn simulate(
         unknown_current: false,
     };
     let bytes = read_document(body, &headers, state.config.document_limit, &state.config).await?;
+    // Memberships from the imported identities, for rules on group SIDs.
+    let sid_groups = state
+        .query(|session| async move { Ok(session.sid_groups(None)?) })
+        .await?;
     let (parsed, evaluator) = state
         .cpu(move || {
             policy::read::parse(&bytes).map(|mut parsed| {
@@ -72,7 +76,7 @@ pub(crate) async fn simulate(
                     }
                     parsed.policy = hardened.policy;
                 }
-                let evaluator = policy::Evaluator::new(&parsed.policy, None);
+                let evaluator = policy::Evaluator::new(&parsed.policy, sid_groups);
                 (parsed, evaluator)
             })
         })
