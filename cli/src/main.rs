@@ -14,6 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod alerts_cmds;
 mod collect_cmd;
 mod engine;
+mod export_cmds;
 mod generate;
 mod identities_cmds;
 mod ingest;
@@ -103,6 +104,9 @@ enum Command {
     /// Names for SIDs and group memberships from an Active Directory export (kept in the workspace).
     #[command(subcommand)]
     Identities(identities_cmds::IdentitiesCommand),
+    /// Answers as files for others: the change board's Excel workbook.
+    #[command(subcommand)]
+    Export(export_cmds::ExportCommand),
 }
 
 fn main() -> ExitCode {
@@ -128,6 +132,7 @@ fn main() -> ExitCode {
         Command::Monitor(cmd) => rollout_cmds::monitor(cmd),
         Command::Alerts(cmd) => alerts_cmds::alerts(cmd),
         Command::Identities(cmd) => identities_cmds::identities(cmd),
+        Command::Export(cmd) => export_cmds::export(cmd),
     };
     match result {
         Ok(code) => code,

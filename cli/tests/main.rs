@@ -5,6 +5,7 @@ mod alerts;
 #[cfg(feature = "ballista")]
 mod ballista;
 mod docs;
+mod export;
 mod external;
 mod generate;
 mod golden;

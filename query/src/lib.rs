@@ -16,6 +16,7 @@ pub mod app;
 mod columns;
 mod engine;
 mod error;
+pub mod hosts;
 pub mod inventory;
 pub mod monitor;
 pub mod readiness;

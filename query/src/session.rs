@@ -251,6 +251,21 @@ impl Session {
         Ok(simulation)
     }
 
+    /// Every host that reported in the window with its audit events over the last 7, 15
+    /// and 30 days (see [`crate::hosts`]), and the time those periods end at.
+    pub async fn host_activity(
+        &self,
+        window: &Window,
+        groups: &[String],
+        include_noise: bool,
+    ) -> Result<(
+        Vec<crate::hosts::HostActivity>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    )> {
+        let ctx = self.context().await?;
+        crate::hosts::host_activity(&ctx, &self.inventory, window, groups, include_noise).await
+    }
+
     /// The identities imported into the workspace (`lockstep identities import`); empty
     /// without a workspace. Well-known SIDs are named either way.
     pub fn directory(&self) -> Result<policy::identities::Directory> {
