@@ -318,10 +318,13 @@ async function overview() {
     );
     return;
   }
+  const workbook = el("button", { type: "button", id: "download-workbook" }, "Workbook for the change board (.xlsx)");
+  workbook.addEventListener("click", () => downloadWorkbook().catch((e) => showMessage(e.message)));
   show(
     el("h1", {}, "Fleet overview"),
     collectorLine(collector.status),
     el("div", { class: "cards", id: "groups" }, groups.groups.map(groupCard)),
+    el("p", {}, workbook),
     el("h2", {}, "Audit events per day"),
     el("div", { class: "panel" }, timelineChart(timeline.days)),
     el("h2", {}, "What if"),
@@ -650,6 +653,14 @@ const fileStem = (group) => group.replace(/[^A-Za-z0-9_-]/g, "_");
 async function downloadPolicy(group) {
   const blob = await api(`/api/v1/groups/${encodeURIComponent(group)}/suggestions?format=xml`, { accept: "application/xml" });
   saveBlob(blob, `${fileStem(group)}-suggested.xml`);
+}
+
+// The change board's workbook (every group): summary, a sheet per group, rules, hosts.
+async function downloadWorkbook() {
+  const blob = await api("/api/v1/export.xlsx", {
+    accept: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+  });
+  saveBlob(blob, "lockstep-workbook.xlsx");
 }
 
 async function downloadCandidate(group) {

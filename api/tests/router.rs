@@ -866,3 +866,44 @@ fn every_error_code_is_documented_with_its_status() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_workbook_downloads_and_refuses_unknown_groups() {
+    let served = Served::sample();
+    let reply = served
+        .get("/api/v1/export.xlsx?groups=finance,hr", Some(READ))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        reply.headers["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    assert!(
+        reply.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(".xlsx")
+    );
+    assert!(reply.body.starts_with(b"PK\x03\x04"), "a zip container");
+    // The same bytes' sheets as the workbook crate lays them out for these groups.
+    let text = String::from_utf8_lossy(&reply.body);
+    for part in ["xl/worksheets/sheet1.xml", "xl/worksheets/sheet5.xml"] {
+        assert!(text.contains(part), "{part}");
+    }
+    assert!(
+        !text.contains("xl/worksheets/sheet6.xml"),
+        "Summary, finance, hr, Rules, Hosts"
+    );
+
+    let unknown = served
+        .get("/api/v1/export.xlsx?groups=nope", Some(READ))
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        unknown.json()["code"],
+        "unknown_group",
+        "{}",
+        unknown.text()
+    );
+    assert!(unknown.text().contains("nope"), "{}", unknown.text());
+}

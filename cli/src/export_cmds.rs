@@ -44,10 +44,9 @@ pub(crate) fn export(command: ExportCommand) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("writing {}", output::path(&args.out)))?;
     let groups = sheets.len().saturating_sub(3);
     eprintln!(
-        "{}: {groups} group sheet(s), {} sheets in all ({} bytes)",
+        "{}: {groups} group sheet(s), {} sheets in all",
         output::path(&args.out),
         sheets.len(),
-        bytes.len()
     );
     Ok(ExitCode::SUCCESS)
 }

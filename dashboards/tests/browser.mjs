@@ -85,6 +85,15 @@ try {
     await page.screenshot({ path: join(shots, "overview.png"), fullPage: true });
   });
 
+  await step("the change board's workbook downloads from the overview", async () => {
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#download-workbook").click()]);
+    assert.equal(download.suggestedFilename(), "lockstep-workbook.xlsx");
+    const path = join(shots, "lockstep-workbook.xlsx");
+    await download.saveAs(path);
+    const bytes = readFileSync(path);
+    assert.equal(bytes.subarray(0, 4).toString("binary"), "PK\x03\x04", "an .xlsx is a zip container");
+  });
+
   await step("the link with #token= signs in and leaves the address bar", async () => {
     const other = await context.newPage();
     other.on("pageerror", (error) => problems.push(`page error: ${error.message}`));

@@ -24,6 +24,7 @@ use crate::state::AppState;
 mod answers;
 mod blocked;
 mod decisions;
+mod export;
 mod groups;
 mod health;
 
@@ -58,6 +59,7 @@ pub(crate) fn table(state: Option<&Arc<AppState>>) -> OpenApiRouter<Arc<AppState
         .routes(routes!(readiness::readiness))
         .routes(routes!(timeline::timeline))
         .routes(routes!(simulate::simulate))
+        .routes(routes!(export::export_xlsx))
         .routes(routes!(inventory::get_inventory))
         .routes(routes!(policies::get_current))
         .routes(routes!(policies::get_fleet_current))
