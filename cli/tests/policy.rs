@@ -151,13 +151,11 @@ const WMIC_RUNS: &str = r#"<Events>
 </Events>
 "#;
 
-/// `--harden`: the deny list goes into the suggested policy (valid XML), and simulate and
-/// suggest name who it would hit, from the recorded events.
-#[test]
-fn hardening_what_if_names_who_would_be_hit() {
+/// The sample store with [`WMIC_RUNS`] ingested as event XML, and a scratch folder.
+fn sample_store_with_wmic_runs() -> (tempfile::TempDir, tempfile::TempDir) {
     let data = sample_store();
-    let exports = tempfile::tempdir().unwrap();
-    let wmic = exports.path().join("fin-lt001-exe.xml");
+    let work = tempfile::tempdir().unwrap();
+    let wmic = work.path().join("fin-lt001-exe.xml");
     std::fs::write(&wmic, WMIC_RUNS).unwrap();
     crate::support::lockstep()
         .args(["-q", "ingest", "--data"])
@@ -165,6 +163,27 @@ fn hardening_what_if_names_who_would_be_hit() {
         .arg(&wmic)
         .assert()
         .success();
+    (data, work)
+}
+
+/// `simulate --harden` of the sample fleet's policy in force, with `more` arguments.
+fn simulate_hardened(data: &Path, more: &[&str]) -> std::process::Output {
+    let current = crate::support::sample_logs().join("current-policy.xml");
+    let mut args = vec![
+        "simulate",
+        "--policy",
+        current.to_str().unwrap(),
+        "--harden",
+    ];
+    args.extend(more);
+    run(&args, data)
+}
+
+/// `--harden`: the deny list goes into the suggested policy (valid XML), and simulate and
+/// suggest name who it would hit, from the recorded events.
+#[test]
+fn hardening_what_if_names_who_would_be_hit() {
+    let (data, exports) = sample_store_with_wmic_runs();
 
     let out = run(&["suggest", "--group", "finance", "--harden"], data.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -202,18 +221,7 @@ fn hardening_what_if_names_who_would_be_hit() {
 
     // simulate --harden on the policy in force: wmic in finance, and the sample fleet's own
     // BGInfo (Sysinternals, signed by Microsoft) in it-ops; nothing elsewhere.
-    let current = crate::support::sample_logs().join("current-policy.xml");
-    let sim = run(
-        &[
-            "simulate",
-            "--policy",
-            current.to_str().unwrap(),
-            "--harden",
-            "--format",
-            "json",
-        ],
-        data.path(),
-    );
+    let sim = simulate_hardened(data.path(), &["--format", "json"]);
     assert!(
         sim.status.success(),
         "{}",
@@ -240,17 +248,7 @@ fn hardening_what_if_names_who_would_be_hit() {
         }
     }
     // The table says it too.
-    let table = run(
-        &[
-            "simulate",
-            "--policy",
-            current.to_str().unwrap(),
-            "--harden",
-            "--group",
-            "finance",
-        ],
-        data.path(),
-    );
+    let table = simulate_hardened(data.path(), &["--group", "finance"]);
     let text = String::from_utf8(table.stdout).unwrap();
     assert!(
         text.contains("harden") && text.contains("users: S-1-5-21-1-2-3-7001"),
@@ -269,16 +267,7 @@ const AD_EXPORT: &str = "#TYPE Selected.Microsoft.ActiveDirectory.Management.ADO
 /// group SIDs; a bad export keeps nothing.
 #[test]
 fn imported_identities_name_users_and_apply_group_rules() {
-    let data = sample_store();
-    let work = tempfile::tempdir().unwrap();
-    let wmic = work.path().join("fin-lt001-exe.xml");
-    std::fs::write(&wmic, WMIC_RUNS).unwrap();
-    crate::support::lockstep()
-        .args(["-q", "ingest", "--data"])
-        .arg(data.path())
-        .arg(&wmic)
-        .assert()
-        .success();
+    let (data, work) = sample_store_with_wmic_runs();
     // A candidate that lets only Finance Admins run wmic, plus Program Files for everyone.
     let candidate = work.path().join("candidate.xml");
     std::fs::write(&candidate, r#"<AppLockerPolicy Version="1"><RuleCollection Type="Exe" EnforcementMode="Enabled">
@@ -375,33 +364,10 @@ fn imported_identities_name_users_and_apply_group_rules() {
     );
 
     // Names beside SIDs.
-    let current = crate::support::sample_logs().join("current-policy.xml");
-    let sim = run(
-        &[
-            "simulate",
-            "--policy",
-            current.to_str().unwrap(),
-            "--harden",
-            "--group",
-            "finance",
-            "--format",
-            "json",
-        ],
-        data.path(),
-    );
+    let sim = simulate_hardened(data.path(), &["--group", "finance", "--format", "json"]);
     let sim: serde_json::Value = serde_json::from_slice(&sim.stdout).unwrap();
     assert_eq!(sim["names"]["S-1-5-21-1-2-3-7001"], "CONTOSO\\jdoe");
-    let table = run(
-        &[
-            "simulate",
-            "--policy",
-            current.to_str().unwrap(),
-            "--harden",
-            "--group",
-            "finance",
-        ],
-        data.path(),
-    );
+    let table = simulate_hardened(data.path(), &["--group", "finance"]);
     let text = String::from_utf8(table.stdout).unwrap();
     assert!(
         text.contains("S-1-5-21-1-2-3-7001 (CONTOSO\\jdoe)"),
