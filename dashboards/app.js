@@ -361,7 +361,17 @@ function simulationTable(sim) {
       el("td", { class: "num" }, number(g.still_blocked.length)),
       el("td", { class: "num", "data-field": "newly_blocked_events" }, number(g.newly_blocked_events)),
       el("td", { class: "num" }, number(g.newly_blocked.length)),
-      el("td", {}, g.still_blocked.concat(g.newly_blocked).slice(0, 3).map((b) => appName(b)).join("; "))
+      el("td", {}, g.still_blocked.concat(g.newly_blocked).slice(0, 3).map((b) => appName(b)).join("; ")),
+      el(
+        "td",
+        { class: "num", "data-field": "bypass_risks", title: g.bypass_risks.map((b) => appName(b)).join("; ") },
+        number(g.bypass_risks.length)
+      ),
+      el(
+        "td",
+        { "data-field": "hardening_hits" },
+        (g.hardening_hits || []).map((h) => `${appName(h)}: ${h.user_sids.map((sid) => (sim.names && sim.names[sid]) || sid).join(", ")}`).join("; ")
+      )
     )
   );
   return el(
@@ -376,9 +386,16 @@ function simulationTable(sim) {
         el(
           "tr",
           {},
-          ["Group", "Still blocked events", "apps", "Newly blocked events", "apps", "Most blocked"].map((h, i) =>
-            el("th", { scope: "col", class: i > 0 && i < 5 ? "num" : "" }, h)
-          )
+          [
+            "Group",
+            "Still blocked events",
+            "apps",
+            "Newly blocked events",
+            "apps",
+            "Most blocked",
+            "Allowed from user-writable folders",
+            "Hardening would block (users)",
+          ].map((h, i) => el("th", { scope: "col", class: (i > 0 && i < 5) || i === 6 ? "num" : "" }, h))
         )
       ),
       el("tbody", {}, rows)
@@ -390,6 +407,8 @@ function whatIfPanel() {
   const input = el("input", { type: "file", id: "whatif-file", accept: ".xml,application/xml,text/xml", "aria-label": "Candidate policy XML" });
   const result = el("div", { id: "whatif-result", "aria-live": "polite" });
   const run = el("button", { type: "button", id: "whatif-run" }, "Simulate");
+  const harden = el("input", { type: "checkbox", id: "whatif-harden" });
+  const hardenLabel = el("label", {}, harden, " Also block the programs that bypass allow lists (mshta, MSBuild, wmic, …)");
   run.addEventListener("click", async () => {
     const file = input.files[0];
     if (!file) {
@@ -399,7 +418,8 @@ function whatIfPanel() {
     run.disabled = true;
     result.replaceChildren(el("p", { class: "muted" }, `Simulating ${file.name}…`));
     try {
-      const sim = await api("/api/v1/simulate?top=20", { method: "POST", body: file, contentType: "application/xml" });
+      const query = harden.checked ? "?top=20&harden=true" : "?top=20";
+      const sim = await api(`/api/v1/simulate${query}`, { method: "POST", body: file, contentType: "application/xml" });
       showMessage("");
       result.replaceChildren(
         el("p", { class: "muted" }, `${file.name}: ${number(sim.identities_evaluated)} distinct files judged.`),
@@ -416,7 +436,7 @@ function whatIfPanel() {
     "div",
     { class: "panel" },
     el("p", {}, "Upload a candidate AppLocker policy to see what each group would still (or newly) have blocked if it were enforced."),
-    el("div", { class: "toolbar" }, input, run),
+    el("div", { class: "toolbar" }, input, hardenLabel, run),
     result
   );
 }

@@ -160,6 +160,30 @@ try {
     await page.locator("#whatif-table").screenshot({ path: join(shots, "what-if.png") });
   });
 
+  await step("what-if with hardening: who the bypass deny list hits, and the bypass risks", async () => {
+    await page.locator("#whatif-file").setInputFiles(process.env.POLICY);
+    await page.locator("#whatif-harden").check();
+    await page.locator("#whatif-run").click();
+    await page.locator("#whatif-result p", { hasText: "current-policy.xml" }).waitFor();
+    const sim = await api("/api/v1/simulate?top=20&harden=true", {
+      method: "POST",
+      body: readFileSync(process.env.POLICY),
+      headers: { "Content-Type": "application/xml" },
+    });
+    const itOps = sim.groups.find((g) => g.group === "it-ops");
+    assert.ok(itOps.hardening_hits.length > 0, "the sample fleet's BGInfo is hit");
+    for (const g of sim.groups) {
+      const row = `#whatif-table tr[data-group="${g.group}"]`;
+      assert.equal(await page.locator(`${row} [data-field="bypass_risks"]`).innerText(), String(g.bypass_risks.length), g.group);
+      const hits = await page.locator(`${row} [data-field="hardening_hits"]`).innerText();
+      for (const h of g.hardening_hits || []) {
+        assert.ok(hits.includes(h.user_sids[0]), `${g.group}: ${hits}`);
+      }
+      if (!(g.hardening_hits || []).length) assert.equal(hits, "", g.group);
+    }
+    await page.locator("#whatif-harden").uncheck();
+  });
+
   await step("upload: an EVTX file is ingested with a summary", async () => {
     await page.locator("#upload-file").setInputFiles(process.env.UPLOAD);
     const line = page.locator("#upload-log li").first();
