@@ -61,6 +61,27 @@ pub(crate) struct SuggestArgs {
     /// is `policy::harden`), and say who that would hit.
     #[arg(long)]
     harden: bool,
+    /// Scope each rule to the narrowest AD group that holds every user seen running its
+    /// apps (needs `lockstep identities import`); rules without such a group stay as they are.
+    #[arg(long, conflicts_with = "sid")]
+    scope_to_groups: bool,
+}
+
+/// The directory `--scope-to-groups` scopes with; an error when nothing was imported.
+fn scope_to_groups(
+    session: &query::Session,
+    wanted: bool,
+) -> anyhow::Result<Option<policy::identities::Directory>> {
+    if !wanted {
+        return Ok(None);
+    }
+    let directory = session.directory()?;
+    if !directory.identities().any(|i| i.is_group) {
+        bail!(
+            "--scope-to-groups needs the AD groups: import an export with its groups first (lockstep identities import FILE)"
+        );
+    }
+    Ok(Some(directory))
 }
 
 pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
@@ -72,6 +93,7 @@ pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
         granularity: args.granularity,
         sid: args.sid.clone(),
         include_noise: args.store.include_noise,
+        scope_to: scope_to_groups(&session, args.scope_to_groups)?,
     };
     let groups = block_on(session.suggest(&opts)).with_context(|| {
         format!(

@@ -374,3 +374,115 @@ fn imported_identities_name_users_and_apply_group_rules() {
         "{text}"
     );
 }
+
+/// `suggest --scope-to-groups`: a rule whose users are all in one AD group is scoped to the
+/// narrowest such group; the others stay for Everyone.
+#[test]
+fn suggested_rules_are_scoped_to_the_narrowest_group_of_their_users() {
+    let data = sample_store();
+    let refused = run(
+        &["suggest", "--group", "finance", "--scope-to-groups"],
+        data.path(),
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("lockstep identities import"));
+
+    // Six of Bloomberg's seven users are in Traders, which is inside Finance; the seventh
+    // is in Finance only.
+    let traders = ["1104", "1110", "1116", "1117", "1122", "1128"];
+    let sid = |rid: &str| format!("S-1-5-21-1004336348-1177238915-682003330-{rid}");
+    let mut csv = String::from("DistinguishedName,ObjectClass,SamAccountName,SID,MemberOf\n");
+    csv.push_str(&format!(
+        "\"CN=Traders,DC=corp,DC=example\",group,Traders,{},\"CN=Finance,DC=corp,DC=example\"\n",
+        sid("3001")
+    ));
+    csv.push_str(&format!(
+        "\"CN=Finance,DC=corp,DC=example\",group,Finance,{},\n",
+        sid("3002")
+    ));
+    for rid in traders {
+        csv.push_str(&format!(
+            "\"CN=u{rid},DC=corp,DC=example\",user,u{rid},{},\"CN=Traders,DC=corp,DC=example\"\n",
+            sid(rid)
+        ));
+    }
+    csv.push_str(&format!(
+        "\"CN=u1135,DC=corp,DC=example\",user,u1135,{},\"CN=Finance,DC=corp,DC=example\"\n",
+        sid("1135")
+    ));
+    let export = data.path().join("ad.csv");
+    std::fs::write(&export, csv).unwrap();
+    crate::support::lockstep()
+        .args(["-q", "identities", "import", "--data"])
+        .arg(data.path())
+        .arg(&export)
+        .assert()
+        .success();
+
+    let out = run(
+        &[
+            "suggest",
+            "--group",
+            "finance",
+            "--scope-to-groups",
+            "--format",
+            "json",
+        ],
+        data.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let groups: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let suggestions = groups[0]["suggestions"].as_array().unwrap();
+    let bloomberg = suggestions
+        .iter()
+        .find(|s| {
+            s["app_ids"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!("203547b4aeb4ce0a"))
+        })
+        .expect("a suggestion for Bloomberg");
+    assert_eq!(
+        bloomberg["rule"]["user_or_group_sid"],
+        sid("3002"),
+        "{bloomberg}"
+    );
+    let why = bloomberg["why"].as_str().unwrap();
+    assert!(why.contains("scoped to CORP\\Finance"), "{why}");
+    // An app only traders ran gets the narrower group; nothing gets a group that misses one
+    // of its users (unknown users keep Everyone).
+    let sids: Vec<String> = suggestions
+        .iter()
+        .filter_map(|s| s["rule"]["user_or_group_sid"].as_str().map(str::to_owned))
+        .collect();
+    assert!(sids.contains(&sid("3001")), "{sids:?}");
+    let allowed = [sid("3001"), sid("3002"), "S-1-1-0".to_owned()];
+    assert!(sids.iter().all(|s| allowed.contains(s)), "{sids:?}");
+    // The XML validates, with the group SID on the rule.
+    let xml_out = run(
+        &["suggest", "--group", "finance", "--scope-to-groups"],
+        data.path(),
+    );
+    let xml = String::from_utf8(xml_out.stdout).unwrap();
+    assert!(
+        xml.contains(&format!("UserOrGroupSid=\"{}\"", sid("3002"))),
+        "{xml}"
+    );
+    let path = data.path().join("scoped.xml");
+    std::fs::write(&path, &xml).unwrap();
+    let valid = std::process::Command::new(testkit::tool("xmllint"))
+        .args(["--noout", "--schema"])
+        .arg(xsd())
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        valid.status.success(),
+        "{}",
+        String::from_utf8_lossy(&valid.stderr)
+    );
+}

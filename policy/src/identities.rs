@@ -16,7 +16,7 @@
 //! case (`DC=contoso,DC=com` → `CONTOSO`). Well-known SIDs are named without any import
 //! ([`well_known`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use base64::Engine as _;
 
@@ -126,6 +126,45 @@ impl Directory {
                 .map(|i| (i.sid.to_ascii_uppercase(), i))
                 .collect(),
         }
+    }
+
+    /// Every group `user` is in, nested memberships followed (upper-case SIDs).
+    fn groups_of(&self, user: &str) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut queue: Vec<String> = self.get(user).map(|i| i.groups.clone()).unwrap_or_default();
+        while let Some(group) = queue.pop() {
+            let group = group.to_ascii_uppercase();
+            if !seen.insert(group.clone()) {
+                continue;
+            }
+            if let Some(parent) = self.by_sid.get(&group) {
+                queue.extend(parent.groups.iter().cloned());
+            }
+        }
+        seen
+    }
+
+    /// The imported group with the fewest members that holds every one of `users` (nested
+    /// memberships count), if there is one: what a rule can be scoped to.
+    pub fn narrowest_common_group(&self, users: &[String]) -> Option<&Identity> {
+        let mut common: Option<BTreeSet<String>> = None;
+        for user in users {
+            let groups = self.groups_of(user);
+            common = Some(match common {
+                None => groups,
+                Some(c) => c.intersection(&groups).cloned().collect(),
+            });
+        }
+        let members = |group: &str| {
+            self.by_sid
+                .values()
+                .filter(|i| !i.is_group && self.groups_of(&i.sid).contains(group))
+                .count()
+        };
+        common?
+            .into_iter()
+            .filter_map(|g| self.by_sid.get(&g).filter(|i| i.is_group))
+            .min_by_key(|g| (members(&g.sid.to_ascii_uppercase()), g.name.clone()))
     }
 
     /// Every user's groups, nested memberships followed (a user in a group in a group is in
@@ -481,6 +520,25 @@ mod tests {
         assert!(
             groups.is_member("S-1-5-21-1-2-3-1104", "S-1-5-21-1-2-3-2002"),
             "nested"
+        );
+    }
+
+    #[test]
+    fn the_narrowest_group_holding_every_user() {
+        let d = parse(CSV).unwrap().directory;
+        let jane = ["S-1-5-21-1-2-3-1104".to_owned()];
+        // Jane is in Finance Staff directly and in All Staff through it; both have one
+        // member, so the tie goes by name.
+        assert_eq!(
+            d.narrowest_common_group(&jane).unwrap().name,
+            "CONTOSO\\All Staff"
+        );
+        let stranger = ["S-1-5-21-9-9-9-9".to_owned()];
+        assert!(d.narrowest_common_group(&stranger).is_none());
+        let both = [jane[0].clone(), stranger[0].clone()];
+        assert!(
+            d.narrowest_common_group(&both).is_none(),
+            "no group holds both"
         );
     }
 

@@ -501,6 +501,55 @@ fn make_rule(collection: CollectionKind, sid: &str, condition: Condition, name: 
     rule_of(collection, Action::Allow, sid, condition, name)
 }
 
+/// Scopes each suggested rule for Everyone to the narrowest imported AD group that holds
+/// every user its apps were seen with (`suggest --scope-to-groups`): the rule then lets only
+/// those people run it. Rules whose apps have no known users, or no common group, stay as
+/// they are. The rule Id follows the new SID (Ids come from the content).
+pub fn scope_to_groups(
+    suggestions: &mut [Suggestion],
+    apps: &[AppEvidence],
+    directory: &crate::identities::Directory,
+) {
+    for s in suggestions {
+        let Some(rule) = &s.rule else { continue };
+        if !rule
+            .user_or_group_sid
+            .eq_ignore_ascii_case(crate::eval::EVERYONE)
+        {
+            continue;
+        }
+        let mut users: Vec<String> = apps
+            .iter()
+            .filter(|a| s.app_ids.contains(&a.app_id))
+            .flat_map(|a| a.user_sids.iter().cloned())
+            .collect();
+        users.sort();
+        users.dedup();
+        if users.is_empty() {
+            continue;
+        }
+        let Some(group) = directory.narrowest_common_group(&users) else {
+            continue;
+        };
+        let mut scoped = rule_of(
+            s.collection,
+            rule.action,
+            &group.sid,
+            rule.condition.clone(),
+            &rule.name,
+        );
+        scoped.name = rule.name.clone();
+        scoped.description = rule.description.clone();
+        s.why.push_str(&format!(
+            "; scoped to {} ({}): all {} user(s) seen running it are members",
+            group.name,
+            group.sid,
+            users.len()
+        ));
+        s.rule = Some(scoped);
+    }
+}
+
 /// The narrowest rule that blocks one app and nothing else, for a decision to keep it blocked
 /// that the policy in force would not hold (an allow rule covers it): its publisher, product
 /// and binary, every version, when signed; its hash when unsigned; its (generalised) path

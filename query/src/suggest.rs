@@ -27,6 +27,9 @@ pub struct SuggestOptions {
     /// The SID the rules apply to.
     pub sid: String,
     pub include_noise: bool,
+    /// Scope each rule to the narrowest AD group holding all its users (imported
+    /// identities), where there is one.
+    pub scope_to: Option<policy::identities::Directory>,
 }
 
 impl Default for SuggestOptions {
@@ -37,6 +40,7 @@ impl Default for SuggestOptions {
             granularity: None,
             sid: policy::eval::EVERYONE.into(),
             include_noise: false,
+            scope_to: None,
         }
     }
 }
@@ -163,10 +167,11 @@ pub async fn suggest_rules(
                 sid: opts.sid.clone(),
                 group: group.clone(),
             };
-            GroupSuggestions {
-                suggestions: policy::suggest::suggest(&apps, &rule_opts),
-                group,
+            let mut suggestions = policy::suggest::suggest(&apps, &rule_opts);
+            if let Some(directory) = &opts.scope_to {
+                policy::suggest::scope_to_groups(&mut suggestions, &apps, directory);
             }
+            GroupSuggestions { suggestions, group }
         })
         .collect())
 }

@@ -77,6 +77,7 @@ pub(crate) async fn suggestions(
         granularity: params.granularity,
         sid: policy::eval::EVERYONE.into(),
         include_noise: window.include_noise,
+        scope_to: None,
     };
     answers::ensure_group(&state, &group).await?;
     let key = CacheKey::Suggestions {
