@@ -17,17 +17,7 @@ fn json(args: &[&str], data: &Path) -> serde_json::Value {
 }
 
 fn read_workbook(path: &Path) -> serde_json::Value {
-    let out = std::process::Command::new(testkit::python(&["openpyxl"]))
-        .arg(testkit::repo().join("cli/tests/support/read_workbook.py"))
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    crate::support::python_json("cli/tests/support/read_workbook.py", &["openpyxl"], path)
 }
 
 /// The rows of a sheet as objects keyed by the header.

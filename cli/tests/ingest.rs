@@ -176,19 +176,11 @@ fn odd_file_names_never_change_the_exit_status_or_split_lines() {
 /// The rows DuckDB, polars and pandas see reading the store as docs/store.md shows (each
 /// must see the same).
 fn analysts_see(data: &Path) -> u64 {
-    let script = testkit::repo().join("ingest/tests/support/read_store.py");
-    let out =
-        std::process::Command::new(testkit::python(&["duckdb", "polars", "pandas", "pyarrow"]))
-            .arg(script)
-            .arg(data)
-            .output()
-            .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let seen = crate::support::python_json(
+        "ingest/tests/support/read_store.py",
+        &["duckdb", "polars", "pandas", "pyarrow"],
+        data,
     );
-    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = seen["duckdb"]["rows"].as_u64().unwrap();
     for tool in ["polars", "pandas"] {
         assert_eq!(seen[tool]["rows"].as_u64().unwrap(), rows, "{tool}");

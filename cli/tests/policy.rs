@@ -8,6 +8,21 @@ fn xsd() -> PathBuf {
     testkit::fixture("spec/AppLocker.xsd")
 }
 
+/// The file validates against Microsoft's `AppLocker.xsd` (xmllint).
+fn assert_valid_policy(path: &Path) {
+    let valid = std::process::Command::new(testkit::tool("xmllint"))
+        .args(["--noout", "--schema"])
+        .arg(xsd())
+        .arg(path)
+        .output()
+        .expect("xmllint runs");
+    assert!(
+        valid.status.success(),
+        "{}",
+        String::from_utf8_lossy(&valid.stderr)
+    );
+}
+
 fn run(args: &[&str], data: &Path) -> std::process::Output {
     on_sample_store(args, data).output().unwrap()
 }
@@ -26,17 +41,7 @@ fn suggest_writes_valid_policies_that_simulate_and_readiness_accept() {
         String::from_utf8_lossy(&out.stderr)
     );
     let finance = out_dir.path().join("finance.xml");
-    let valid = std::process::Command::new(testkit::tool("xmllint"))
-        .args(["--noout", "--schema"])
-        .arg(xsd())
-        .arg(&finance)
-        .output()
-        .expect("xmllint runs");
-    assert!(
-        valid.status.success(),
-        "{}",
-        String::from_utf8_lossy(&valid.stderr)
-    );
+    assert_valid_policy(&finance);
     let evidence: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.path().join("finance.json")).unwrap())
             .unwrap();
@@ -207,17 +212,7 @@ fn hardening_what_if_names_who_would_be_hit() {
     );
     let policy = exports.path().join("finance-hardened.xml");
     std::fs::write(&policy, &xml).unwrap();
-    let valid = std::process::Command::new(testkit::tool("xmllint"))
-        .args(["--noout", "--schema"])
-        .arg(xsd())
-        .arg(&policy)
-        .output()
-        .expect("xmllint runs");
-    assert!(
-        valid.status.success(),
-        "{}",
-        String::from_utf8_lossy(&valid.stderr)
-    );
+    assert_valid_policy(&policy);
 
     // simulate --harden on the policy in force: wmic in finance, and the sample fleet's own
     // BGInfo (Sysinternals, signed by Microsoft) in it-ops; nothing elsewhere.
@@ -474,15 +469,5 @@ fn suggested_rules_are_scoped_to_the_narrowest_group_of_their_users() {
     );
     let path = data.path().join("scoped.xml");
     std::fs::write(&path, &xml).unwrap();
-    let valid = std::process::Command::new(testkit::tool("xmllint"))
-        .args(["--noout", "--schema"])
-        .arg(xsd())
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        valid.status.success(),
-        "{}",
-        String::from_utf8_lossy(&valid.stderr)
-    );
+    assert_valid_policy(&path);
 }

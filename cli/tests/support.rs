@@ -11,6 +11,22 @@ pub(crate) fn lockstep() -> Command {
     Command::cargo_bin("lockstep").unwrap()
 }
 
+/// The JSON a Python script of the repository prints for `arg`, run with the test
+/// environment's Python and `modules` (which `cargo xtask test` installs).
+pub(crate) fn python_json(script: &str, modules: &[&str], arg: &Path) -> serde_json::Value {
+    let out = std::process::Command::new(testkit::python(modules))
+        .arg(testkit::repo().join(script))
+        .arg(arg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 pub(crate) fn sample_logs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-logs")
 }
