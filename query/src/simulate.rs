@@ -13,8 +13,10 @@ use crate::report::{AppRow, apps_sql, noise_filter, read_apps};
 use crate::whatif::{judged_fine_sql, register_verdicts};
 use crate::{Result, Window};
 
-/// The table of blocked executions a simulation registers.
+/// The table of judged executions a simulation registers (blocked, and bypass risks).
 const BLOCKED: &str = "simulated_blocked";
+/// The class of an allowed execution that is a bypass risk, beside `still` and `newly`.
+const BYPASS: &str = "bypass";
 
 /// What to simulate.
 #[derive(Debug, Clone)]
@@ -144,30 +146,38 @@ pub async fn simulate(
     let hosts = HostGroups::resolve(ctx, inventory).await?;
     let scope = hosts.scope_sql(&opts.groups);
     let identities = register_verdicts(ctx, evaluator, &opts.window, outcomes, &scope).await?;
-    let fine = judged_fine_sql(
-        outcomes,
-        &opts.window,
-        &scope,
-        &format!(
-            "CASE WHEN f.outcome = {} THEN 'newly' ELSE 'still' END",
-            Outcome::Allowed.sql()
+    let blocking: &[Decision] = if opts.unknown_current {
+        &[
+            Decision::Denied,
+            Decision::ImplicitDeny,
+            Decision::NotCovered,
+        ]
+    } else {
+        &Decision::BLOCKING
+    };
+    // One pass over the events: the blocked executions (`still`, `newly`) and the allowed
+    // ones a path rule on a user-writable place lets run (`bypass`).
+    let fine = format!(
+        "{} AND (v.decision IN {} OR v.writable_place IS NOT NULL)",
+        judged_fine_sql(
+            outcomes,
+            &opts.window,
+            &scope,
+            &format!(
+                "CASE WHEN v.decision = {} THEN '{BYPASS}' WHEN f.outcome = {} THEN 'newly' ELSE 'still' END",
+                sql_string(Decision::Allowed.as_str()),
+                Outcome::Allowed.sql()
+            ),
+            &Decision::ALL,
         ),
-        if opts.unknown_current {
-            &[
-                Decision::Denied,
-                Decision::ImplicitDeny,
-                Decision::NotCovered,
-            ]
-        } else {
-            &Decision::BLOCKING
-        },
+        schema::sql_list(blocking)
     );
     let filter = format!(
         "{}{}",
         noise_filter(opts.include_noise),
         crate::report::in_list("grp", &opts.groups)
     );
-    // The blocked executions are computed once and read by both queries below.
+    // The judged executions are computed once and read by both queries below.
     let blocked = collect(ctx, &fine).await?;
     let schema = match blocked.first() {
         Some(b) => b.schema(),
@@ -191,39 +201,20 @@ pub async fn simulate(
         &hosts,
         &filter,
         &format!(
-            ", array_agg(DISTINCT CASE WHEN decision = {} THEN rule_name ELSE 'implicit deny' END) AS blocked_by{who}",
-            sql_string(Decision::Denied.as_str())
+            ", array_agg(DISTINCT CASE WHEN decision IN ({}, {}) THEN rule_name ELSE 'implicit deny' END) AS blocked_by,
+               array_agg(DISTINCT writable_place) AS writable_places{who}",
+            sql_string(Decision::Denied.as_str()),
+            sql_string(Decision::Allowed.as_str())
         ),
     );
     let hosts_sql = format!(
         r"SELECT h.grp, f.collection, COUNT(DISTINCT h.computer_key) AS hosts
           FROM {BLOCKED} f JOIN ({host_groups}) h ON f.computer = h.computer
-          WHERE true {filter}
+          WHERE f.status <> '{BYPASS}' {filter}
           GROUP BY h.grp, f.collection",
         host_groups = hosts.table_sql(),
     );
-    let bypass_fine = format!(
-        "{} AND v.writable_place IS NOT NULL",
-        judged_fine_sql(
-            outcomes,
-            &opts.window,
-            &scope,
-            "'allowed'",
-            &[Decision::Allowed]
-        )
-    );
-    let bypass_sql = apps_sql(
-        &bypass_fine,
-        None,
-        &hosts,
-        &filter,
-        ", array_agg(DISTINCT rule_name) AS allowed_by, array_agg(DISTINCT writable_place) AS writable_places",
-    );
-    let (batches, host_batches, bypass_batches) = tokio::try_join!(
-        collect(ctx, &sql),
-        collect(ctx, &hosts_sql),
-        collect(ctx, &bypass_sql)
-    )?;
+    let (batches, host_batches) = tokio::try_join!(collect(ctx, &sql), collect(ctx, &hosts_sql))?;
     let mut groups: BTreeMap<String, GroupSimulation> = BTreeMap::new();
     for name in inventory.groups() {
         groups
@@ -237,6 +228,7 @@ pub async fn simulate(
         batches.iter().map(|b| lists(b, name)).collect()
     };
     let blocked_by = list_of("blocked_by")?;
+    let writable_places = list_of("writable_places")?;
     let (host_names, user_sids) = if with_who {
         (list_of("host_names")?, list_of("user_sids")?)
     } else {
@@ -259,6 +251,14 @@ pub async fn simulate(
             names.sort();
             names
         };
+        if app.class.as_deref() == Some(BYPASS) {
+            g.bypass_risks.push(BypassRisk {
+                app: app.row,
+                allowed_by: rules,
+                writable_places: sorted(&writable_places),
+            });
+            continue;
+        }
         let blocked = BlockedApp {
             app: app.row,
             blocked_by: rules,
@@ -289,7 +289,6 @@ pub async fn simulate(
             }
         }
     }
-    add_bypass_risks(&mut groups, &bypass_batches)?;
     for g in groups.values_mut() {
         g.hardening_hits = g
             .still_blocked
@@ -313,33 +312,6 @@ pub async fn simulate(
         groups,
         names: BTreeMap::new(),
     })
-}
-
-/// Reads the bypass-risk apps (`apps_sql` with `allowed_by` and `writable_places`) into
-/// their groups.
-fn add_bypass_risks(
-    groups: &mut BTreeMap<String, GroupSimulation>,
-    batches: &[datafusion::arrow::array::RecordBatch],
-) -> Result<()> {
-    let list_of = |name: &str| -> Result<Vec<Vec<Vec<String>>>> {
-        batches.iter().map(|b| lists(b, name)).collect()
-    };
-    let (rules, places) = (list_of("allowed_by")?, list_of("writable_places")?);
-    for app in read_apps(batches, None)? {
-        let sorted = |lists: &[Vec<Vec<String>>]| {
-            let mut names = lists[app.batch][app.index].clone();
-            names.sort();
-            names
-        };
-        if let Some(g) = groups.get_mut(&app.group) {
-            g.bypass_risks.push(BypassRisk {
-                allowed_by: sorted(&rules),
-                writable_places: sorted(&places),
-                app: app.row,
-            });
-        }
-    }
-    Ok(())
 }
 
 /// The apps of `group` that `evaluator` lets run at least once: some recorded execution
