@@ -85,6 +85,23 @@ try {
     await page.screenshot({ path: join(shots, "overview.png"), fullPage: true });
   });
 
+  await step("the collector's line: files watched, and the folder that is not there", async () => {
+    let status = null;
+    for (let i = 0; i < 100 && !status; i++) {
+      status = (await api("/api/v1/collector")).status;
+      if (!status) await new Promise((done) => setTimeout(done, 100));
+    }
+    assert.ok(status, "the collector reported within 10 s");
+    await page.reload();
+    const line = page.locator("#collector");
+    await line.waitFor();
+    const text = await line.innerText();
+    assert.ok(text.startsWith(`Collector: ${status.files.length} files watched`), text);
+    assert.ok(status.missing.length === 1 && status.missing[0].endsWith("share-offline"), JSON.stringify(status));
+    assert.ok(text.includes(`not there now: ${status.missing[0]}`), text);
+    assert.equal(await line.getAttribute("class"), "flag");
+  });
+
   await step("the change board's workbook downloads from the overview", async () => {
     const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#download-workbook").click()]);
     assert.equal(download.suggestedFilename(), "lockstep-workbook.xlsx");
