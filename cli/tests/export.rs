@@ -4,16 +4,21 @@
 
 use std::path::Path;
 
-use crate::support::{lockstep, on_sample_store, sample_logs, sample_store};
+use crate::support::{on_sample_store, sample_store};
 
-fn json(args: &[&str], data: &Path) -> serde_json::Value {
+/// `lockstep ARGS` on the sample store, which must succeed.
+fn succeed(args: &[&str], data: &Path) -> std::process::Output {
     let out = on_sample_store(args, data).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    out
+}
+
+fn json(args: &[&str], data: &Path) -> serde_json::Value {
+    serde_json::from_slice(&succeed(args, data).stdout).unwrap()
 }
 
 fn read_workbook(path: &Path) -> serde_json::Value {
@@ -45,7 +50,7 @@ fn table(book: &serde_json::Value, sheet: &str) -> Vec<serde_json::Map<String, s
 fn the_workbook_agrees_with_the_json_answers() {
     let data = sample_store();
     // One decision, so finance's candidate has a rule and the Rules sheet a row.
-    let out = on_sample_store(
+    succeed(
         &[
             "decide",
             "finance",
@@ -55,25 +60,11 @@ fn the_workbook_agrees_with_the_json_answers() {
             "terminal",
         ],
         data.path(),
-    )
-    .output()
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let book_path = data.path().join("board.xlsx");
-    let out = on_sample_store(
+    succeed(
         &["export", "xlsx", "--out", book_path.to_str().unwrap()],
         data.path(),
-    )
-    .output()
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let book = read_workbook(&book_path);
 
@@ -197,15 +188,19 @@ fn the_workbook_agrees_with_the_json_answers() {
 fn an_unknown_group_writes_nothing() {
     let data = sample_store();
     let book = data.path().join("board.xlsx");
-    let out = lockstep()
-        .args(["export", "xlsx", "--group", "fianance", "--out"])
-        .arg(&book)
-        .arg("--data")
-        .arg(data.path())
-        .arg("--inventory")
-        .arg(sample_logs().join("inventory.csv"))
-        .output()
-        .unwrap();
+    let out = on_sample_store(
+        &[
+            "export",
+            "xlsx",
+            "--group",
+            "fianance",
+            "--out",
+            book.to_str().unwrap(),
+        ],
+        data.path(),
+    )
+    .output()
+    .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
