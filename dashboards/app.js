@@ -39,6 +39,22 @@ const number = (n) => Number(n || 0).toLocaleString("en-US");
 const day = (t) => (t ? String(t).slice(0, 10) : "–");
 const plural = (n, word) => `${number(n)} ${word}${n === 1 ? "" : "s"}`;
 
+// Who ran an app: the first users the server lists (`DOMAIN\name` where known, else the
+// SID) and how many more there were; every listed user with its SID on hover.
+function usersSeen(app, shown = 3) {
+  const list = app.users_seen || [];
+  if (list.length === 0) return null;
+  // A domain SID nobody named is long: its relative id says which account it is.
+  const short = (sid) => sid.replace(/^(S-1-5-21)-\d+-\d+-\d+-(\d+)$/, "$1-…-$2");
+  const names = list.slice(0, shown).map((u) => u.name || short(u.sid));
+  const more = app.users - names.length;
+  return el(
+    "div",
+    { class: "users-seen", title: list.map((u) => (u.name ? `${u.name} (${u.sid})` : u.sid)).join("\n") },
+    names.join(", ") + (more > 0 ? ` +${number(more)} more` : "")
+  );
+}
+
 function show(...nodes) {
   view().replaceChildren(...nodes);
 }
@@ -579,7 +595,7 @@ function appsTable(apps) {
           el("td", {}, a.version_min && a.version_min !== a.version_max ? `${a.version_min} – ${a.version_max}` : a.version_max || ""),
           el("td", { class: "num" }, number(a.events)),
           el("td", { class: "num" }, number(a.hosts)),
-          el("td", { class: "num" }, number(a.users)),
+          el("td", { class: "num" }, number(a.users), usersSeen(a)),
           el("td", { class: "date" }, day(a.first_seen)),
           el("td", { class: "date" }, day(a.last_seen))
         )
@@ -787,6 +803,7 @@ function triageTable(group, readiness, suggestions, decisions, admin, reload) {
       el("td", { class: "app" }, appName(a), el("div", { class: "paths" }, a.app_id)),
       el("td", { class: "num" }, number(a.events)),
       el("td", { class: "num" }, number(a.hosts)),
+      el("td", { class: "num", "data-field": "users" }, number(a.users), usersSeen(a)),
       el(
         "td",
         { class: "rule" },
@@ -827,14 +844,14 @@ function triageTable(group, readiness, suggestions, decisions, admin, reload) {
     }
     return el("tr", { "data-app": a.app_id }, cells);
   });
-  const head = ["Collection", "App", "Events", "Hosts", "Rule it would get", "Decision"].concat(admin ? ["Decide"] : []);
+  const head = ["Collection", "App", "Events", "Hosts", "Users", "Rule it would get", "Decision"].concat(admin ? ["Decide"] : []);
   return el(
     "div",
     { class: "table-wrap" },
     el(
       "table",
       { id: "triage" },
-      el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { scope: "col", class: i === 2 || i === 3 ? "num" : "" }, h)))),
+      el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { scope: "col", class: i >= 2 && i <= 4 ? "num" : "" }, h)))),
       el("tbody", {}, rows)
     )
   );

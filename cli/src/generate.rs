@@ -55,6 +55,10 @@ pub(crate) struct GenerateArgs {
     /// `wevtutil qe /f:xml` prints) or winlogbeat (NDJSON, one Winlogbeat document per line).
     #[arg(long, value_name = "FORM", default_value = "evtx")]
     format: generate::OutputFormat,
+    /// With evtx: the N busiest hosts with logs of their own (not forwarded) write event
+    /// XML and Winlogbeat NDJSON exports in turn instead (hosts no EVTX file holds).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    text_exports: usize,
 }
 
 impl From<GenerateArgs> for generate::Options {
@@ -71,6 +75,7 @@ impl From<GenerateArgs> for generate::Options {
             force: a.force,
             enforce: a.enforce,
             format: a.format,
+            text_exports: a.text_exports,
         }
     }
 }

@@ -214,7 +214,7 @@ fn csv_field(text: &str) -> String {
 
 fn to_csv(report: &Report) -> String {
     let mut out = String::from(
-        "group,app_id,label,outcome,collection,publisher,product,binary,file_hash,version_min,version_max,paths,path_count,events,hosts,users,first_seen,last_seen\n",
+        "group,app_id,label,outcome,collection,publisher,product,binary,file_hash,version_min,version_max,paths,path_count,events,hosts,users,first_seen,last_seen,users_seen\n",
     );
     for g in &report.groups {
         for a in &g.apps {
@@ -223,9 +223,11 @@ fn to_csv(report: &Report) -> String {
                 t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
                     .unwrap_or_default()
             };
+            // `SID (DOMAIN\name)` for the first users, like the paths: `|` between them.
+            let users_seen: Vec<String> = a.users_seen.iter().map(ToString::to_string).collect();
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 csv_field(&g.group),
                 a.app_id,
                 csv_field(&a.label),
@@ -243,7 +245,8 @@ fn to_csv(report: &Report) -> String {
                 a.hosts,
                 a.users,
                 time(&a.first_seen),
-                time(&a.last_seen)
+                time(&a.last_seen),
+                csv_field(&users_seen.join("|"))
             );
         }
     }

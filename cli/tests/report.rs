@@ -168,3 +168,140 @@ fn report_uses_the_data_folders_inventory_when_none_is_given() {
         assert!(stdout.contains("finance:"), "{command}: {stdout}");
     }
 }
+
+/// Every app row lists its first users (by SID, at most 50, `users` the total) with the
+/// name the imported AD export gives them; the accounts the export misses stay SIDs. On a
+/// generated fleet with more than 50 users of one app, through report, suggest and
+/// readiness, JSON and CSV.
+#[test]
+fn app_rows_list_their_users_by_name() {
+    let work = tempfile::tempdir().unwrap();
+    let (logs, data) = (work.path().join("logs"), work.path().join("data"));
+    lockstep()
+        .args([
+            "-q", "generate", "--hosts", "160", "--groups", "2", "--days", "5",
+        ])
+        .args(["--events", "12000", "--seed", "11", "--out"])
+        .arg(&logs)
+        .assert()
+        .success();
+    let export = logs.join("identities.csv");
+    let on_store = |args: &[&str]| -> serde_json::Value {
+        let out = lockstep()
+            .args(args)
+            .arg("--data")
+            .arg(&data)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    lockstep()
+        .args(["-q", "ingest", "--data"])
+        .arg(&data)
+        .arg(&logs)
+        .assert()
+        .success();
+    std::fs::copy(logs.join("inventory.csv"), data.join("inventory.csv")).unwrap();
+    let unnamed = on_store(&["report"]);
+    lockstep()
+        .args(["-q", "identities", "import", "--data"])
+        .arg(&data)
+        .arg(&export)
+        .assert()
+        .success();
+
+    // The export's users, read the way the generator writes them (SamAccountName, SID).
+    let text = std::fs::read_to_string(&export).unwrap();
+    let named: std::collections::BTreeMap<String, String> = text
+        .lines()
+        .skip(1)
+        .map(|line| line.split("\",\"").collect::<Vec<_>>())
+        .filter(|cells| cells[1] == "user")
+        .map(|cells| (cells[4].to_owned(), format!("CORP\\{}", cells[2])))
+        .collect();
+    let check = |what: &str, row: &serde_json::Value, seen: &mut (usize, usize, usize)| {
+        let users = row["users_seen"].as_array().unwrap();
+        let total = row["users"].as_u64().unwrap() as usize;
+        assert_eq!(users.len(), total.min(50), "{what}: {row}");
+        let sids: Vec<&str> = users.iter().map(|u| u["sid"].as_str().unwrap()).collect();
+        assert!(
+            sids.windows(2).all(|w| w[0] < w[1]),
+            "{what}: sorted, distinct: {sids:?}"
+        );
+        for u in users {
+            let sid = u["sid"].as_str().unwrap();
+            match named.get(sid) {
+                Some(name) => {
+                    assert_eq!(u["name"], name.as_str(), "{what}");
+                    seen.0 += 1;
+                }
+                None => {
+                    assert!(u.get("name").is_none(), "{what}: {u}");
+                    seen.1 += 1;
+                }
+            }
+        }
+        if total > 50 {
+            seen.2 += 1;
+        }
+    };
+
+    let report = on_store(&["report"]);
+    let mut seen = (0, 0, 0);
+    for (g, group) in report["groups"].as_array().unwrap().iter().enumerate() {
+        for (a, app) in group["apps"].as_array().unwrap().iter().enumerate() {
+            check("report", app, &mut seen);
+            // Naming changes nothing else.
+            let before = &unnamed["groups"][g]["apps"][a];
+            let sids = |row: &serde_json::Value| {
+                row["users_seen"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|u| u["sid"].clone())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(sids(app), sids(before));
+            assert_eq!(app["events"], before["events"]);
+        }
+    }
+    let (named_rows, unnamed_rows, capped) = seen;
+    assert!(named_rows > 0 && unnamed_rows > 0, "{seen:?}");
+    assert!(capped > 0, "an app with more than 50 users: {seen:?}");
+
+    let mut seen = (0, 0, 0);
+    for group in on_store(&["suggest"]).as_array().unwrap() {
+        for s in group["suggestions"].as_array().unwrap() {
+            check("suggest", s, &mut seen);
+        }
+    }
+    assert!(seen.0 > 0 && seen.2 > 0, "suggest: {seen:?}");
+    let mut seen = (0, 0, 0);
+    for group in on_store(&["readiness"]).as_array().unwrap() {
+        for app in group["undecided"].as_array().unwrap() {
+            check("readiness", app, &mut seen);
+        }
+    }
+    assert!(seen.0 > 0, "readiness: {seen:?}");
+
+    // CSV: the listed users, `SID (DOMAIN\name)`, `|` between them.
+    let csv = lockstep()
+        .args(["report", "--format", "csv", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",users_seen"));
+    assert!(
+        named
+            .iter()
+            .any(|(s, n)| csv.contains(&format!("{s} ({n})"))),
+        "a named user in:\n{csv}"
+    );
+}

@@ -194,7 +194,8 @@ try {
       assert.equal(await page.locator(`${row} [data-field="bypass_risks"]`).innerText(), String(g.bypass_risks.length), g.group);
       const hits = await page.locator(`${row} [data-field="hardening_hits"]`).innerText();
       for (const h of g.hardening_hits || []) {
-        assert.ok(hits.includes(h.user_sids[0]), `${g.group}: ${hits}`);
+        const first = h.user_sids[0];
+        assert.ok(hits.includes((sim.names && sim.names[first]) || first), `${g.group}: ${hits}`);
       }
       if (!(g.hardening_hits || []).length) assert.equal(hits, "", g.group);
     }
@@ -217,6 +218,22 @@ try {
     assert.equal(await reader.locator("#triage button").count(), 0);
     assert.equal(await reader.locator("#policy-upload").count(), 0);
     await reader.close();
+  });
+
+  await step("the triage table names who runs each app (identities imported)", async () => {
+    await page.goto(`${base}/#/group/finance`);
+    await page.locator("#triage").waitFor();
+    const ready = (await api("/api/v1/readiness?groups=finance")).groups[0];
+    const apps = [...ready.undecided, ...ready.deferred, ...ready.blocked_on_purpose];
+    assert.ok(apps.some((a) => a.users_seen.some((u) => u.name)), "the sample AD export names some users");
+    for (const a of apps) {
+      const cell = await page.locator(`#triage tr[data-app="${a.app_id}"] [data-field="users"]`).innerText();
+      const first = a.users_seen[0];
+      if (!first) continue;
+      // An unnamed domain SID is shortened to its relative id.
+      assert.ok(cell.includes(first.name || first.sid.split("-").pop()), `${a.label}: ${cell}`);
+      if (first.name) assert.ok(!cell.includes(first.sid), `${a.label}: a named user shows the name: ${cell}`);
+    }
   });
 
   await step("a whole group triaged from its page until its card says ready", async () => {

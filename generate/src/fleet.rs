@@ -224,6 +224,66 @@ impl Fleet {
         out
     }
 
+    /// The Active Directory export of the fleet's accounts, as `Get-ADObject … |
+    /// Export-Csv -NoTypeInformation` writes it (see docs/cli.md, `lockstep identities`):
+    /// every user in its business group's `GG-<group>` group, those groups in `GG-staff`
+    /// (a nested membership). Like any real export taken after the logs, it misses some
+    /// accounts (every tenth user has left): their SIDs stay SIDs in the answers.
+    pub fn identities_csv(&self) -> String {
+        const BASE: &str = "DC=corp,DC=example,DC=com";
+        let quoted = |fields: [&str; 6]| {
+            let cells: Vec<String> = fields
+                .iter()
+                .map(|f| format!("\"{}\"", f.replace('"', "\"\"")))
+                .collect();
+            cells.join(",") + "\n"
+        };
+        let staff = format!("CN=GG-staff,OU=Groups,{BASE}");
+        let group_dn = |g: &Group| format!("CN=GG-{},OU=Groups,{BASE}", g.name);
+        let mut out = quoted([
+            "DistinguishedName",
+            "ObjectClass",
+            "SamAccountName",
+            "DisplayName",
+            "SID",
+            "MemberOf",
+        ]);
+        out += &quoted([
+            &staff,
+            "group",
+            "GG-staff",
+            "",
+            &format!("{DOMAIN_SID}-5000"),
+            "",
+        ]);
+        for (g, group) in self.groups.iter().enumerate() {
+            out += &quoted([
+                &group_dn(group),
+                "group",
+                &format!("GG-{}", group.name),
+                "",
+                &format!("{DOMAIN_SID}-{}", 5001 + g),
+                &staff,
+            ]);
+        }
+        for host in &self.hosts {
+            let group = &self.groups[host.group];
+            for &u in host.users.iter().filter(|&&u| u % 10 != 3) {
+                let user = &self.users[u];
+                let display = display_name(&user.name);
+                out += &quoted([
+                    &format!("CN={display},OU={},OU=Staff,{BASE}", group.name),
+                    "user",
+                    &user.name,
+                    &display,
+                    &user.sid,
+                    &group_dn(group),
+                ]);
+            }
+        }
+        out
+    }
+
     /// The group a report should put `host` in: its group if the inventory lists it,
     /// otherwise `unassigned` (docs/architecture.md "Business groups").
     pub fn expected_group(&self, host: &Host) -> &str {
@@ -341,6 +401,22 @@ fn make_host(
         weight,
         apps,
     }
+}
+
+/// `anna.smith3` → `Anna Smith`.
+fn display_name(account: &str) -> String {
+    let words = account
+        .trim_end_matches(|c: char| c.is_ascii_digit())
+        .split('.');
+    let capitalised: Vec<String> = words
+        .map(|w| {
+            let mut chars = w.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_uppercase().chain(chars).collect()
+            })
+        })
+        .collect();
+    capitalised.join(" ")
 }
 
 /// Adds a user and returns its index.

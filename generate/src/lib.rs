@@ -39,6 +39,8 @@ pub use output::FileSummary;
 pub use policy::{RuleRef, applocker_path};
 
 /// Upper bounds that keep a typo from filling the disk.
+/// The Active Directory export written beside the logs ([`Fleet::identities_csv`]).
+pub const IDENTITIES_FILE: &str = "identities.csv";
 pub const MAX_HOSTS: usize = 100_000;
 pub const MAX_DAYS: usize = 3_650;
 pub const MAX_EVENTS: u64 = 1_000_000_000;
@@ -94,6 +96,15 @@ pub struct Options {
     /// The export form of the logs (`--format`): EVTX, event XML or Winlogbeat NDJSON.
     #[serde(default, skip_serializing_if = "OutputFormat::is_evtx")]
     pub format: OutputFormat,
+    /// With EVTX: the N hosts that log the most events of those with logs of their own (not
+    /// forwarded) write them as text exports instead, event XML and Winlogbeat NDJSON in
+    /// turn (`--text-exports`), so one fleet has every form, from hosts no EVTX file holds.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub text_exports: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The form `generate` writes the logs in: the same events in each.
@@ -183,6 +194,7 @@ impl Default for Options {
             force: false,
             enforce: Vec::new(),
             format: OutputFormat::Evtx,
+            text_exports: 0,
         }
     }
 }
@@ -258,6 +270,11 @@ impl Options {
                 self.wef_coverage
             ));
         }
+        if self.text_exports > 0 && !self.format.is_evtx() {
+            return bad(
+                "--text-exports writes some hosts as XML and NDJSON beside the EVTX of the others; with --format xml or winlogbeat every host is text already".into(),
+            );
+        }
         Ok(())
     }
 }
@@ -270,19 +287,40 @@ pub(crate) struct Plan {
     pub(crate) start_weekday: usize,
     pub(crate) days: usize,
     pub(crate) per_host: Vec<u64>,
+    /// The form each host's own logs are written in (`format`, or a text export).
+    pub(crate) host_format: Vec<OutputFormat>,
 }
 
 impl Plan {
-    fn new(opts: &Options, fleet: &Fleet) -> Plan {
+    fn new(opts: &Options, fleet: &Fleet) -> Result<Plan, Error> {
         let start = opts.start.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-        Plan {
+        let per_host = allocate_events(fleet, opts.events);
+        let mut host_format = vec![opts.format; fleet.hosts.len()];
+        // The busiest hosts with logs of their own, so each export holds the most events.
+        let mut own_logs: Vec<usize> = (0..fleet.hosts.len())
+            .filter(|&h| fleet.hosts[h].collector.is_none() && per_host[h] > 0)
+            .collect();
+        own_logs.sort_by_key(|&h| (std::cmp::Reverse(per_host[h]), h));
+        if opts.text_exports > own_logs.len() {
+            return Err(Error::InvalidOption(format!(
+                "--text-exports {}: only {} hosts write logs of their own (not forwarded)",
+                opts.text_exports,
+                own_logs.len()
+            )));
+        }
+        let exported = own_logs.iter().take(opts.text_exports);
+        for (k, &h) in exported.enumerate() {
+            host_format[h] = [OutputFormat::Xml, OutputFormat::Winlogbeat][k % 2];
+        }
+        Ok(Plan {
             seed: opts.seed,
             format: opts.format,
             start: start.timestamp_nanos_opt().expect("date in range"),
             start_weekday: opts.start.weekday().num_days_from_monday() as usize,
             days: opts.days,
-            per_host: allocate_events(fleet, opts.events),
-        }
+            per_host,
+            host_format,
+        })
     }
 }
 
@@ -298,7 +336,7 @@ impl Simulation {
     pub fn new(opts: &Options) -> Result<Simulation, Error> {
         opts.validate()?;
         let fleet = Fleet::new(opts)?;
-        let plan = Plan::new(opts, &fleet);
+        let plan = Plan::new(opts, &fleet)?;
         Ok(Simulation { fleet, plan })
     }
 
@@ -346,10 +384,12 @@ pub struct Summary {
 /// Generates the fleet into `out`. `progress` counts records written, for a progress bar.
 pub fn generate(opts: &Options, out: &Path, progress: &AtomicU64) -> Result<Summary, Error> {
     opts.validate()?;
-    prepare_output(out, opts.force)?;
     let started = Instant::now();
+    // Options that only the fleet can judge (--enforce, --text-exports) fail before
+    // anything is written.
     let fleet = Fleet::new(opts)?;
-    let plan = Plan::new(opts, &fleet);
+    let plan = Plan::new(opts, &fleet)?;
+    prepare_output(out, opts.force)?;
 
     enum Unit {
         Host(usize),
@@ -370,6 +410,8 @@ pub fn generate(opts: &Options, out: &Path, progress: &AtomicU64) -> Result<Summ
 
     let inventory = out.join("inventory.csv");
     fs::write(&inventory, fleet.inventory_csv()).map_err(|e| Error::io(&inventory, e))?;
+    let identities = out.join(IDENTITIES_FILE);
+    fs::write(&identities, fleet.identities_csv()).map_err(|e| Error::io(&identities, e))?;
     let current = out.join(policy::CURRENT_POLICY_FILE);
     fs::write(&current, policy::current_policy_xml()).map_err(|e| Error::io(&current, e))?;
     let summary = summarize(opts, &fleet, results, started);

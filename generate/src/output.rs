@@ -229,7 +229,7 @@ pub(crate) fn write_host(
                 out,
                 dir.clone(),
                 c.file_name().trim_end_matches(".evtx").to_owned(),
-                plan.format,
+                plan.host_format[host],
                 &name.to_lowercase(),
             )
         })

@@ -77,6 +77,21 @@ fn absurd_sizes_are_refused() {
             },
             "--wef-coverage",
         ),
+        (
+            Options {
+                text_exports: 2,
+                format: generate::OutputFormat::Xml,
+                ..Default::default()
+            },
+            "--text-exports",
+        ),
+        (
+            Options {
+                text_exports: 41,
+                ..Default::default()
+            },
+            "--text-exports",
+        ),
     ];
     for (opts, flag) in cases {
         let err = run(&opts, &dir.path().join("out")).unwrap_err();

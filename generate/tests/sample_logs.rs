@@ -39,7 +39,12 @@ fn sample_logs_are_reproducible_from_their_manifest() {
                 a.display()
             );
         }
-        for name in ["inventory.csv", "manifest.json", "current-policy.xml"] {
+        for name in [
+            "inventory.csv",
+            "manifest.json",
+            "current-policy.xml",
+            generate::IDENTITIES_FILE,
+        ] {
             assert_eq!(
                 std::fs::read(folder.join(name)).unwrap(),
                 std::fs::read(dir.path().join(name)).unwrap(),

@@ -4,7 +4,7 @@ use crate::fixtures::*;
 
 #[test]
 fn two_ingests_at_once_store_the_union() {
-    let files = evtx_files(&sample_logs());
+    let files = event_logs(&sample_logs());
     let (a, b) = files.split_at(files.len() / 2);
     let data = tempfile::tempdir().unwrap();
     std::thread::scope(|s| {

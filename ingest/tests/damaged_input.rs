@@ -355,7 +355,7 @@ fn strict_mode_stores_nothing_when_anything_is_damaged() {
 /// skips names the file, and the store holds what was read.
 fn mutated_logs_never_panic(cases: usize) {
     let sources = [
-        sample_logs().join("FIN-LT001/Microsoft-Windows-AppLocker%4EXE and DLL.evtx"),
+        sample_logs().join("ITO-WS002/Microsoft-Windows-AppLocker%4EXE and DLL.evtx"),
         sample_logs().join("ForwardedEvents-2.evtx"),
     ];
     let work = tempfile::tempdir().unwrap();

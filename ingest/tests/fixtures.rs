@@ -114,6 +114,14 @@ pub(crate) fn evtx_files(dir: &Path) -> Vec<PathBuf> {
     files_with(dir, &["evtx"])
 }
 
+/// Every event log under `dir` in any form: EVTX and the per-host text exports (event XML,
+/// Winlogbeat NDJSON) that `generate --text-exports` writes in host folders.
+pub(crate) fn event_logs(dir: &Path) -> Vec<PathBuf> {
+    let mut files = files_with(dir, &["evtx", "xml", "ndjson"]);
+    files.retain(|p| p.extension().is_some_and(|e| e == "evtx") || p.parent() != Some(dir));
+    files
+}
+
 /// Every file under `dir` with one of `extensions`, sorted.
 pub(crate) fn files_with(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
     let mut out = Vec::new();

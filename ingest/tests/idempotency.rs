@@ -21,7 +21,7 @@ fn ingesting_the_same_files_twice_stores_nothing_new() {
 
 #[test]
 fn overlapping_exports_and_renamed_copies_are_stored_once() {
-    let files = evtx_files(&sample_logs());
+    let files = event_logs(&sample_logs());
     let (half, rest) = files.split_at(files.len() / 2);
     let copies = tempfile::tempdir().unwrap();
     // The same log exported again under another name, as admins do.

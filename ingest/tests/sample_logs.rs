@@ -34,8 +34,8 @@ fn counts_per_event_id_and_computer_match_the_generator() {
         summary.damaged
     );
     assert_eq!(
-        summary.ignored_non_evtx, 4,
-        "README, inventory, manifest and the current policy are ignored"
+        summary.ignored_non_evtx, 5,
+        "README, inventory, manifest, the current policy and the AD export are ignored"
     );
     assert_eq!(
         counts_by_computer_and_id(data.path()),

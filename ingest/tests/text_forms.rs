@@ -72,6 +72,56 @@ fn three_forms_of_one_fleet_give_the_same_store() {
     );
 }
 
+/// `generate --text-exports` (how `sample-logs/` has an XML and a JSON export): the
+/// busiest hosts with logs of their own are written as text, every other file is the same
+/// bytes, and the store is the all-EVTX fleet's.
+#[test]
+fn a_fleet_with_text_exports_gives_the_store_of_its_evtx_form() {
+    let (evtx, _) = fleet(OutputFormat::Evtx);
+    let (mixed, summary) = generated(generate::Options {
+        seed: 3,
+        hosts: 12,
+        groups: 3,
+        days: 4,
+        events: 2_500,
+        forwarded: 1,
+        wef_coverage: 50,
+        text_exports: 2,
+        ..Default::default()
+    });
+    let mut text_files = files_with(mixed.path(), &["xml", "ndjson"]);
+    text_files.retain(|f| f.parent() != Some(mixed.path())); // not current-policy.xml
+    let hosts: std::collections::BTreeSet<_> = text_files
+        .iter()
+        .map(|f| f.parent().unwrap().file_name().unwrap().to_owned())
+        .collect();
+    assert_eq!(hosts.len(), 2, "{text_files:?}");
+    for host in &hosts {
+        let written = summary
+            .hosts
+            .iter()
+            .find(|h| h.short_name.as_str() == host.to_str().unwrap())
+            .unwrap();
+        assert!(!written.written_to.starts_with("ForwardedEvents"));
+    }
+    for file in files_with(mixed.path(), &["evtx"]) {
+        let twin = evtx.path().join(file.strip_prefix(mixed.path()).unwrap());
+        assert!(
+            std::fs::read(&file).unwrap() == std::fs::read(&twin).unwrap(),
+            "{}",
+            file.display()
+        );
+    }
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run(a.path(), &[evtx.path().to_owned()]);
+    let read = run(b.path(), &[mixed.path().to_owned()]);
+    assert_eq!(
+        read.files_by_form.keys().collect::<Vec<_>>(),
+        ["EVTX", "JSON", "event XML"]
+    );
+    same_rows(&rows(a.path(), true), &rows(b.path(), true), "text exports");
+}
+
 #[test]
 fn the_same_events_in_every_form_are_stored_once() {
     let (evtx, _) = fleet(OutputFormat::Evtx);

@@ -35,6 +35,50 @@ pub struct Identity {
     pub groups: Vec<String>,
 }
 
+/// How many users an app row lists ([`users_listed`]); its `users` count says how many
+/// there were in all.
+pub const USERS_LISTED: usize = 50;
+
+/// A user an answer lists: the SID as logged, and `DOMAIN\name` where it is known
+/// (imported identities, well-known SIDs; filled by [`Directory::name_users`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NamedUser {
+    pub sid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl std::fmt::Display for NamedUser {
+    /// `SID (DOMAIN\name)`, or the SID alone.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "{} ({name})", self.sid),
+            None => f.write_str(&self.sid),
+        }
+    }
+}
+
+/// The first [`USERS_LISTED`] of `sids` by SID (distinct, not named yet).
+pub fn users_listed<S: AsRef<str>>(sids: impl IntoIterator<Item = S>) -> Vec<NamedUser> {
+    let distinct: BTreeSet<String> = sids.into_iter().map(|s| s.as_ref().to_owned()).collect();
+    distinct
+        .into_iter()
+        .take(USERS_LISTED)
+        .map(|sid| NamedUser { sid, name: None })
+        .collect()
+}
+
+/// `SID (DOMAIN\name), …` for the users listed, then how many more there were of `total`.
+pub fn users_text(users: &[NamedUser], total: u64) -> String {
+    let mut listed: Vec<String> = users.iter().map(ToString::to_string).collect();
+    let more = total.saturating_sub(users.len() as u64);
+    if more > 0 {
+        listed.push(format!("… {more} more"));
+    }
+    listed.join(", ")
+}
+
 /// Identities by SID.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Directory {
@@ -100,6 +144,13 @@ impl Directory {
             .get(&sid.to_ascii_uppercase())
             .map(|i| i.name.as_str())
             .or_else(|| well_known(sid))
+    }
+
+    /// Fills the names of `users` this directory knows.
+    pub fn name_users<'a>(&self, users: impl IntoIterator<Item = &'a mut NamedUser>) {
+        for user in users {
+            user.name = self.name(&user.sid).map(str::to_owned);
+        }
     }
 
     pub fn get(&self, sid: &str) -> Option<&Identity> {

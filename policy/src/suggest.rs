@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::identities::{NamedUser, users_listed};
 use crate::ids::content_id;
 use crate::model::{
     Action, CollectionKind, Condition, EnforcementMode, FileHash, HashCondition, PathCondition,
@@ -93,6 +94,9 @@ pub struct Suggestion {
     /// host and user lists are known, else the largest single count).
     pub hosts: u64,
     pub users: u64,
+    /// The first of those users (by SID; [`crate::identities::USERS_LISTED`]), named where
+    /// known.
+    pub users_seen: Vec<NamedUser>,
     pub why: String,
     /// Why it should be reviewed before it is allowed; empty when it is safe to apply.
     pub review: Vec<ReviewReason>,
@@ -216,6 +220,7 @@ pub fn suggest(apps: &[AppEvidence], opts: &SuggestOptions) -> Vec<Suggestion> {
         if let Some((hosts, users)) = seen_with.get(key) {
             s.hosts = s.hosts.max(hosts.len() as u64);
             s.users = s.users.max(users.len() as u64);
+            s.users_seen = users_listed(users.iter().copied());
         }
     }
     let mut out: Vec<Suggestion> = merged.into_values().collect();
@@ -304,6 +309,7 @@ fn drafts(
         events: app.events,
         hosts: app.hosts,
         users: app.users,
+        users_seen: Vec::new(),
         why,
         review,
     };

@@ -181,7 +181,7 @@ pub async fn monitor(
         )
     };
     let filter = format!("{} AND grp = {}", noise_filter(false), sql_string(group));
-    let who = ", array_agg(DISTINCT computer_key) AS host_names, array_agg(DISTINCT user_sid) AS user_sids";
+    let who = ", array_agg(DISTINCT computer_key) AS host_names";
     let day_sql = apps_sql(&fine(true), Some("hour"), &hosts, &filter, "");
     let app_sql = apps_sql(&fine(false), None, &hosts, &filter, who);
     let (per_day, per_app) = tokio::try_join!(collect(ctx, &day_sql), collect(ctx, &app_sql))?;

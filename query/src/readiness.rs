@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 use datafusion::prelude::SessionContext;
 use policy::Evaluator;
+use policy::identities::{NamedUser, users_listed};
 use schema::{Collection, Outcome};
 use workspace::{Decision, Verdict};
 
@@ -128,6 +129,8 @@ pub struct ResidualApp {
     pub events: u64,
     pub hosts: u64,
     pub users: u64,
+    /// The first of them by SID, named where known (as on [`crate::AppRow`]).
+    pub users_seen: Vec<NamedUser>,
     /// The hosts (computer keys) and users (SIDs) who would see the block.
     pub host_names: Vec<String>,
     pub user_sids: Vec<String>,
@@ -331,6 +334,7 @@ fn judge(
             events: b.app.events,
             hosts: b.app.hosts,
             users: b.app.users,
+            users_seen: b.app.users_seen.clone(),
             host_names: b.host_names.clone(),
             user_sids: b.user_sids.clone(),
             blocked_by: b.blocked_by.clone(),
@@ -503,6 +507,8 @@ fn merge_same_app(apps: &mut Vec<ResidualApp>) {
                 seen.events += app.events;
                 seen.hosts = seen.hosts.max(app.hosts);
                 seen.users = seen.users.max(app.users);
+                let both = seen.users_seen.iter().chain(&app.users_seen);
+                seen.users_seen = users_listed(both.map(|u| &u.sid));
                 for (ours, theirs) in [
                     (&mut seen.host_names, app.host_names),
                     (&mut seen.user_sids, app.user_sids),

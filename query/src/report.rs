@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
+use policy::identities::{NamedUser, users_listed};
 use schema::{Collection, Outcome, PolicyKind, sql_list};
 
 use crate::app::{APP_HASH_SQL, AppIdentity, GENERIC_PATH_SQL, IDENTITY_COLUMNS, app_path_sql};
@@ -80,6 +81,9 @@ pub struct AppRow {
     pub events: u64,
     pub hosts: u64,
     pub users: u64,
+    /// The first of its users by SID ([`policy::identities::USERS_LISTED`]), with
+    /// `DOMAIN\name` where known.
+    pub users_seen: Vec<NamedUser>,
     pub first_seen: Option<DateTime<Utc>>,
     pub last_seen: Option<DateTime<Utc>>,
 }
@@ -158,7 +162,8 @@ pub(crate) fn applocker_outcomes_sql(outcomes: &[Outcome]) -> String {
 /// App rows per group from `fine`, a query with one row per (computer, app, path, user,
 /// version) and the columns `computer, [class,] collection, publisher, product,
 /// binary_name, app_hash, file_path, user_sid, binary_version, binary_version_key, events,
-/// first_seen, last_seen` (plus whatever `extra_aggs` aggregates). `class`, when given, is
+/// first_seen, last_seen` (plus whatever `extra_aggs` aggregates; every user SID is always
+/// aggregated, as `user_sids`). `class`, when given, is
 /// one more grouping column (`outcome`, or simulate's `status`); `filter` applies after the
 /// join with the groups (`grp` is available).
 pub(crate) fn apps_sql(
@@ -182,6 +187,7 @@ pub(crate) fn apps_sql(
             SUM(events) AS events,
             COUNT(DISTINCT computer_key) AS hosts,
             COUNT(DISTINCT user_sid) AS users,
+            array_agg(DISTINCT user_sid) AS user_sids,
             MIN(first_seen) AS first_seen,
             MAX(last_seen) AS last_seen,
             COUNT(DISTINCT generic_path) AS path_count,
@@ -238,6 +244,7 @@ pub(crate) fn read_apps(batches: &[RecordBatch], class: Option<&str>) -> Result<
         let (events, hosts, users, path_count) = (events?, hosts?, users?, path_count?);
         let (first, last) = (times(batch, "first_seen")?, times(batch, "last_seen")?);
         let paths = lists(batch, "paths")?;
+        let user_sids = lists(batch, "user_sids")?;
         for i in 0..batch.num_rows() {
             let mut shown = paths[i].clone();
             shown.sort();
@@ -258,6 +265,7 @@ pub(crate) fn read_apps(batches: &[RecordBatch], class: Option<&str>) -> Result<
                 events: events[i] as u64,
                 hosts: hosts[i] as u64,
                 users: users[i] as u64,
+                users_seen: users_listed(&user_sids[i]),
                 first_seen: first[i],
                 last_seen: last[i],
             };

@@ -184,14 +184,22 @@ impl Session {
     /// Which apps would be blocked, per group.
     pub async fn report(&self, opts: &ReportOptions) -> Result<Report> {
         let ctx = self.context().await?;
-        crate::report::blocked_apps_by_group(&ctx, &self.inventory, opts).await
+        let mut report = crate::report::blocked_apps_by_group(&ctx, &self.inventory, opts).await?;
+        let apps = report.groups.iter_mut().flat_map(|g| &mut g.apps);
+        self.directory()?
+            .name_users(apps.flat_map(|a| &mut a.users_seen));
+        Ok(report)
     }
 
     /// The rules that would let each group's would-be-blocked apps run; apps the group's
     /// policy in force already allows are left out, and apps it denies are flagged.
     pub async fn suggest(&self, opts: &SuggestOptions) -> Result<Vec<GroupSuggestions>> {
         let ctx = self.context().await?;
-        self.suggest_on(&ctx, opts).await
+        let mut groups = self.suggest_on(&ctx, opts).await?;
+        let suggestions = groups.iter_mut().flat_map(|g| &mut g.suggestions);
+        self.directory()?
+            .name_users(suggestions.flat_map(|s| &mut s.users_seen));
+        Ok(groups)
     }
 
     /// [`Self::suggest`] on `ctx`: one pass per distinct policy in force, so groups with a
@@ -526,7 +534,16 @@ impl Session {
                 },
             );
         }
-        crate::readiness::readiness(&ctx, &self.inventory, &plans, opts).await
+        let mut groups = crate::readiness::readiness(&ctx, &self.inventory, &plans, opts).await?;
+        let apps = groups.iter_mut().flat_map(|g| {
+            g.undecided
+                .iter_mut()
+                .chain(&mut g.deferred)
+                .chain(&mut g.blocked_on_purpose)
+        });
+        self.directory()?
+            .name_users(apps.flat_map(|a| &mut a.users_seen));
+        Ok(groups)
     }
 
     /// Records a decision after checking it against the store: the group is known, the app

@@ -115,17 +115,25 @@ pub struct Simulation {
 }
 
 impl Simulation {
-    /// Fills [`Simulation::names`] for every user SID the answer lists.
+    /// Fills [`Simulation::names`] for every user SID the answer lists, and the names of
+    /// its app rows' users.
     pub fn name_users(&mut self, directory: &policy::identities::Directory) {
-        let apps = self.groups.iter().flat_map(|g| {
-            g.still_blocked
-                .iter()
-                .chain(&g.newly_blocked)
-                .chain(&g.hardening_hits)
-        });
-        for sid in apps.flat_map(|a| &a.user_sids) {
-            if let Some(name) = directory.name(sid) {
-                self.names.insert(sid.clone(), name.to_owned());
+        for g in &mut self.groups {
+            let blocked = g
+                .still_blocked
+                .iter_mut()
+                .chain(&mut g.newly_blocked)
+                .chain(&mut g.hardening_hits);
+            for app in blocked {
+                for sid in &app.user_sids {
+                    if let Some(name) = directory.name(sid) {
+                        self.names.insert(sid.clone(), name.to_owned());
+                    }
+                }
+                directory.name_users(&mut app.app.users_seen);
+            }
+            for risk in &mut g.bypass_risks {
+                directory.name_users(&mut risk.app.users_seen);
             }
         }
     }
@@ -191,7 +199,7 @@ pub async fn simulate(
             .rules()
             .any(|r| policy::harden::is_hardening_rule(&r.name));
     let who = if with_who {
-        ", array_agg(DISTINCT computer_key) AS host_names, array_agg(DISTINCT user_sid) AS user_sids"
+        ", array_agg(DISTINCT computer_key) AS host_names"
     } else {
         ""
     };

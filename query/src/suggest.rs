@@ -131,8 +131,7 @@ pub async fn suggest_rules(
         &filter,
         ", array_agg(DISTINCT CASE WHEN publisher IS NULL THEN generic_path END) AS unsigned_paths,
            array_agg(DISTINCT CASE WHEN decision = 'denied' THEN rule_name END) AS denied_by,
-           array_agg(DISTINCT computer_key) AS host_names,
-           array_agg(DISTINCT user_sid) AS user_sids",
+           array_agg(DISTINCT computer_key) AS host_names",
     );
     let batches = collect(ctx, &sql).await?;
     let extra = |name: &str| -> Result<Vec<Vec<Vec<String>>>> {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use policy::Policy;
 use policy::diff::PolicyDiff;
+use policy::identities::users_listed;
 
 use crate::report::AppRow;
 use crate::simulate::{BlockedApp, Simulation};
@@ -159,6 +160,8 @@ fn merge(into: &mut BlockedApp, other: &BlockedApp) {
     }
     into.app.hosts = into.app.hosts.max(into.host_names.len() as u64);
     into.app.users = into.app.users.max(into.user_sids.len() as u64);
+    let both = into.app.users_seen.iter().chain(&other.app.users_seen);
+    into.app.users_seen = users_listed(both.map(|u| &u.sid));
 }
 
 /// `after − before`: the apps blocked by one simulation and not (or less) by the other.

@@ -17,7 +17,7 @@ pub mod sheet;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use policy::identities::Directory;
+use policy::identities::users_text;
 use query::readiness::{GroupReadiness, ReadinessOptions, ResidualApp};
 use query::report::{OutcomeFilter, ReportOptions};
 use query::suggest::SuggestOptions;
@@ -58,9 +58,6 @@ pub struct WorkbookOptions {
     pub groups: Vec<String>,
     pub include_noise: bool,
 }
-
-/// The users listed per app at most (the total is in the `Users` column).
-pub const USERS_LISTED: usize = 50;
 
 /// The workbook's sheets, from the session's answers.
 pub async fn gather(session: &Session, opts: &WorkbookOptions) -> Result<Vec<Sheet>, Error> {
@@ -109,7 +106,6 @@ pub async fn gather(session: &Session, opts: &WorkbookOptions) -> Result<Vec<She
             ..SuggestOptions::default()
         })
         .await?;
-    let directory = session.directory()?;
     let (hosts, _) = session
         .host_activity(&opts.window, &groups, opts.include_noise)
         .await?;
@@ -187,7 +183,7 @@ pub async fn gather(session: &Session, opts: &WorkbookOptions) -> Result<Vec<She
                     .filter(|t| !t.is_empty())
                     .into(),
                 who.map(|a| a.host_names.join(", ")).into(),
-                who.map(|a| named_users(&a.user_sids, &directory)).into(),
+                who.map(|a| users_text(&a.users_seen, a.users)).into(),
             ]);
         }
         group_sheets.push(sheet);
@@ -387,22 +383,6 @@ fn condition_text(condition: &policy::Condition) -> String {
             .collect::<Vec<_>>()
             .join(", "),
     }
-}
-
-/// `SID (DOMAIN\name)` for the first [`USERS_LISTED`] users.
-fn named_users(sids: &[String], directory: &Directory) -> String {
-    let mut listed: Vec<String> = sids
-        .iter()
-        .take(USERS_LISTED)
-        .map(|sid| match directory.name(sid) {
-            Some(name) => format!("{sid} ({name})"),
-            None => sid.clone(),
-        })
-        .collect();
-    if sids.len() > USERS_LISTED {
-        listed.push(format!("… {} more", sids.len() - USERS_LISTED));
-    }
-    listed.join(", ")
 }
 
 /// Undecided apps (the candidate would block them) per (group, host).

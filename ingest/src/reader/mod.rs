@@ -593,7 +593,7 @@ mod tests {
     fn the_typed_path_agrees_with_the_full_renderer() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-logs");
         let files = evtx_files(&root);
-        assert!(files.len() > 10, "{files:?}");
+        assert!(files.len() > 8, "{files:?}");
         let mut applocker = 0;
         for path in files {
             let results = both_paths(&path);

@@ -384,6 +384,34 @@ mod tests {
         assert_eq!(form_of(&utf16), Some(InputForm::EventXml));
     }
 
+    /// A file read to its end is consumed to its last byte, whatever follows the last
+    /// event (a newline, `</Events>`): a collector shows it caught up, not one byte behind.
+    #[test]
+    fn a_whole_export_is_consumed_to_its_end() {
+        let event = crate::text::xml::tests::EVENT_8003;
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("lines.xml", format!("{event}\r\n{event}\n")),
+            ("wrapped.xml", format!("<Events>\n{event}\n</Events>\n")),
+        ];
+        for (name, text) in cases {
+            let path = dir.path().join(name);
+            std::fs::write(&path, &text).unwrap();
+            let sniffed = sniff(&path).unwrap().unwrap();
+            let mut events = 0;
+            let stats = read_events(&path, sniffed, None, |batch| events += batch.len()).unwrap();
+            assert_eq!(stats.consumed, text.len() as u64, "{name}");
+            assert!(events > 0, "{name}");
+        }
+        // A file being written: a tail that could begin the next event waits.
+        let path = dir.path().join("growing.xml");
+        let text = format!("{event}\n<Eve");
+        std::fs::write(&path, &text).unwrap();
+        let sniffed = sniff(&path).unwrap().unwrap();
+        let stats = read_events(&path, sniffed, Some(0), |_| {}).unwrap();
+        assert_eq!(stats.consumed, (text.len() - 4) as u64);
+    }
+
     #[test]
     fn utf16_becomes_utf8_across_reads() {
         let text = "Zoë 😀 \\\\FINSRV01\\Apps";

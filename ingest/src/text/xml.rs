@@ -30,14 +30,21 @@ pub(crate) fn read(
     loop {
         // Find the next event's start.
         let Some(start) = find_start(&buf) else {
+            // Keep a tail that could be the beginning of `<Event`; at the end, only one that
+            // is (a file being written), so a file read to its end is consumed to its end
+            // (the trailing newline, `</Events>`) and a collector sees it caught up.
+            let keep = if eof {
+                open_start_len(&buf)
+            } else {
+                START.len().min(buf.len())
+            };
+            let done = buf.len() - keep;
+            line += newlines(&buf[..done]);
+            buf.drain(..done);
+            sink.stats.consumed += done as u64;
             if eof {
                 return Ok(());
             }
-            // Keep a tail that could be the beginning of `<Event`.
-            let keep = buf.len().saturating_sub(START.len());
-            line += newlines(&buf[..keep]);
-            buf.drain(..keep);
-            sink.stats.consumed += keep as u64;
             eof = fill(&mut reader, &mut buf, line)?;
             continue;
         };
@@ -123,6 +130,15 @@ fn find_start(buf: &[u8]) -> Option<usize> {
         }
     }
     None
+}
+
+/// The length of the longest tail of `buf` that `<Event` could still grow from: `<`,
+/// `<Ev`, …, or `<Event` itself (its next byte not written yet).
+fn open_start_len(buf: &[u8]) -> usize {
+    (1..=START.len().min(buf.len()))
+        .rev()
+        .find(|&n| START.starts_with(&buf[buf.len() - n..]))
+        .unwrap_or(0)
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -229,6 +245,16 @@ pub(crate) mod tests {
         assert_eq!(err.0, "missing field System/Computer");
         let doctype = format!("<!DOCTYPE Event [<!ENTITY x \"y\">]>{EVENT_8003}");
         assert!(decode(&doctype).is_err(), "no DTDs, so no entity expansion");
+    }
+
+    #[test]
+    fn only_a_tail_that_could_start_an_event_is_left_unread() {
+        assert_eq!(open_start_len(b"</Event>\n"), 0);
+        assert_eq!(open_start_len(b"</Event></Events>\r\n"), 0);
+        assert_eq!(open_start_len(b"</Event>\n<Ev"), 3);
+        assert_eq!(open_start_len(b"</Event>\n<Event"), 6);
+        assert_eq!(open_start_len(b"</Event><"), 1);
+        assert_eq!(open_start_len(b""), 0);
     }
 
     #[test]
