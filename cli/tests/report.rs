@@ -181,7 +181,15 @@ fn app_rows_list_their_users_by_name() {
         .args([
             "-q", "generate", "--hosts", "160", "--groups", "2", "--days", "5",
         ])
-        .args(["--events", "12000", "--seed", "11", "--out"])
+        .args([
+            "--events",
+            "12000",
+            "--seed",
+            "11",
+            "--enforce",
+            "finance:EXE:2",
+            "--out",
+        ])
         .arg(&logs)
         .assert()
         .success();
@@ -289,6 +297,40 @@ fn app_rows_list_their_users_by_name() {
         }
     }
     assert!(seen.0 > 0, "readiness: {seen:?}");
+
+    // After the flip: the exception queue's apps name their users too.
+    let policy = logs.join("current-policy.xml");
+    for args in [
+        &[
+            "policy",
+            "import",
+            "--group",
+            "finance",
+            policy.to_str().unwrap(),
+        ][..],
+        &["policy", "publish", "--group", "finance"],
+        &[
+            "rollout",
+            "enforce",
+            "--group",
+            "finance",
+            "--collection",
+            "EXE",
+        ],
+    ] {
+        let mut command = lockstep();
+        command.args(args).arg("--data").arg(&data);
+        if args[0] == "rollout" {
+            command.args(["--version", "1", "--at", "2026-10-07"]);
+        }
+        command.assert().success();
+    }
+    let mut seen = (0, 0, 0);
+    let monitor = on_store(&["monitor", "--group", "finance"]);
+    for app in monitor["exceptions"].as_array().unwrap() {
+        check("monitor", app, &mut seen);
+    }
+    assert!(seen.0 > 0, "monitor: {seen:?} in {monitor}");
 
     // CSV: the listed users, `SID (DOMAIN\name)`, `|` between them.
     let csv = lockstep()

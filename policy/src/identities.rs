@@ -69,6 +69,19 @@ pub fn users_listed<S: AsRef<str>>(sids: impl IntoIterator<Item = S>) -> Vec<Nam
         .collect()
 }
 
+/// Two rows' listed users as one list (distinct, by SID, at most [`USERS_LISTED`]), names
+/// kept: what a row merged from two (an app blocked in two groups) lists.
+pub fn users_merged(a: &[NamedUser], b: &[NamedUser]) -> Vec<NamedUser> {
+    let mut by_sid: BTreeMap<&str, &NamedUser> = BTreeMap::new();
+    for user in a.iter().chain(b) {
+        let kept = by_sid.entry(&user.sid).or_insert(user);
+        if kept.name.is_none() {
+            *kept = user;
+        }
+    }
+    by_sid.into_values().take(USERS_LISTED).cloned().collect()
+}
+
 /// `SID (DOMAIN\name), …` for the users listed, then how many more there were of `total`.
 pub fn users_text(users: &[NamedUser], total: u64) -> String {
     let mut listed: Vec<String> = users.iter().map(ToString::to_string).collect();
@@ -548,6 +561,43 @@ mod tests {
 \"CN=Jane Doe,OU=Finance,DC=contoso,DC=com\",\"Jane Doe\",\"user\",\"jdoe\",\"S-1-5-21-1-2-3-1104\",\"CN=Finance Staff,OU=Groups,DC=contoso,DC=com;CN=Unknown,DC=contoso,DC=com\"\n\
 \"CN=Finance Staff,OU=Groups,DC=contoso,DC=com\",\"Finance Staff\",\"group\",\"Finance Staff\",\"S-1-5-21-1-2-3-2001\",\"CN=All Staff,OU=Groups,DC=contoso,DC=com\"\n\
 \"CN=All Staff,OU=Groups,DC=contoso,DC=com\",\"All Staff\",\"group\",\"All Staff\",\"S-1-5-21-1-2-3-2002\",\"\"\n";
+
+    #[test]
+    fn listed_users_are_distinct_sorted_capped_and_named() {
+        let sids: Vec<String> = (0..80)
+            .rev()
+            .map(|n| format!("S-1-5-21-1-2-3-{}", 1000 + n))
+            .chain(["S-1-5-18".to_owned(), "S-1-5-21-1-2-3-1000".to_owned()])
+            .collect();
+        let mut listed = users_listed(&sids);
+        assert_eq!(listed.len(), USERS_LISTED);
+        assert!(listed.windows(2).all(|w| w[0].sid < w[1].sid));
+        assert_eq!(listed[0].sid, "S-1-5-18");
+        let directory = parse(CSV).unwrap().directory;
+        directory.name_users(&mut listed);
+        assert_eq!(
+            listed[0].name.as_deref(),
+            Some("NT AUTHORITY\\SYSTEM"),
+            "well known"
+        );
+        assert!(
+            listed[1..].iter().all(|u| u.name.is_none()),
+            "not in the export"
+        );
+        assert_eq!(listed[0].to_string(), "S-1-5-18 (NT AUTHORITY\\SYSTEM)");
+        assert_eq!(listed[1].to_string(), "S-1-5-21-1-2-3-1000");
+        assert!(users_text(&listed, 81).ends_with(", … 31 more"));
+        assert!(!users_text(&listed[..2], 2).contains("more"));
+
+        // Merged rows keep the names either side had, and stay capped.
+        let mut jdoe = users_listed(["S-1-5-21-1-2-3-1104"]);
+        directory.name_users(&mut jdoe);
+        let unnamed = users_listed(["S-1-5-21-1-2-3-1104", "S-1-5-21-1-2-3-0999"]);
+        let merged = users_merged(&unnamed, &jdoe);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[1].name.as_deref(), Some("CONTOSO\\jdoe"));
+        assert_eq!(users_merged(&listed, &unnamed).len(), USERS_LISTED);
+    }
 
     #[test]
     fn csv_names_memberships_and_nesting() {

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 use datafusion::prelude::SessionContext;
 use policy::Evaluator;
-use policy::identities::{NamedUser, users_listed};
+use policy::identities::{NamedUser, users_merged};
 use schema::{Collection, Outcome};
 use workspace::{Decision, Verdict};
 
@@ -507,8 +507,7 @@ fn merge_same_app(apps: &mut Vec<ResidualApp>) {
                 seen.events += app.events;
                 seen.hosts = seen.hosts.max(app.hosts);
                 seen.users = seen.users.max(app.users);
-                let both = seen.users_seen.iter().chain(&app.users_seen);
-                seen.users_seen = users_listed(both.map(|u| &u.sid));
+                seen.users_seen = users_merged(&seen.users_seen, &app.users_seen);
                 for (ours, theirs) in [
                     (&mut seen.host_names, app.host_names),
                     (&mut seen.user_sids, app.user_sids),

@@ -373,14 +373,13 @@ impl Session {
         let ctx = self.context().await?;
         self.ensure_group(&ctx, group).await?;
         let rollouts = ws.rollouts(group)?;
-        crate::monitor::monitor(
-            &ctx,
-            &self.inventory,
-            group,
-            &rollouts,
-            &self.decisions_for(group)?,
-        )
-        .await
+        let decisions = self.decisions_for(group)?;
+        let mut monitor =
+            crate::monitor::monitor(&ctx, &self.inventory, group, &rollouts, &decisions).await?;
+        let apps = monitor.exceptions.iter_mut();
+        self.directory()?
+            .name_users(apps.flat_map(|e| &mut e.app.users_seen));
+        Ok(monitor)
     }
 
     /// The group's published versions, oldest first.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use policy::Policy;
 use policy::diff::PolicyDiff;
-use policy::identities::users_listed;
+use policy::identities::users_merged;
 
 use crate::report::AppRow;
 use crate::simulate::{BlockedApp, Simulation};
@@ -160,8 +160,7 @@ fn merge(into: &mut BlockedApp, other: &BlockedApp) {
     }
     into.app.hosts = into.app.hosts.max(into.host_names.len() as u64);
     into.app.users = into.app.users.max(into.user_sids.len() as u64);
-    let both = into.app.users_seen.iter().chain(&other.app.users_seen);
-    into.app.users_seen = users_listed(both.map(|u| &u.sid));
+    into.app.users_seen = users_merged(&into.app.users_seen, &other.app.users_seen);
 }
 
 /// `after − before`: the apps blocked by one simulation and not (or less) by the other.
