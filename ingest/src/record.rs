@@ -20,7 +20,7 @@ use crate::event::AuditEvent;
 pub(crate) const APPLOCKER_PROVIDER: &str = "Microsoft-Windows-AppLocker";
 
 /// What a record turned out to be.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) enum Decoded {
     AppLocker(Box<AuditEvent>),
     /// Another provider (or a non-event AppLocker ID): skipped, counted.

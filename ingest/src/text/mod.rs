@@ -20,6 +20,7 @@ use crate::reader::FileStats;
 
 pub(crate) mod json;
 pub(crate) mod xml;
+mod xml_fast;
 
 /// What a file holds, by its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,7 @@ use std::io::BufRead;
 
 use roxmltree::Node;
 
+use super::xml_fast::Scanned;
 use super::{ReadError, Sink};
 use crate::record::{DecodeError, Decoded, PayloadField, RawSystem, XML_NAMES, assemble};
 
@@ -149,8 +150,55 @@ fn newlines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|b| **b == b'\n').count() as u64
 }
 
-/// One `<Event>` element into a row (or `Other` for another provider).
+/// One `<Event>` element into a row (or `Other` for another provider): by the fast scan
+/// where it reads the element ([`super::xml_fast`]), else by roxmltree.
 pub(crate) fn decode(text: &str) -> Result<Decoded, DecodeError> {
+    match decode_fast(text) {
+        Some(decoded) => decoded,
+        None => decode_full(text),
+    }
+}
+
+/// [`decode`] by the fast scan; `None` where it leaves the element to roxmltree.
+fn decode_fast(text: &str) -> Option<Result<Decoded, DecodeError>> {
+    let s = Scanned::new(text)?;
+    let system = s.child(0, "System");
+    let of = |name: &str| system.and_then(|sys| s.child(sys, name));
+    // System values are borrowed as written; one with a reference goes the full way.
+    let text_of = |name: &str| of(name).map_or(Some(None), |at| s.plain_text(at));
+    let attribute_of = |name: &str, attribute: &str| {
+        of(name).map_or(Some(None), |at| s.plain_attribute(at, attribute))
+    };
+    let raw = RawSystem {
+        provider: attribute_of("Provider", "Name")?,
+        event_id: text_of("EventID")?,
+        time: attribute_of("TimeCreated", "SystemTime")?,
+        time_us: None,
+        record_id: text_of("EventRecordID")?,
+        computer: text_of("Computer")?,
+        channel: text_of("Channel")?,
+        security_user: attribute_of("Security", "UserID")?,
+    };
+    let sys = match raw.check(&XML_NAMES) {
+        Ok(Some(sys)) => sys,
+        Ok(None) => return Some(Ok(Decoded::Other)),
+        Err(e) => return Some(Err(e)),
+    };
+    let user_data = s.child(0, "UserData").and_then(|u| s.first_child(u));
+    let event_data = s.child(0, "EventData");
+    let value = |field: PayloadField| {
+        let name = field.name();
+        match (user_data, event_data) {
+            (Some(data), _) => s.child(data, name).and_then(|at| s.text(at)),
+            (None, Some(data)) => s.data_named(data, name).and_then(|at| s.text(at)),
+            (None, None) => None,
+        }
+    };
+    Some(Ok(Decoded::AppLocker(Box::new(assemble(sys, value)))))
+}
+
+/// [`decode`] by roxmltree: every element it reads, and the error for one it cannot.
+fn decode_full(text: &str) -> Result<Decoded, DecodeError> {
     let doc = roxmltree::Document::parse(text)
         .map_err(|e| DecodeError(format!("not well-formed event XML: {e}")))?;
     let event = doc.root_element();
@@ -255,6 +303,75 @@ pub(crate) mod tests {
         assert_eq!(open_start_len(b"</Event>\n<Event"), 6);
         assert_eq!(open_start_len(b"</Event><"), 1);
         assert_eq!(open_start_len(b""), 0);
+    }
+
+    /// The fast scan reads what roxmltree reads: every event of the sample fleet's XML
+    /// export, pretty-printed, with references, and App Control's form.
+    #[test]
+    fn the_fast_scan_reads_what_roxmltree_reads() {
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-logs/FIN-LT001");
+        let mut texts: Vec<String> = Vec::new();
+        for entry in std::fs::read_dir(root).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            texts.extend(text.lines().map(str::to_owned));
+        }
+        assert!(texts.len() > 200, "{}", texts.len());
+        let pretty = EVENT_8003.replace("><", ">\r\n  <");
+        let escaped = EVENT_8003.replace("GIT.EXE</FilePath>", "G&amp;IT &#x41;.EXE</FilePath>");
+        texts.extend([EVENT_8003.to_owned(), pretty, escaped]);
+        for text in &texts {
+            let fast = decode_fast(text).expect("the fast scan reads Windows' event XML");
+            assert_eq!(fast, decode_full(text), "{text}");
+        }
+        let escaped = decode(&EVENT_8003.replace("GIT.EXE</FilePath>", "G&amp;IT.EXE</FilePath>"));
+        let Ok(Decoded::AppLocker(e)) = escaped else {
+            panic!("{escaped:?}")
+        };
+        assert_eq!(
+            e.file_path.as_deref(),
+            Some("%OSDRIVE%\\USERS\\TOPSY\\G&IT.EXE")
+        );
+    }
+
+    /// Damaged events (seeded byte changes): where the fast scan gives an answer, it is
+    /// roxmltree's; what it cannot judge it leaves to roxmltree.
+    #[test]
+    fn damaged_events_read_the_same_either_way() {
+        let mut state: u64 = 0x5EED_0F_E7E7;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        const MARKUP: &[u8] = b"<>/&\"'= x;#";
+        let bytes = EVENT_8003.as_bytes();
+        let (mut answered, mut left) = (0, 0);
+        for _ in 0..4000 {
+            let mut damaged = bytes.to_vec();
+            for _ in 0..1 + next(3) {
+                let at = next(damaged.len());
+                match next(3) {
+                    0 => {
+                        damaged.remove(at);
+                    }
+                    1 => damaged[at] = MARKUP[next(MARKUP.len())],
+                    _ => damaged.insert(at, MARKUP[next(MARKUP.len())]),
+                }
+            }
+            let Ok(text) = std::str::from_utf8(&damaged) else {
+                continue;
+            };
+            match decode_fast(text) {
+                Some(fast) => {
+                    answered += 1;
+                    assert_eq!(fast, decode_full(text), "{text}");
+                }
+                None => left += 1,
+            }
+        }
+        assert!(answered > 100 && left > 100, "{answered} {left}");
     }
 
     #[test]
