@@ -64,6 +64,7 @@ def main(data, inventory):
         arg_min(binary_version, binary_version_key) AS version_min,
         arg_max(binary_version, binary_version_key) AS version_max,
         sum(events) AS events, count(DISTINCT computer_key) AS hosts, count(DISTINCT user_sid) AS users,
+        list(DISTINCT user_sid) AS user_sids,
         min(first_seen) AS first_seen, max(last_seen) AS last_seen,
         count(DISTINCT generic_path) AS path_count, list(DISTINCT generic_path) AS paths
       FROM apps GROUP BY grp, collection, publisher, product, binary_name, app_hash, app_path

@@ -89,7 +89,7 @@ pub(crate) fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
     let session = args.store.session(&[])?.with_current(given);
     let opts = SuggestOptions {
         window: args.store.window()?,
-        groups: args.store.groups.clone(),
+        groups: args.store.checked_groups(&session)?,
         granularity: args.granularity,
         sid: args.sid.clone(),
         include_noise: args.store.include_noise,
@@ -266,7 +266,7 @@ pub(crate) fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let evaluator = Evaluator::new(&candidate, sid_groups);
     let opts = SimulateOptions {
         window: args.store.window()?,
-        groups: args.store.groups.clone(),
+        groups: args.store.checked_groups(&session)?,
         include_noise: args.store.include_noise,
         include_allowed: true,
         with_who: false,
@@ -416,7 +416,7 @@ pub(crate) fn readiness(args: ReadinessArgs) -> anyhow::Result<ExitCode> {
     let sid_groups = read_sid_groups(args.sid_groups.as_deref())?;
     let opts = ReadinessOptions {
         window: args.store.window()?,
-        groups: args.store.groups.clone(),
+        groups: args.store.checked_groups(&session)?,
         min_days: args.min_days,
         silent_days: args.silent_days,
         include_noise: args.store.include_noise,

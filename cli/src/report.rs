@@ -59,7 +59,7 @@ pub(crate) fn run(args: ReportArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let table_top = matches!(args.format, Format::Table).then_some(TABLE_TOP);
     let opts = ReportOptions {
         window: args.store.window()?,
-        groups: args.store.groups.clone(),
+        groups: args.store.checked_groups(&session)?,
         collections: args.collections.clone(),
         outcome: args.outcome,
         include_noise: args.store.include_noise,

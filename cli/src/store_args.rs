@@ -103,6 +103,34 @@ impl StoreArgs {
     pub(crate) fn session(&self, inputs: &[PathBuf]) -> anyhow::Result<query::Session> {
         self.base.session(inputs)
     }
+
+    /// `--group` as given, each checked to be a group the inventory or the store knows: a
+    /// mistyped name is an error naming the known groups, not an empty answer.
+    pub(crate) fn checked_groups(&self, session: &query::Session) -> anyhow::Result<Vec<String>> {
+        if self.groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let known = crate::engine::block_on(session.known_groups())?;
+        let unknown: Vec<&str> = self
+            .groups
+            .iter()
+            .filter(|g| !known.contains(*g))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            let known: Vec<&str> = known.iter().map(String::as_str).collect();
+            anyhow::bail!(
+                "no group {}: the inventory and the store know {}",
+                unknown.join(", "),
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            );
+        }
+        Ok(self.groups.clone())
+    }
 }
 
 /// Reads a policy, whatever form it has (policy XML, a registry.pol, a GPO backup folder),

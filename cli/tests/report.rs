@@ -1,7 +1,7 @@
 //! `lockstep report` end to end on the bundled fleet: the quick start's command, the JSON
 //! shape the README documents, CSV, and an empty store.
 
-use crate::support::{ingest_sample_logs, lockstep, sample_logs, sample_store};
+use crate::support::{ingest_sample_logs, json_of, lockstep, sample_logs, sample_store};
 
 #[test]
 fn report_on_sample_logs_ingests_first_and_uses_the_folder_inventory() {
@@ -195,19 +195,10 @@ fn app_rows_list_their_users_by_name() {
         .success();
     let export = logs.join("identities.csv");
     let on_store = |args: &[&str]| -> serde_json::Value {
-        let out = lockstep()
-            .args(args)
-            .arg("--data")
-            .arg(&data)
-            .args(["--format", "json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        let mut command = lockstep();
+        command.args(args).arg("--data").arg(&data);
+        command.args(["--format", "json"]);
+        json_of(command)
     };
     lockstep()
         .args(["-q", "ingest", "--data"])
@@ -346,4 +337,33 @@ fn app_rows_list_their_users_by_name() {
             .any(|(s, n)| csv.contains(&format!("{s} ({n})"))),
         "a named user in:\n{csv}"
     );
+}
+
+/// A mistyped `--group` is an error naming the groups there are, not an empty answer.
+#[test]
+fn an_unknown_group_is_named_with_the_known_ones() {
+    let data = sample_store();
+    let policy = sample_logs().join("current-policy.xml");
+    for args in [
+        &["report", "--group", "financ"][..],
+        &["suggest", "--group", "financ"],
+        &["readiness", "--group", "financ"],
+        &[
+            "simulate",
+            "--group",
+            "financ",
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
+    ] {
+        let out = crate::support::on_sample_store(args, data.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("no group financ: the inventory and the store know engineering, finance, hr, it-ops, sales, unassigned"),
+            "{args:?}: {stderr}"
+        );
+    }
 }

@@ -14,14 +14,17 @@ pub(crate) fn lockstep() -> Command {
 /// The JSON a Python script of the repository prints for `arg`, run with the test
 /// environment's Python and `modules` (which `cargo xtask test` installs).
 pub(crate) fn python_json(script: &str, modules: &[&str], arg: &Path) -> serde_json::Value {
-    let out = std::process::Command::new(testkit::python(modules))
-        .arg(testkit::repo().join(script))
-        .arg(arg)
-        .output()
-        .unwrap();
+    let mut command = std::process::Command::new(testkit::python(modules));
+    command.arg(testkit::repo().join(script)).arg(arg);
+    json_of(Command::from_std(command))
+}
+
+/// The JSON `command` prints, after it succeeded (its stderr shown when it did not).
+pub(crate) fn json_of(mut command: Command) -> serde_json::Value {
+    let out = command.output().unwrap();
     assert!(
         out.status.success(),
-        "{script}: {}",
+        "{command:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()

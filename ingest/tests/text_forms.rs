@@ -12,7 +12,11 @@ use generate::OutputFormat;
 use crate::fixtures::*;
 
 fn fleet(format: OutputFormat) -> (tempfile::TempDir, generate::Summary) {
-    generated(generate::Options {
+    generated(fleet_options(format))
+}
+
+fn fleet_options(format: OutputFormat) -> generate::Options {
+    generate::Options {
         seed: 3,
         hosts: 12,
         groups: 3,
@@ -22,7 +26,7 @@ fn fleet(format: OutputFormat) -> (tempfile::TempDir, generate::Summary) {
         wef_coverage: 50,
         format,
         ..Default::default()
-    })
+    }
 }
 
 #[test]
@@ -79,15 +83,8 @@ fn three_forms_of_one_fleet_give_the_same_store() {
 fn a_fleet_with_text_exports_gives_the_store_of_its_evtx_form() {
     let (evtx, _) = fleet(OutputFormat::Evtx);
     let (mixed, summary) = generated(generate::Options {
-        seed: 3,
-        hosts: 12,
-        groups: 3,
-        days: 4,
-        events: 2_500,
-        forwarded: 1,
-        wef_coverage: 50,
         text_exports: 2,
-        ..Default::default()
+        ..fleet_options(OutputFormat::Evtx)
     });
     let mut text_files = files_with(mixed.path(), &["xml", "ndjson"]);
     text_files.retain(|f| f.parent() != Some(mixed.path())); // not current-policy.xml

@@ -24,60 +24,58 @@ pub(crate) fn read(
     mut reader: Box<dyn BufRead + Send>,
     sink: &mut Sink<'_>,
 ) -> Result<(), ReadError> {
-    let mut buf: Vec<u8> = Vec::new();
-    // The line `buf[0]` is on, 1-based.
+    let mut unread = Unread::default();
+    // The line the first unread byte is on, 1-based.
     let mut line: u64 = 1;
     let mut eof = false;
     loop {
         // Find the next event's start.
-        let Some(start) = find_start(&buf) else {
+        let Some(start) = find_start(unread.bytes()) else {
             // Keep a tail that could be the beginning of `<Event`; at the end, only one that
             // is (a file being written), so a file read to its end is consumed to its end
             // (the trailing newline, `</Events>`) and a collector sees it caught up.
             let keep = if eof {
-                open_start_len(&buf)
+                open_start_len(unread.bytes())
             } else {
-                START.len().min(buf.len())
+                START.len().min(unread.len())
             };
-            let done = buf.len() - keep;
-            line += newlines(&buf[..done]);
-            buf.drain(..done);
-            sink.stats.consumed += done as u64;
+            let done = unread.len() - keep;
+            line += newlines(&unread.bytes()[..done]);
+            unread.consume(done, sink);
             if eof {
                 return Ok(());
             }
-            eof = fill(&mut reader, &mut buf, line)?;
+            eof = unread.fill(&mut reader, line)?;
             continue;
         };
-        line += newlines(&buf[..start]);
-        buf.drain(..start);
-        sink.stats.consumed += start as u64;
-        // Find its end, reading more as needed, up to MAX_EVENT.
-        let mut searched = START.len();
+        line += newlines(&unread.bytes()[..start]);
+        unread.consume(start, sink);
+        // Find its end, reading more as needed, up to MAX_EVENT; the newlines on the way
+        // are counted in the same pass.
+        let (mut from, mut inside) = (START.len(), 0);
         let end = loop {
-            if let Some(at) = find(&buf[searched.saturating_sub(END.len())..], END) {
-                break Some(searched.saturating_sub(END.len()) + at + END.len());
+            match find_end(unread.bytes(), from, &mut inside) {
+                Ok(end) => break Some(end),
+                Err(resume) => from = resume,
             }
-            searched = buf.len();
-            if buf.len() > MAX_EVENT || eof {
+            if unread.len() > MAX_EVENT || eof {
                 break None;
             }
-            eof = fill(&mut reader, &mut buf, line)?;
+            eof = unread.fill(&mut reader, line)?;
         };
         match end {
             Some(end) => {
-                let decoded = match std::str::from_utf8(&buf[..end]) {
+                let decoded = match std::str::from_utf8(&unread.bytes()[..end]) {
                     Ok(text) => decode(text),
                     Err(e) => Err(DecodeError(format!("not UTF-8 text: {e}"))),
                 };
                 sink.record(line, decoded);
-                line += newlines(&buf[..end]);
-                buf.drain(..end);
-                sink.stats.consumed += end as u64;
+                line += inside;
+                unread.consume(end, sink);
             }
             // A collector's file may still be written: the rest is read next time.
-            None if eof && sink.live && buf.len() <= MAX_EVENT => return Ok(()),
-            None if eof && buf.len() <= MAX_EVENT => {
+            None if eof && sink.live && unread.len() <= MAX_EVENT => return Ok(()),
+            None if eof && unread.len() <= MAX_EVENT => {
                 sink.damage(
                     line,
                     "the last <Event> is cut off: no </Event> before the end of the file".into(),
@@ -92,30 +90,60 @@ pub(crate) fn read(
                         MAX_EVENT >> 10
                     ),
                 );
-                line += newlines(&buf[..START.len()]);
-                buf.drain(..START.len());
-                sink.stats.consumed += START.len() as u64;
+                line += newlines(&unread.bytes()[..START.len()]);
+                unread.consume(START.len(), sink);
             }
         }
     }
 }
 
-/// Reads more of the stream into `buf`; `true` at the end.
-fn fill(
-    reader: &mut Box<dyn BufRead + Send>,
-    buf: &mut Vec<u8>,
-    line: u64,
-) -> Result<bool, ReadError> {
-    let chunk = reader
-        .fill_buf()
-        .map_err(|error| ReadError { line, error })?;
-    if chunk.is_empty() {
-        return Ok(true);
+/// The bytes read from the stream and not consumed yet: `buf[at..end]`. Consuming moves a
+/// cursor; the rest moves to the front only when more is read (once per read, not once per
+/// event), and the stream is read straight into `buf` (no copy through the reader's own
+/// buffer).
+#[derive(Default)]
+struct Unread {
+    buf: Vec<u8>,
+    at: usize,
+    end: usize,
+}
+
+/// How much is asked of the stream at once.
+const READ_SIZE: usize = 256 << 10;
+
+impl Unread {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.at..self.end]
     }
-    buf.extend_from_slice(chunk);
-    let n = chunk.len();
-    reader.consume(n);
-    Ok(false)
+
+    fn len(&self) -> usize {
+        self.end - self.at
+    }
+
+    /// Consumes `n` bytes, counted as read from the file.
+    fn consume(&mut self, n: usize, sink: &mut Sink<'_>) {
+        self.at += n;
+        sink.stats.consumed += n as u64;
+    }
+
+    /// Reads more of the stream; `true` at the end.
+    fn fill(&mut self, reader: &mut Box<dyn BufRead + Send>, line: u64) -> Result<bool, ReadError> {
+        use std::io::Read as _;
+        self.buf.copy_within(self.at..self.end, 0);
+        self.end -= self.at;
+        self.at = 0;
+        if self.buf.len() - self.end < READ_SIZE {
+            self.buf.resize(self.end + READ_SIZE, 0);
+        }
+        let n = loop {
+            match reader.read(&mut self.buf[self.end..]) {
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => break other.map_err(|error| ReadError { line, error })?,
+            }
+        };
+        self.end += n;
+        Ok(n == 0)
+    }
 }
 
 /// The offset of the next `<Event` start tag (not `<Events`, `<EventData`, `<EventID`…).
@@ -133,6 +161,28 @@ fn find_start(buf: &[u8]) -> Option<usize> {
     None
 }
 
+/// The end of the `</Event>` in `bytes` from `from` on (just after it), counting into
+/// `newlines` the line breaks before it; else where to search on from once more is read
+/// (a tail that could begin `</Event>` is searched again, its line breaks not yet counted).
+fn find_end(bytes: &[u8], from: usize, newlines: &mut u64) -> Result<usize, usize> {
+    for (i, &b) in bytes.iter().enumerate().skip(from) {
+        match b {
+            b'\n' => *newlines += 1,
+            b'<' => {
+                let rest = &bytes[i..];
+                if rest.starts_with(END) {
+                    return Ok(i + END.len());
+                }
+                if rest.len() < END.len() && END.starts_with(rest) {
+                    return Err(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    Err(bytes.len().max(from))
+}
+
 /// The length of the longest tail of `buf` that `<Event` could still grow from: `<`,
 /// `<Ev`, …, or `<Event` itself (its next byte not written yet).
 fn open_start_len(buf: &[u8]) -> usize {
@@ -143,7 +193,17 @@ fn open_start_len(buf: &[u8]) -> usize {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    // By the first byte, then the rest: `<` is every few bytes in XML, the rest rarely.
+    let (first, rest) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(at) = haystack[from..].iter().position(|b| b == first) {
+        let at = from + at;
+        if haystack[at + 1..].starts_with(rest) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 fn newlines(bytes: &[u8]) -> u64 {
@@ -372,6 +432,29 @@ pub(crate) mod tests {
             }
         }
         assert!(answered > 100 && left > 100, "{answered} {left}");
+    }
+
+    #[test]
+    fn the_end_is_found_across_reads_with_its_lines_counted_once() {
+        let mut lines = 0;
+        assert_eq!(find_end(b"<Event>\n<A/>\n</Ev", 6, &mut lines), Err(13));
+        assert_eq!(lines, 2);
+        assert_eq!(
+            find_end(b"<Event>\n<A/>\n</Event>\n", 13, &mut lines),
+            Ok(21)
+        );
+        assert_eq!(lines, 2, "the tail searched again holds no line break");
+        let mut lines = 0;
+        assert_eq!(find_end(b"<Event>x", 6, &mut lines), Err(8));
+        assert_eq!(find_end(b"<E", 6, &mut lines), Err(6));
+    }
+
+    #[test]
+    fn find_finds_the_first_whole_needle() {
+        assert_eq!(find(b"<Ev<Event", b"<Event"), Some(3));
+        assert_eq!(find(b"</Event", b"</Event>"), None);
+        assert_eq!(find(b"x</Event>", b"</Event>"), Some(1));
+        assert_eq!(find(b"", b"<"), None);
     }
 
     #[test]

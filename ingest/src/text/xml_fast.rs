@@ -18,37 +18,67 @@ struct Element<'a> {
     name: &'a str,
     /// The raw attribute text after the name (checked well-formed).
     attrs: &'a str,
-    /// The raw text before its first child or end tag (entity references not replaced).
+    /// The raw text before its first child or end tag (references not replaced).
     text: Option<&'a str>,
 }
 
-/// `text`'s elements, or `None` where the full parser is to read it.
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+}
+
+/// `text`'s elements, or `None` where the full parser is to read it. One pass over the
+/// bytes: texts up to the next `<`, then the tag, its attributes checked as they go by.
 fn elements(text: &str) -> Option<Vec<Element<'_>>> {
-    let bytes = text.as_bytes();
+    let b = text.as_bytes();
     let mut out: Vec<Element<'_>> = Vec::with_capacity(48);
     // The open elements: index into `out` and name.
     let mut open: Vec<(usize, &str)> = Vec::with_capacity(8);
-    let mut pos = 0;
-    while let Some(at) = text[pos..].find('<') {
-        let lt = pos + at;
-        let between = &text[pos..lt];
+    let mut i = 0;
+    loop {
+        // Text up to the next tag; `&`, `]` and `\r` need a closer look.
+        let start = i;
+        let mut special = false;
+        while let Some(&c) = b.get(i) {
+            if c == b'<' {
+                break;
+            }
+            special |= matches!(c, b'&' | b']' | b'\r');
+            i += 1;
+        }
+        let between = &text[start..i];
         match open.last() {
-            None if !between.trim_start().is_empty() => return None, // text outside the root
+            None if !between.bytes().all(is_space) => return None, // text outside the root
+            Some(_) if special && !valid_text(between) => return None,
             Some(&(index, _)) if !between.is_empty() && index + 1 == out.len() => {
-                // Text right after the innermost element's start tag: its text (only
-                // leaves' texts are ever read).
-                if !valid_text(between) {
-                    return None;
-                }
+                // Right after the innermost element's start tag: its text (only leaves'
+                // texts are ever read).
                 out[index].text = Some(between);
             }
-            Some(_) if !valid_text(between) => return None,
             _ => {}
         }
-        match bytes.get(lt + 1)? {
+        if i == b.len() {
+            return None; // the root is not closed
+        }
+        i += 1; // the `<`
+        match *b.get(i)? {
             b'/' => {
-                let end = lt + 2 + text[lt + 2..].find('>')?;
-                let name = text[lt + 2..end].trim_end_matches([' ', '\t', '\r', '\n']);
+                i += 1;
+                let from = i;
+                while b.get(i).is_some_and(|&c| is_name_byte(c)) {
+                    i += 1;
+                }
+                let name = &text[from..i];
+                while b.get(i).is_some_and(|&c| is_space(c)) {
+                    i += 1;
+                }
+                if b.get(i) != Some(&b'>') {
+                    return None;
+                }
+                i += 1;
                 let (index, open_name) = open.pop()?;
                 if open_name != name {
                     return None;
@@ -57,7 +87,6 @@ fn elements(text: &str) -> Option<Vec<Element<'_>>> {
                 if index + 1 == out.len() && out[index].text.is_some_and(|t| t.contains('\r')) {
                     return None;
                 }
-                pos = end + 1;
                 if open.is_empty() {
                     break; // the root is closed: only whitespace may follow
                 }
@@ -67,98 +96,116 @@ fn elements(text: &str) -> Option<Vec<Element<'_>>> {
                 if open.is_empty() && !out.is_empty() {
                     return None; // a second root
                 }
-                let end = tag_end(bytes, lt + 1)?;
-                let inner = &text[lt + 1..end];
-                let (inner, empty) = match inner.strip_suffix('/') {
-                    Some(inner) => (inner, true),
-                    None => (inner, false),
-                };
-                let name_len = inner.find([' ', '\t', '\r', '\n']).unwrap_or(inner.len());
-                let (name, attrs) = inner.split_at(name_len);
-                if !valid_name(name) || !valid_attrs(attrs) {
+                let from = i;
+                while b.get(i).is_some_and(|&c| is_name_byte(c)) {
+                    i += 1;
+                }
+                let name = &text[from..i];
+                if !valid_name(name) {
                     return None;
                 }
+                let attrs_from = i;
+                let empty = attributes(b, &mut i)?;
                 out.push(Element {
                     depth: open.len(),
                     name,
-                    attrs,
+                    attrs: &text[attrs_from..i],
                     text: None,
                 });
-                if empty {
-                    if open.is_empty() {
-                        pos = end + 1;
-                        break;
-                    }
-                } else {
+                i += if empty { 2 } else { 1 };
+                if !empty {
                     open.push((out.len() - 1, name));
+                } else if open.is_empty() {
+                    break;
                 }
-                pos = end + 1;
             }
         }
     }
-    let closed = open.is_empty() && !out.is_empty();
-    (closed && text[pos..].trim().is_empty()).then_some(out)
+    (open.is_empty() && b[i..].iter().all(|&c| is_space(c))).then_some(out)
 }
 
-/// The `>` that ends the tag starting at `from`, skipping quoted attribute values (which
-/// may hold `>`, never `<`).
-fn tag_end(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut quote = None;
-    for (i, &b) in bytes.iter().enumerate().skip(from) {
-        match (quote, b) {
-            (None, b'>') => return Some(i),
-            (None, b'"' | b'\'') => quote = Some(b),
-            (Some(q), _) if q == b => quote = None,
-            (_, b'<') => return None,
+/// Checks the attributes from `*i` (just after the element name) up to the tag's end,
+/// leaving `*i` at its `>` or `/>`: whether the element is empty (`/>`), or `None` for what
+/// the full parser is to judge: `name="value"` pairs (either quote) after whitespace, each
+/// name once, namespace declarations the only prefixed names, values without markup, tabs
+/// or line breaks, and with known references only.
+fn attributes(b: &[u8], i: &mut usize) -> Option<bool> {
+    let mut names: Vec<&[u8]> = Vec::new();
+    loop {
+        let spaced = *i;
+        while b.get(*i).is_some_and(|&c| is_space(c)) {
+            *i += 1;
+        }
+        match *b.get(*i)? {
+            b'>' => return Some(false),
+            b'/' => return (b.get(*i + 1) == Some(&b'>')).then_some(true),
+            _ if *i == spaced => return None, // no space before the attribute
             _ => {}
         }
+        let from = *i;
+        while b.get(*i).is_some_and(|&c| is_name_byte(c) || c == b':') {
+            *i += 1;
+        }
+        let name = &b[from..*i];
+        let ok = match name.iter().position(|&c| c == b':') {
+            Some(colon) => &name[..colon] == b"xmlns" && valid_name_bytes(&name[colon + 1..]),
+            None => valid_name_bytes(name),
+        };
+        if !ok || names.contains(&name) {
+            return None;
+        }
+        names.push(name);
+        while b.get(*i).is_some_and(|&c| is_space(c)) {
+            *i += 1;
+        }
+        if b.get(*i) != Some(&b'=') {
+            return None;
+        }
+        *i += 1;
+        while b.get(*i).is_some_and(|&c| is_space(c)) {
+            *i += 1;
+        }
+        let quote = *b.get(*i)?;
+        if quote != b'"' && quote != b'\'' {
+            return None;
+        }
+        *i += 1;
+        let value_from = *i;
+        let mut reference = false;
+        loop {
+            match *b.get(*i)? {
+                c if c == quote => break,
+                // No markup in values; XML turns tabs and line breaks into spaces.
+                b'<' | b'\t' | b'\r' | b'\n' => return None,
+                b'&' => reference = true,
+                _ => {}
+            }
+            *i += 1;
+        }
+        if reference {
+            let value = std::str::from_utf8(&b[value_from..*i]).ok()?;
+            unescape(value)?;
+        }
+        *i += 1;
     }
-    None
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.contains(':')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-        && !name.as_bytes()[0].is_ascii_digit()
+    valid_name_bytes(name.as_bytes())
 }
 
-/// Text holds no markup start and only known entity references.
+/// A name of ASCII letters, digits, `_`, `-` and `.`, not starting with a digit (what
+/// Windows writes; anything else goes to the full parser).
+fn valid_name_bytes(name: &[u8]) -> bool {
+    match name.first() {
+        Some(first) => !first.is_ascii_digit() && name.iter().all(|&c| is_name_byte(c)),
+        None => false,
+    }
+}
+
+/// Text holds no CDATA end and only known references.
 fn valid_text(text: &str) -> bool {
     !text.contains("]]>") && (!text.contains('&') || unescape(text).is_some())
-}
-
-/// `name="value"` pairs (either quote), whitespace between them; namespace declarations
-/// are the only prefixed names.
-fn valid_attrs(attrs: &str) -> bool {
-    let mut seen: Vec<&str> = Vec::new();
-    let mut rest = attrs;
-    loop {
-        let trimmed = rest.trim_start_matches([' ', '\t', '\r', '\n']);
-        if trimmed.is_empty() {
-            return true;
-        }
-        if trimmed.len() == rest.len() {
-            return false; // no whitespace before the attribute
-        }
-        let Some((name, value, after)) = next_attr(trimmed) else {
-            return false;
-        };
-        let prefixed_ok = match name.split_once(':') {
-            Some(("xmlns", local)) => valid_name(local),
-            Some(_) => false,
-            None => valid_name(name),
-        };
-        // XML turns tabs and line breaks in values into spaces: left to the full parser.
-        let normalised = value.contains(['\t', '\r', '\n']);
-        if !prefixed_ok || seen.contains(&name) || normalised || !valid_text(value) {
-            return false;
-        }
-        seen.push(name);
-        rest = after;
-    }
 }
 
 /// The first attribute of `text` (which starts at its name): name, raw value, the rest.
@@ -171,7 +218,7 @@ fn next_attr(text: &str) -> Option<(&str, &str, &str)> {
     Some((name, &value[1..=close], &value[close + 2..]))
 }
 
-/// The raw value of attribute `name` (checked well-formed by [`valid_attrs`]).
+/// The raw value of attribute `name` (checked well-formed by [`attributes`]).
 fn attribute<'a>(element: &Element<'a>, name: &str) -> Option<&'a str> {
     let mut rest = element.attrs;
     loop {
