@@ -398,7 +398,7 @@ pub(crate) mod tests {
     /// roxmltree's; what it cannot judge it leaves to roxmltree.
     #[test]
     fn damaged_events_read_the_same_either_way() {
-        let mut state: u64 = 0x5EED_0F_E7E7;
+        let mut state: u64 = 0x005E_ED0F_E7E7;
         let mut next = |n: usize| {
             state = state
                 .wrapping_mul(6364136223846793005)
