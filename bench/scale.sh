@@ -22,7 +22,9 @@ HOSTS="${HOSTS:-2000}"
 GROUP_COUNT="${GROUP_COUNT:-10}"
 THREADS="${THREADS:-2}"
 BENCH_DIR="${BENCH_DIR:-target/bench-scale}"
-EVTX_DUMP="${EVTX_DUMP:-$(command -v evtx_dump || echo "$HOME/.cargo/bin/evtx_dump")}"
+# The evtx crate's own CLI (`cargo install evtx --version 0.15.1`), not python-evtx's script
+# of the same name that the test tools' virtual environment has.
+EVTX_DUMP="${EVTX_DUMP:-$HOME/.cargo/bin/evtx_dump}"
 if [ -z "${BIN:-}" ]; then
     cargo build --release -q -p lockstep
     BIN="${CARGO_TARGET_DIR:-target}/release/lockstep"
@@ -47,7 +49,9 @@ if [ "$(cat "$BENCH_DIR/shape" 2>/dev/null)" != "$shape" ]; then
         "$BIN" -q generate --out "$logs" --hosts "$HOSTS" --groups "$GROUP_COUNT" --days 30 \
             --events "$SLICE_EVENTS" --seed $((100 + i)) --start "$start" --forwarded 4 \
             --wef-coverage 50 >/dev/null
-        [ "$i" = 0 ] && cp "$logs/inventory.csv" "$inventory"
+        if [ "$i" = 0 ]; then
+            cp "$logs/inventory.csv" "$inventory"
+        fi
         # The last slice is timed against evtx_dump on the same files, into a store that
         # already holds the others (ingest must not slow down as the store grows).
         if [ "$i" = $((SLICES - 1)) ]; then
@@ -56,7 +60,7 @@ if [ "$(cat "$BENCH_DIR/shape" 2>/dev/null)" != "$shape" ]; then
             ratio="-"
             if [ -x "$EVTX_DUMP" ]; then
                 started=$(date +%s.%N)
-                find "$logs" -name '*.evtx' -print0 | xargs -0 -n1 "$EVTX_DUMP" -o jsonl -t "$THREADS" >/dev/null 2>&1
+                find "$logs" -name '*.evtx' -print0 | xargs -0 -n1 "$EVTX_DUMP" -o jsonl -t "$THREADS" >/dev/null
                 dump_secs=$(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { print e - s }')
                 peer=$(awk -v n="$SLICE_EVENTS" -v s="$dump_secs" 'BEGIN { printf "%.0f/s", n / s }')
                 ratio=$(awk -v d="$dump_secs" -v s="$secs" 'BEGIN { printf "%.2fx", d / s }')
@@ -64,7 +68,7 @@ if [ "$(cat "$BENCH_DIR/shape" 2>/dev/null)" != "$shape" ]; then
             rate=$(awk -v n="$SLICE_EVENTS" -v s="$secs" 'BEGIN { printf "%.0f/s", n / s }')
             ingest_line=$(printf '%-34s %12s %12s %8s %10s' "ingest (the last slice)" "$rate" "$peer" "$ratio" "$(mib "$kib")")
         else
-            "$BIN" -q ingest --threads "$THREADS" --data "$data" "$logs" >/dev/null
+            "$BIN" -q ingest --threads "$THREADS" --data "$data" "$logs" >/dev/null 2>&1
         fi
         rm -rf "$logs"
     done
@@ -106,5 +110,6 @@ address=$(.ci/served-address "$out" "$server")
 first=$(curl -fsS -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $token" "http://$address/api/v1/groups")
 server_kib=$(awk '/VmHWM/ { print $2 }' "/proc/$server/status")
 row "GET /api/v1/groups (first answer)" "$first $server_kib" -
-[ -n "$ingest_line" ] && echo "$ingest_line"
-true
+if [ -n "$ingest_line" ]; then
+    echo "$ingest_line"
+fi
