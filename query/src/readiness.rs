@@ -129,7 +129,7 @@ pub struct ResidualApp {
     pub events: u64,
     pub hosts: u64,
     pub users: u64,
-    /// The first of them by SID, named where known (as on [`crate::AppRow`]).
+    /// The first of them by SID, named where known (as on [`crate::report::AppRow`]).
     pub users_seen: Vec<NamedUser>,
     /// The hosts (computer keys) and users (SIDs) who would see the block.
     pub host_names: Vec<String>,

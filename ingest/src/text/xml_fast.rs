@@ -298,10 +298,11 @@ impl<'a> Scanned<'a> {
         self.children(parent).next()
     }
 
-    /// The children of `parent` named `Data` whose `Name` attribute is `name`.
+    /// The first child of `parent` named `Data` whose `Name` attribute is `name`.
     pub(crate) fn data_named(&self, parent: usize, name: &str) -> Option<usize> {
         self.children(parent).find(|&i| {
-            self.elements[i].name == "Data" && self.attribute_raw(i, "Name") == Some(name)
+            self.elements[i].name == "Data"
+                && self.attribute_raw(i, "Name").and_then(unescape).as_deref() == Some(name)
         })
     }
 
@@ -373,7 +374,7 @@ mod tests {
     fn elements_depths_texts_and_attributes() {
         let text = "<Event xmlns='e'>\n <System><Provider Name='P &amp; Q'/><EventID>8003</EventID>\
                     <Computer>H</Computer></System><EventData><Data Name=\"FilePath\">a&lt;b</Data>\
-                    <Data Name='Empty'></Data></EventData></Event>\r\n";
+                    <Data Name='Empty'></Data><Data Name='N&#x61;med'>v</Data></EventData></Event>\r\n";
         let s = Scanned::new(text).unwrap();
         let system = s.child(0, "System").unwrap();
         let provider = s.child(system, "Provider").unwrap();
@@ -388,6 +389,12 @@ mod tests {
         );
         let data = s.child(0, "EventData").unwrap();
         let path = s.data_named(data, "FilePath").unwrap();
+        let named = s.data_named(data, "Named").unwrap();
+        assert_eq!(
+            s.text(named).as_deref(),
+            Some("v"),
+            "a Name matched by its value"
+        );
         assert_eq!(s.text(path).as_deref(), Some("a<b"));
         let empty = s.data_named(data, "Empty").unwrap();
         assert_eq!(s.text(empty), None);
