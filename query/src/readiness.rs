@@ -25,7 +25,8 @@ use crate::app::{APP_HASH_SQL, IDENTITY_COLUMNS, app_path_sql};
 use crate::columns::{collect, ints, strings, times};
 use crate::inventory::{HostGroups, Inventory};
 use crate::report::{applocker_outcomes_sql, in_list, noise_filter};
-use crate::simulate::{BlockedApp, SimulateOptions, simulate};
+use crate::simulate::{BlockedApp, SimulateOptions, judged_outcomes, simulate_executions};
+use crate::whatif::Executions;
 use crate::{Result, Window};
 
 /// Days with the group's hosts reporting needed before it can be `ready`, unless told
@@ -269,20 +270,36 @@ pub async fn readiness(
 ) -> Result<Vec<GroupReadiness>> {
     let hosts = HostGroups::resolve(ctx, inventory).await?;
     let (evidence, store_end) = evidence(ctx, &hosts, opts).await?;
+    // Every group's simulation reads one aggregate of the events, computed here once: the
+    // executions of all the groups judged, with every outcome any of their plans judges.
+    let judged: Vec<String> = plans.keys().cloned().collect();
+    let outcomes = if plans.values().any(|p| p.include_allowed) {
+        [Outcome::Allowed, Outcome::Audit, Outcome::Blocked].as_slice()
+    } else {
+        [Outcome::Audit, Outcome::Blocked].as_slice()
+    };
+    Executions::register(ctx, outcomes, &opts.window, &hosts.scope_sql(&judged)).await?;
     let mut out = Vec::new();
     for (group, plan) in plans {
-        let sim = simulate(
+        let sim_opts = SimulateOptions {
+            window: opts.window,
+            groups: vec![group.clone()],
+            include_noise: opts.include_noise,
+            include_allowed: plan.include_allowed,
+            with_who: true,
+            unknown_current: !plan.include_allowed,
+        };
+        let executions = Executions::narrowed(
+            judged_outcomes(&sim_opts),
+            &hosts.scope_sql(&sim_opts.groups),
+        );
+        let sim = simulate_executions(
             ctx,
             inventory,
+            &hosts,
             &plan.evaluator,
-            &SimulateOptions {
-                window: opts.window,
-                groups: vec![group.clone()],
-                include_noise: opts.include_noise,
-                include_allowed: plan.include_allowed,
-                with_who: true,
-                unknown_current: !plan.include_allowed,
-            },
+            &sim_opts,
+            &executions,
         )
         .await?;
         let blocked: Vec<BlockedApp> = sim

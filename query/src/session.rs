@@ -442,9 +442,15 @@ impl Session {
             with_who: true,
             ..SimulateOptions::default()
         };
-        let judge = |p: &Policy| Evaluator::new(p, None);
-        let old_simulation = self.simulate(&judge(&old), &opts).await?;
-        let new_simulation = self.simulate(&judge(&new), &opts).await?;
+        let (old_judge, new_judge) = (Evaluator::new(&old, None), Evaluator::new(&new, None));
+        let directory = self.directory()?;
+        let mut simulations =
+            crate::simulate::simulate_each(&ctx, &self.inventory, &[&old_judge, &new_judge], &opts)
+                .await?;
+        for simulation in &mut simulations {
+            simulation.name_users(&directory);
+        }
+        let (new_simulation, old_simulation) = (simulations.remove(1), simulations.remove(0));
         Ok(PolicyChange {
             group: group.to_owned(),
             before: before_name,

@@ -10,7 +10,7 @@ use schema::{Collection, Outcome};
 use crate::columns::{collect, ints, lists, strings};
 use crate::inventory::{HostGroups, Inventory, sql_string};
 use crate::report::{AppRow, apps_sql, noise_filter, read_apps};
-use crate::whatif::{judged_fine_sql, register_verdicts};
+use crate::whatif::{Executions, judged_fine_sql, register_verdicts};
 use crate::{Result, Window};
 
 /// The table of judged executions a simulation registers (blocked, and bypass risks).
@@ -146,14 +146,55 @@ pub async fn simulate(
     evaluator: &Evaluator,
     opts: &SimulateOptions,
 ) -> Result<Simulation> {
-    let outcomes: &[Outcome] = if opts.include_allowed {
+    let hosts = HostGroups::resolve(ctx, inventory).await?;
+    let executions = Executions::of_events(
+        judged_outcomes(opts),
+        &opts.window,
+        &hosts.scope_sql(&opts.groups),
+    );
+    simulate_executions(ctx, inventory, &hosts, evaluator, opts, &executions).await
+}
+
+/// [`simulate`] under each of `candidates`, on one aggregate of the events (computed once,
+/// not once per candidate): the answers in the candidates' order.
+pub async fn simulate_each(
+    ctx: &SessionContext,
+    inventory: &Inventory,
+    candidates: &[&Evaluator],
+    opts: &SimulateOptions,
+) -> Result<Vec<Simulation>> {
+    let hosts = HostGroups::resolve(ctx, inventory).await?;
+    let (outcomes, scope) = (judged_outcomes(opts), hosts.scope_sql(&opts.groups));
+    Executions::register(ctx, outcomes, &opts.window, &scope).await?;
+    let executions = Executions::narrowed(outcomes, &scope);
+    let mut out = Vec::with_capacity(candidates.len());
+    for evaluator in candidates {
+        out.push(simulate_executions(ctx, inventory, &hosts, evaluator, opts, &executions).await?);
+    }
+    Ok(out)
+}
+
+/// The outcomes a simulation judges: audit and blocked, and allowed when asked for.
+pub(crate) fn judged_outcomes(opts: &SimulateOptions) -> &'static [Outcome] {
+    if opts.include_allowed {
         &[Outcome::Allowed, Outcome::Audit, Outcome::Blocked]
     } else {
         &[Outcome::Audit, Outcome::Blocked]
-    };
-    let hosts = HostGroups::resolve(ctx, inventory).await?;
-    let scope = hosts.scope_sql(&opts.groups);
-    let identities = register_verdicts(ctx, evaluator, &opts.window, outcomes, &scope).await?;
+    }
+}
+
+/// [`simulate`] on `executions` (the events, or a table computed once for many
+/// simulations), which must hold the window's executions with [`judged_outcomes`] within
+/// `opts.groups`.
+pub(crate) async fn simulate_executions(
+    ctx: &SessionContext,
+    inventory: &Inventory,
+    hosts: &HostGroups,
+    evaluator: &Evaluator,
+    opts: &SimulateOptions,
+    executions: &Executions,
+) -> Result<Simulation> {
+    let identities = register_verdicts(ctx, evaluator, executions).await?;
     let blocking: &[Decision] = if opts.unknown_current {
         &[
             Decision::Denied,
@@ -168,9 +209,7 @@ pub async fn simulate(
     let fine = format!(
         "{} AND (v.decision IN {} OR v.writable_place IS NOT NULL)",
         judged_fine_sql(
-            outcomes,
-            &opts.window,
-            &scope,
+            executions,
             &format!(
                 "CASE WHEN v.decision = {} THEN '{BYPASS}' WHEN f.outcome = {} THEN 'newly' ELSE 'still' END",
                 sql_string(Decision::Allowed.as_str()),
@@ -206,7 +245,7 @@ pub async fn simulate(
     let sql = apps_sql(
         &blocked_sql,
         Some("status"),
-        &hosts,
+        hosts,
         &filter,
         &format!(
             ", array_agg(DISTINCT CASE WHEN decision IN ({}, {}) THEN rule_name ELSE 'implicit deny' END) AS blocked_by,
@@ -335,12 +374,10 @@ pub async fn apps_it_allows(
     let outcomes = [Outcome::Allowed, Outcome::Audit, Outcome::Blocked];
     let hosts = HostGroups::resolve(ctx, inventory).await?;
     let groups = [group.to_owned()];
-    let scope = hosts.scope_sql(&groups);
-    register_verdicts(ctx, evaluator, window, &outcomes, &scope).await?;
+    let executions = Executions::of_events(&outcomes, window, &hosts.scope_sql(&groups));
+    register_verdicts(ctx, evaluator, &executions).await?;
     let fine = judged_fine_sql(
-        &outcomes,
-        window,
-        &scope,
+        &executions,
         "'any'",
         &[Decision::Allowed, Decision::NotCovered],
     );

@@ -13,7 +13,7 @@ use schema::Outcome;
 use crate::columns::{collect, lists};
 use crate::inventory::{HostGroups, Inventory};
 use crate::report::{AppRow, apps_sql, in_list, noise_filter, read_apps};
-use crate::whatif::{judged_fine_sql, register_verdicts};
+use crate::whatif::{Executions, judged_fine_sql, register_verdicts};
 use crate::{Result, Window};
 
 /// What to suggest.
@@ -104,7 +104,8 @@ pub async fn suggest_rules(
     let evaluator = Evaluator::new(current.unwrap_or(&empty), None);
     let hosts = HostGroups::resolve(ctx, inventory).await?;
     let scope = hosts.scope_sql(&opts.groups);
-    register_verdicts(ctx, &evaluator, &opts.window, outcomes, &scope).await?;
+    let executions = Executions::of_events(outcomes, &opts.window, &scope);
+    register_verdicts(ctx, &evaluator, &executions).await?;
     // With no current policy every audited app is a candidate; with one, only those it
     // blocks (what it allows already runs).
     let decisions: &[Decision] = if current.is_some() {
@@ -112,13 +113,7 @@ pub async fn suggest_rules(
     } else {
         &Decision::ALL
     };
-    let fine = judged_fine_sql(
-        outcomes,
-        &opts.window,
-        &scope,
-        &Outcome::Audit.sql(),
-        decisions,
-    );
+    let fine = judged_fine_sql(&executions, &Outcome::Audit.sql(), decisions);
     let filter = format!(
         "{}{}",
         noise_filter(opts.include_noise),

@@ -36,30 +36,125 @@ const IDENTITY: [&str; 8] = [
     "user_sid",
 ];
 
-/// Judges every distinct file identity with `outcomes` in the window and registers the
-/// `verdicts` table (identity columns, `decision`, `rule_index`, and `writable_place`: why
-/// an allowing path rule is a bypass risk, see `Evaluator::writable_place_allowed`) and the
-/// `verdict_rules`
+/// Where the what-if queries read the recorded executions from.
+#[derive(Debug, Clone)]
+pub(crate) enum Executions {
+    /// Aggregated from `events` by each query that reads them (one question: one scan).
+    Events {
+        outcomes: Vec<Outcome>,
+        window: Window,
+        /// More SQL conditions on `events` (`AND computer IN (…)`, see
+        /// [`HostGroups::scope_sql`](crate::inventory::HostGroups::scope_sql)).
+        scope: String,
+    },
+    /// The [`EXECUTIONS`] table [`Executions::register`] computed once, narrowed to some
+    /// outcomes and computers: many questions (readiness: one per group) on one scan.
+    Registered {
+        outcomes: Vec<Outcome>,
+        scope: String,
+    },
+}
+
+/// The table of executions [`Executions::register`] computes: one row per computer,
+/// outcome and file identity, with its events, first and last time and newest version key.
+pub const EXECUTIONS: &str = "executions";
+
+impl Executions {
+    /// The executions in `events` with `outcomes` in `window`, within `scope`.
+    pub(crate) fn of_events(outcomes: &[Outcome], window: &Window, scope: &str) -> Executions {
+        Executions::Events {
+            outcomes: outcomes.to_vec(),
+            window: *window,
+            scope: scope.to_owned(),
+        }
+    }
+
+    /// Aggregates the executions with `outcomes` in `window` within `scope` once into the
+    /// [`EXECUTIONS`] table; narrow it with [`Executions::narrowed`].
+    pub(crate) async fn register(
+        ctx: &SessionContext,
+        outcomes: &[Outcome],
+        window: &Window,
+        scope: &str,
+    ) -> Result<()> {
+        let sql = Executions::of_events(outcomes, window, scope).rows_sql();
+        let frame = ctx.sql(&sql).await?;
+        let schema = frame.schema().inner().clone();
+        let batches = frame.collect().await?;
+        crate::engine::register_batches(ctx, EXECUTIONS, schema, batches).await
+    }
+
+    /// The rows of the registered [`EXECUTIONS`] with `outcomes` within `scope` (a scope
+    /// of [`HostGroups::scope_sql`](crate::inventory::HostGroups::scope_sql): it names
+    /// only `computer`).
+    pub(crate) fn narrowed(outcomes: &[Outcome], scope: &str) -> Executions {
+        Executions::Registered {
+            outcomes: outcomes.to_vec(),
+            scope: scope.to_owned(),
+        }
+    }
+
+    /// One row per computer, outcome and identity: `computer, outcome,` the identity
+    /// columns, `binary_version_key` (the newest), `events, first_seen, last_seen`.
+    fn rows_sql(&self) -> String {
+        let identity = IDENTITY.join(", ");
+        match self {
+            Executions::Events {
+                outcomes,
+                window,
+                scope,
+            } => format!(
+                r"SELECT computer, outcome, {identity},
+                    MAX(binary_version_key) AS binary_version_key,
+                    SUM(1) AS events, MIN(time) AS first_seen, MAX(time) AS last_seen
+                  FROM events
+                  WHERE {applocker} {window} {scope}
+                  GROUP BY computer, outcome, {identity}",
+                applocker = applocker_outcomes_sql(outcomes),
+                window = window.sql(),
+            ),
+            Executions::Registered { outcomes, scope } => format!(
+                "SELECT * FROM {EXECUTIONS} WHERE outcome IN {} {scope}",
+                sql_list(outcomes)
+            ),
+        }
+    }
+
+    /// The distinct file identities (the identity columns).
+    fn identities_sql(&self) -> String {
+        let identity = IDENTITY.join(", ");
+        match self {
+            // Straight from the events: cheaper than distinct over the aggregate.
+            Executions::Events {
+                outcomes,
+                window,
+                scope,
+            } => format!(
+                "SELECT DISTINCT {identity} FROM events WHERE {} {} {scope}",
+                applocker_outcomes_sql(outcomes),
+                window.sql()
+            ),
+            Executions::Registered { outcomes, scope } => format!(
+                "SELECT DISTINCT {identity} FROM {EXECUTIONS} WHERE outcome IN {} {scope}",
+                sql_list(outcomes)
+            ),
+        }
+    }
+}
+
+/// Judges every distinct file identity of `executions` and registers the `verdicts` table
+/// (identity columns, `decision`, `rule_index`, and `writable_place`: why an allowing path
+/// rule is a bypass risk, see `Evaluator::writable_place_allowed`) and the `verdict_rules`
 /// table (`rule_index`, `rule_name`). Returns the number judged.
 ///
 /// The table is the distinct-identity batches themselves with the two verdict columns
 /// appended (no copy of the identities), judged batch by batch on every core.
-///
-/// `scope` is more SQL conditions on `events` (`AND computer IN (…)`, see
-/// [`HostGroups::scope_sql`](crate::inventory::HostGroups::scope_sql)).
-pub async fn register_verdicts(
+pub(crate) async fn register_verdicts(
     ctx: &SessionContext,
     evaluator: &Evaluator,
-    window: &Window,
-    outcomes: &[Outcome],
-    scope: &str,
+    executions: &Executions,
 ) -> Result<usize> {
-    let columns = IDENTITY.join(", ");
-    let sql = format!(
-        "SELECT DISTINCT {columns} FROM events WHERE {} {} {scope}",
-        applocker_outcomes_sql(outcomes),
-        window.sql()
-    );
+    let sql = executions.identities_sql();
     let started = std::time::Instant::now();
     let frame = ctx.sql(&sql).await?;
     let identity_schema = frame.schema().inner().clone();
@@ -175,12 +270,10 @@ fn facts_of(batch: &RecordBatch) -> Result<Vec<FileFacts>> {
         .collect())
 }
 
-/// The fine rows (see `report::apps_sql`) of executions with `outcomes`, joined with their
-/// verdicts; `status` classifies each row, `decisions` keeps only those verdicts.
+/// The fine rows (see `report::apps_sql`) of `executions`, joined with their verdicts;
+/// `status` classifies each row, `decisions` keeps only those verdicts.
 pub(crate) fn judged_fine_sql(
-    outcomes: &[Outcome],
-    window: &Window,
-    scope: &str,
+    executions: &Executions,
     status: &str,
     decisions: &[Decision],
 ) -> String {
@@ -194,20 +287,13 @@ pub(crate) fn judged_fine_sql(
             {app_hash} AS app_hash,
             f.file_path, f.user_sid, f.binary_version, f.binary_version_key,
             f.events, f.first_seen, f.last_seen, v.decision, r.rule_name, v.writable_place
-          FROM (
-            SELECT computer, outcome, {identity}, MAX(binary_version_key) AS binary_version_key,
-              SUM(1) AS events, MIN(time) AS first_seen, MAX(time) AS last_seen
-            FROM events
-            WHERE {applocker} {window} {scope}
-            GROUP BY computer, outcome, {identity}) f
+          FROM ({rows}) f
           JOIN {VERDICTS} v ON {keys}
           LEFT JOIN {VERDICT_RULES} r ON v.rule_index = r.rule_index
           WHERE v.decision IN {decisions}",
+        rows = executions.rows_sql(),
         decisions = sql_list(decisions),
-        identity = IDENTITY.join(", "),
         app_hash = app_hash_of("f"),
-        applocker = applocker_outcomes_sql(outcomes),
-        window = window.sql(),
         keys = keys.join(" AND "),
     )
 }

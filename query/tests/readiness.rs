@@ -264,3 +264,149 @@ fn a_host_that_stopped_reporting_is_named_and_keeps_the_group_from_ready() {
     );
     assert_eq!(groups[0].status(), Status::Ready, "{:#?}", groups[0]);
 }
+
+/// An Exe policy that allows Program Files and Windows, and denies one sample app by path.
+fn program_files_and_windows() -> Policy {
+    let xml = r#"<AppLockerPolicy Version="1"><RuleCollection Type="Exe" EnforcementMode="Enabled">
+      <FilePathRule Id="00000000-0000-4000-8000-000000000001" Name="program files" Description="" UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePathCondition Path="%PROGRAMFILES%\*" /></Conditions></FilePathRule>
+      <FilePathRule Id="00000000-0000-4000-8000-000000000002" Name="windows" Description="" UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePathCondition Path="%WINDIR%\*" /></Conditions></FilePathRule>
+      <FilePathRule Id="00000000-0000-4000-8000-000000000003" Name="no code" Description="" UserOrGroupSid="S-1-1-0" Action="Deny"><Conditions><FilePathCondition Path="*\CODE.EXE" /></Conditions></FilePathRule>
+    </RuleCollection></AppLockerPolicy>"#;
+    parse(xml.as_bytes()).unwrap().policy
+}
+
+/// Per app: events, hosts, users and blocking rules, summed over the still and newly
+/// blocked rows (as readiness merges them).
+type Blocked = BTreeMap<String, (u64, BTreeSet<String>, BTreeSet<String>, BTreeSet<String>)>;
+
+fn blocked_of<'a>(
+    apps: impl Iterator<Item = (&'a str, u64, &'a [String], &'a [String], &'a [String])>,
+) -> Blocked {
+    let mut out = Blocked::new();
+    for (id, events, hosts, users, rules) in apps {
+        let entry = out.entry(id.to_owned()).or_default();
+        entry.0 += events;
+        entry.1.extend(hosts.iter().cloned());
+        entry.2.extend(users.iter().cloned());
+        entry.3.extend(rules.iter().cloned());
+    }
+    out
+}
+
+/// Readiness judges every group on one aggregate of the events; each group's answer must
+/// be what a simulation of that group alone, straight from the events, blocks.
+#[test]
+fn every_group_on_one_aggregate_blocks_what_its_own_simulation_blocks() {
+    use query::simulate::{SimulateOptions, simulate};
+    let rt = runtime();
+    let (_data, ctx) = rt.block_on(sample_context());
+    let inventory = sample_inventory();
+    let (whole, empty) = (program_files_and_windows(), Policy::default());
+    // A whole policy (allowed executions judged too) and an add-on candidate to an
+    // unknown policy, in turn.
+    let plans: BTreeMap<String, GroupPlan> = inventory
+        .groups()
+        .into_iter()
+        .enumerate()
+        .map(|(i, group)| {
+            let include_allowed = i % 2 == 0;
+            let policy = if include_allowed { &whole } else { &empty };
+            let plan = GroupPlan {
+                evaluator: Evaluator::new(policy, None),
+                include_allowed,
+                configured: BTreeSet::new(),
+                decisions: BTreeMap::new(),
+                current_known: include_allowed,
+                candidate: "the test's".into(),
+            };
+            (group, plan)
+        })
+        .collect();
+    assert!(plans.len() >= 3, "{plans:?}", plans = plans.keys());
+    let judged = rt
+        .block_on(readiness(
+            &ctx,
+            &inventory,
+            &plans,
+            &ReadinessOptions::default(),
+        ))
+        .unwrap();
+    let (mut nonempty, mut denied) = (0, 0);
+    for g in &judged {
+        let plan = &plans[&g.group];
+        let sim = rt
+            .block_on(simulate(
+                &ctx,
+                &inventory,
+                &plan.evaluator,
+                &SimulateOptions {
+                    groups: vec![g.group.clone()],
+                    include_allowed: plan.include_allowed,
+                    with_who: true,
+                    unknown_current: !plan.include_allowed,
+                    ..SimulateOptions::default()
+                },
+            ))
+            .unwrap();
+        let alone = blocked_of(
+            sim.groups
+                .iter()
+                .flat_map(|s| s.still_blocked.iter().chain(&s.newly_blocked))
+                .map(|b| {
+                    let app = &b.app;
+                    (
+                        app.app_id.as_str(),
+                        app.events,
+                        b.host_names.as_slice(),
+                        b.user_sids.as_slice(),
+                        b.blocked_by.as_slice(),
+                    )
+                }),
+        );
+        let together = blocked_of(
+            g.undecided
+                .iter()
+                .chain(&g.deferred)
+                .chain(&g.blocked_on_purpose)
+                .map(|a| {
+                    (
+                        a.app_id.as_str(),
+                        a.events,
+                        a.host_names.as_slice(),
+                        a.user_sids.as_slice(),
+                        a.blocked_by.as_slice(),
+                    )
+                }),
+        );
+        assert_eq!(together, alone, "group {}", g.group);
+        nonempty += usize::from(!alone.is_empty());
+        denied += alone.values().filter(|a| a.3.contains("no code")).count();
+    }
+    assert_eq!(nonempty, judged.len(), "every group has blocked apps");
+    assert!(denied > 0, "the deny rule blocks something somewhere");
+}
+
+/// Several candidates judged on one aggregate give what each gives on its own.
+#[test]
+fn candidates_on_one_aggregate_give_their_own_simulations() {
+    use query::simulate::{SimulateOptions, simulate, simulate_each};
+    let rt = runtime();
+    let (_data, ctx) = rt.block_on(sample_context());
+    let inventory = sample_inventory();
+    let (whole, empty) = (program_files_and_windows(), Policy::default());
+    let (a, b) = (Evaluator::new(&whole, None), Evaluator::new(&empty, None));
+    let group = inventory.groups().into_iter().next().unwrap();
+    for groups in [Vec::new(), vec![group]] {
+        let opts = SimulateOptions {
+            groups,
+            with_who: true,
+            ..SimulateOptions::default()
+        };
+        let each = rt
+            .block_on(simulate_each(&ctx, &inventory, &[&a, &b], &opts))
+            .unwrap();
+        let alone = [&a, &b].map(|e| rt.block_on(simulate(&ctx, &inventory, e, &opts)).unwrap());
+        assert_eq!(each, alone, "{:?}", opts.groups);
+        assert!(each[0].groups.iter().any(|g| !g.still_blocked.is_empty()));
+    }
+}

@@ -16,8 +16,7 @@
 use std::borrow::Cow;
 use std::io::BufRead;
 
-use serde_json::{Map, Value};
-
+use super::json_tree::Json;
 use super::{ReadError, Sink};
 use crate::record::{DecodeError, Decoded, FieldNames, PayloadField, RawSystem, assemble};
 
@@ -63,14 +62,14 @@ pub(crate) fn read(
         sink.stats.consumed = 0;
         return read_array(rest.to_owned(), reader, line, sink);
     }
-    match serde_json::from_str::<Value>(trimmed) {
+    match Json::parse(trimmed) {
         // A whole object on the first line: NDJSON, or a one-line wrapper document.
-        Ok(Value::Object(object)) if events_member(&object).is_none() => {
+        Ok(object @ Json::Object(_)) if events_member(&object).is_none() => {
             if sink.live && !first.ends_with('\n') {
                 return Ok(()); // still being written
             }
             sink.stats.consumed += first.len() as u64;
-            sink.record(line, decode_event(&Value::Object(object)));
+            sink.record(line, decode_event(&object));
             read_lines(reader, line + 1, sink)
         }
         Ok(document) => {
@@ -94,7 +93,7 @@ pub(crate) fn read(
             sink.stats.consumed = 0;
             let mut text = first.clone();
             text.push_str(&read_rest(&mut reader, line, MAX_DOCUMENT)?);
-            match serde_json::from_str::<Value>(text.trim_start_matches('\u{feff}')) {
+            match Json::parse(text.trim_start_matches('\u{feff}')) {
                 Ok(document) => read_document(document, line, sink),
                 Err(e) => sink.damage(
                     line + e.line().saturating_sub(1) as u64,
@@ -171,8 +170,8 @@ fn line_event(text: &str, line: u64, sink: &mut Sink<'_>) {
     if text.is_empty() {
         return;
     }
-    match serde_json::from_str::<Value>(text) {
-        Ok(value @ Value::Object(_)) => sink.record(line, decode_event(&value)),
+    match Json::parse(text) {
+        Ok(value @ Json::Object(_)) => sink.record(line, decode_event(&value)),
         Ok(_) => sink.damage(line, "a JSON value that is not an object".into()),
         Err(e) => sink.damage(line, format!("not JSON: {e}")),
     }
@@ -305,8 +304,8 @@ impl ElementScanner {
         if text.trim().is_empty() {
             return;
         }
-        match serde_json::from_str::<Value>(&text) {
-            Ok(value @ Value::Object(_)) => sink.record(self.element_line, decode_event(&value)),
+        match Json::parse(&text) {
+            Ok(value @ Json::Object(_)) => sink.record(self.element_line, decode_event(&value)),
             Ok(_) => sink.damage(
                 self.element_line,
                 "an array element that is not an object".into(),
@@ -317,10 +316,10 @@ impl ElementScanner {
 }
 
 /// A whole document: a wrapper with an array of events, an array, or one event.
-fn read_document(document: Value, line: u64, sink: &mut Sink<'_>) {
+fn read_document(document: Json<'_>, line: u64, sink: &mut Sink<'_>) {
     let events = match &document {
-        Value::Array(items) => Some(items),
-        Value::Object(object) => events_member(object),
+        Json::Array(items) => Some(items),
+        Json::Object(_) => events_member(&document),
         _ => None,
     };
     match (events, &document) {
@@ -329,7 +328,7 @@ fn read_document(document: Value, line: u64, sink: &mut Sink<'_>) {
                 // Elasticsearch hits keep the document in `_source`.
                 let event = item.get("_source").unwrap_or(item);
                 match event {
-                    Value::Object(_) => sink.record(line, decode_event(event)),
+                    Json::Object(_) => sink.record(line, decode_event(event)),
                     _ => sink.damage(
                         line,
                         "an element of the events array that is not an object".into(),
@@ -337,7 +336,7 @@ fn read_document(document: Value, line: u64, sink: &mut Sink<'_>) {
                 }
             }
         }
-        (None, Value::Object(_)) => sink.record(line, decode_event(&document)),
+        (None, Json::Object(_)) => sink.record(line, decode_event(&document)),
         (None, _) => sink.damage(
             line,
             "a JSON document that is neither an event nor holds events".into(),
@@ -347,22 +346,23 @@ fn read_document(document: Value, line: u64, sink: &mut Sink<'_>) {
 
 /// The array of events a wrapper object holds: `hits.hits`, or the first member that is an
 /// array of objects. `None` for an object that is an event itself.
-fn events_member(object: &Map<String, Value>) -> Option<&Vec<Value>> {
-    if let Some(Value::Array(hits)) = object.get("hits").and_then(|h| h.get("hits")) {
+fn events_member<'j, 'a>(object: &'j Json<'a>) -> Option<&'j Vec<Json<'a>>> {
+    if let Some(Json::Array(hits)) = object.get("hits").and_then(|h| h.get("hits")) {
         return Some(hits);
     }
     if is_event(object) {
         return None;
     }
-    object.values().find_map(|v| match v {
-        Value::Array(items) if items.first().is_some_and(Value::is_object) => Some(items),
+    object.members()?.iter().find_map(|(_, v)| match v {
+        Json::Array(items) if items.first().is_some_and(Json::is_object) => Some(items),
         _ => None,
     })
 }
 
-fn is_event(object: &Map<String, Value>) -> bool {
+fn is_event(object: &Json<'_>) -> bool {
+    let members = object.members().unwrap_or_default();
     ["winlog", "event", "Event", "@timestamp"].iter().any(|k| {
-        object.keys().any(|key| {
+        members.iter().any(|(key, _)| {
             key.eq_ignore_ascii_case(k)
                 || key
                     .to_ascii_lowercase()
@@ -372,8 +372,8 @@ fn is_event(object: &Map<String, Value>) -> bool {
 }
 
 /// One event document into a row.
-pub(crate) fn decode_event(value: &Value) -> Result<Decoded, DecodeError> {
-    if let Some(Value::String(xml)) = lookup(value, "event.original")
+pub(crate) fn decode_event(value: &Json<'_>) -> Result<Decoded, DecodeError> {
+    if let Some(Json::String(xml)) = lookup(value, "event.original")
         && xml.trim_start().starts_with("<Event")
     {
         return super::xml::decode(xml);
@@ -382,7 +382,7 @@ pub(crate) fn decode_event(value: &Value) -> Result<Decoded, DecodeError> {
         let bytes = serde_json::to_vec(value).expect("a JSON value serializes");
         return crate::record::decode(&bytes);
     }
-    let text = |path: &str| lookup(value, path).and_then(scalar);
+    let text = |path: &str| lookup(value, path).and_then(Json::scalar);
     let provider = text("winlog.provider_name").or_else(|| text("event.provider"));
     let event_id = text("winlog.event_id").or_else(|| text("event.code"));
     let time = text("winlog.time_created").or_else(|| text("@timestamp"));
@@ -407,21 +407,24 @@ pub(crate) fn decode_event(value: &Value) -> Result<Decoded, DecodeError> {
     let event = assemble(sys, |field| {
         let v = payload
             .and_then(|p| lookup(p, field.name()))
-            .and_then(scalar)?;
-        Some(Cow::Owned(match field {
+            .and_then(Json::scalar)?;
+        Some(match field {
             PayloadField::FilePath
             | PayloadField::FullFilePath
             | PayloadField::Fqbn
-            | PayloadField::RuleName => undouble_backslashes(&v).into_owned(),
+            | PayloadField::RuleName => match undouble_backslashes(&v) {
+                Cow::Owned(halved) => Cow::Owned(halved),
+                Cow::Borrowed(_) => v,
+            },
             _ => v,
-        }))
+        })
     });
     Ok(Decoded::AppLocker(Box::new(event)))
 }
 
 /// `a.b.c` in `value`: nested members, dotted keys, or a mix; names case-insensitive.
-fn lookup<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
-    let Value::Object(object) = value else {
+fn lookup<'v, 'a>(value: &'v Json<'a>, path: &str) -> Option<&'v Json<'a>> {
+    let Json::Object(object) = value else {
         return None;
     };
     // The longest dotted prefix that is a key, then the rest below it.
@@ -441,18 +444,6 @@ fn lookup<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
         split = head.rfind('.');
     }
     None
-}
-
-/// A scalar as text (numbers as written); `None` for null, objects and arrays.
-fn scalar(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        // Some shippers keep a list of one.
-        Value::Array(items) => items.first().and_then(scalar),
-        _ => None,
-    }
 }
 
 /// `@timestamp` with a UTC offset other than `Z` (`…T17:05:03.882+02:00`), in µs since the
@@ -504,6 +495,8 @@ fn undouble_backslashes(text: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
 
+    use serde_json::Value;
+
     fn winlogbeat() -> Value {
         serde_json::json!({
             "@timestamp": "2023-07-20T15:05:03.882Z",
@@ -533,8 +526,14 @@ mod tests {
         })
     }
 
+    /// [`decode_event`] on `value` as text.
+    fn decode_value(value: &Value) -> Result<Decoded, DecodeError> {
+        let text = value.to_string();
+        decode_event(&Json::parse(&text).unwrap())
+    }
+
     fn event(value: &Value) -> crate::event::AuditEvent {
-        match decode_event(value).unwrap() {
+        match decode_value(value).unwrap() {
             Decoded::AppLocker(e) => *e,
             Decoded::Other => panic!("not AppLocker"),
         }
@@ -630,13 +629,13 @@ mod tests {
         let mut doc = winlogbeat();
         doc["winlog"].as_object_mut().unwrap().remove("record_id");
         assert_eq!(
-            decode_event(&doc).unwrap_err().0,
+            decode_value(&doc).unwrap_err().0,
             "missing field winlog.record_id"
         );
         let mut doc = winlogbeat();
         doc["winlog"]["provider_name"] = "Microsoft-Windows-Security-Auditing".into();
         doc["event"]["provider"] = "Microsoft-Windows-Security-Auditing".into();
-        assert!(matches!(decode_event(&doc).unwrap(), Decoded::Other));
+        assert!(matches!(decode_value(&doc).unwrap(), Decoded::Other));
     }
 
     #[test]

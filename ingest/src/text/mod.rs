@@ -19,6 +19,7 @@ use crate::event::AuditEvent;
 use crate::reader::FileStats;
 
 pub(crate) mod json;
+mod json_tree;
 pub(crate) mod xml;
 mod xml_fast;
 
