@@ -26,7 +26,7 @@ use crate::columns::{collect, ints, strings, times};
 use crate::inventory::{HostGroups, Inventory};
 use crate::report::{applocker_outcomes_sql, in_list, noise_filter};
 use crate::simulate::{BlockedApp, SimulateOptions, judged_outcomes, simulate_executions};
-use crate::whatif::Executions;
+use crate::whatif::{EXECUTIONS, Executions};
 use crate::{Result, Window};
 
 /// Days with the group's hosts reporting needed before it can be `ready`, unless told
@@ -268,17 +268,26 @@ pub async fn readiness(
     plans: &BTreeMap<String, GroupPlan>,
     opts: &ReadinessOptions,
 ) -> Result<Vec<GroupReadiness>> {
+    let started = std::time::Instant::now();
     let hosts = HostGroups::resolve(ctx, inventory).await?;
-    let (evidence, store_end) = evidence(ctx, &hosts, opts).await?;
-    // Every group's simulation reads one aggregate of the events, computed here once: the
-    // executions of all the groups judged, with every outcome any of their plans judges.
+    // One aggregate of the events for everything below: every group's simulation, and the
+    // first sightings of the evidence. Every outcome, whatever the plans judge: the
+    // evidence counts allowed executions too.
     let judged: Vec<String> = plans.keys().cloned().collect();
-    let outcomes = if plans.values().any(|p| p.include_allowed) {
-        [Outcome::Allowed, Outcome::Audit, Outcome::Blocked].as_slice()
-    } else {
-        [Outcome::Audit, Outcome::Blocked].as_slice()
-    };
-    Executions::register(ctx, outcomes, &opts.window, &hosts.scope_sql(&judged)).await?;
+    Executions::register(
+        ctx,
+        &[Outcome::Allowed, Outcome::Audit, Outcome::Blocked],
+        &opts.window,
+        &hosts.scope_sql(&judged),
+    )
+    .await?;
+    let executions_ms = started.elapsed().as_millis() as u64;
+    let (evidence, store_end) = evidence(ctx, &hosts, opts).await?;
+    tracing::debug!(
+        executions_ms,
+        evidence_ms = started.elapsed().as_millis() as u64 - executions_ms,
+        "readiness"
+    );
     let mut out = Vec::new();
     for (group, plan) in plans {
         let sim_opts = SimulateOptions {
@@ -679,7 +688,8 @@ struct CollectionEvidence {
 }
 
 /// Per group: the days its hosts reported and each host's last event; per collection:
-/// events, days, and the newest app's first sighting. And the latest event of the store in
+/// events, days, and the newest app's first sighting (from the [`EXECUTIONS`] table, which
+/// must hold every outcome in the window for the groups judged). And the latest event of the store in
 /// the window (all groups), the window's end when no `until` is given.
 async fn evidence(
     ctx: &SessionContext,
@@ -710,28 +720,31 @@ async fn evidence(
           GROUP BY h.grp"
     );
     let store_end = format!("SELECT MAX(time) AS last FROM events WHERE true {window}");
+    // Events and days per collection from a small per-day count; the newest app's first
+    // sighting from the executions `readiness` registered (one row per computer, outcome
+    // and identity, each with its first time), not from another scan of the events.
     let per_collection = format!(
-        r"WITH fine AS (
-            SELECT computer, collection, publisher, product, binary_name, file_hash, file_path,
-              date_trunc('day', time) AS day, SUM(1) AS events, MIN(time) AS first_seen
+        r"WITH per_day AS (
+            SELECT computer, collection, date_trunc('day', time) AS day, SUM(1) AS events
             FROM events
             WHERE {applocker} AND collection IS NOT NULL {window} {noise}
-            GROUP BY computer, collection, publisher, product, binary_name, file_hash, file_path,
-              date_trunc('day', time)),
+            GROUP BY computer, collection, date_trunc('day', time)),
+          totals AS (
+            SELECT h.grp, p.collection, SUM(p.events) AS events, COUNT(DISTINCT p.day) AS days
+            FROM per_day p JOIN ({host_table}) h ON p.computer = h.computer
+            WHERE true {groups}
+            GROUP BY h.grp, p.collection),
           judged AS (
-            SELECT h.grp, f.*, {APP_HASH_SQL} AS app_hash
-            FROM fine f JOIN ({host_table}) h ON f.computer = h.computer
-            WHERE true {groups}),
+            SELECT h.grp, e.*, {APP_HASH_SQL} AS app_hash
+            FROM {EXECUTIONS} e JOIN ({host_table}) h ON e.computer = h.computer
+            WHERE e.collection IS NOT NULL {noise} {groups}),
           identified AS (SELECT *, {app_path} AS app_path FROM judged),
           apps AS (
             SELECT grp, {IDENTITY_COLUMNS}, MIN(first_seen) AS first_seen FROM identified
             GROUP BY grp, {IDENTITY_COLUMNS}),
           newest AS (
             SELECT grp, collection, MAX(first_seen) AS last_new_app FROM apps
-            GROUP BY grp, collection),
-          totals AS (
-            SELECT grp, collection, SUM(events) AS events, COUNT(DISTINCT day) AS days
-            FROM judged GROUP BY grp, collection)
+            GROUP BY grp, collection)
           SELECT t.grp, t.collection, t.events, t.days, n.last_new_app
           FROM totals t JOIN newest n ON t.grp = n.grp AND t.collection = n.collection",
         applocker = applocker_outcomes_sql(&[Outcome::Allowed, Outcome::Audit, Outcome::Blocked]),

@@ -3,6 +3,9 @@
 //! The store is scanned once for the distinct file identities (collection, signature,
 //! version, hash, path, user); each is judged once by the [`Evaluator`] (not each event),
 //! and the verdicts are registered as the `verdicts` table, which the app queries join.
+//! Where several candidates are judged on the same events (readiness: one per group), the
+//! events are first aggregated once into the [`EXECUTIONS`] table, and every candidate's
+//! identities and rows are read from it (`Executions`).
 
 use std::sync::Arc;
 
@@ -55,7 +58,7 @@ pub(crate) enum Executions {
     },
 }
 
-/// The table of executions [`Executions::register`] computes: one row per computer,
+/// The table of executions `Executions::register` computes: one row per computer,
 /// outcome and file identity, with its events, first and last time and newest version key.
 pub const EXECUTIONS: &str = "executions";
 
