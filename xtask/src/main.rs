@@ -50,7 +50,11 @@ impl Tools {
 
 fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        // Absolute: the tests run in their crate's folder, where a relative
+        // `CARGO_TARGET_DIR` (relative to where cargo was started) names nothing.
+        Some(dir) if !dir.is_empty() => {
+            std::path::absolute(&dir).unwrap_or_else(|_| PathBuf::from(dir))
+        }
         _ => testkit::repo().join("target"),
     }
 }
