@@ -24,6 +24,7 @@ use schema::{Manifest, ManifestFile, Store, columns};
 use crate::Error;
 use crate::batch::dedup_key;
 use crate::staging::{KeyStream, MergedKeys, StagedFile, write_keys};
+use crate::summary::Summarizer;
 
 /// Held while an ingest may change the store; released on drop (also by the OS on a crash).
 pub(crate) struct StoreLock {
@@ -84,9 +85,11 @@ pub(crate) fn prepare(store: &Store, _lock: &StoreLock, ingest_id: &str) -> Resu
     let listed: HashSet<PathBuf> = manifest
         .files
         .iter()
-        .map(|f| (&f.path, &f.keys))
-        .chain(manifest.retired.iter().map(|r| (&r.path, &r.keys)))
-        .flat_map(|(path, keys)| [store.resolve(path), store.resolve(keys)])
+        .map(|f| (&f.path, &f.keys, &f.summary))
+        .chain(manifest.retired.iter().map(|r| (&r.path, &r.keys, &r.summary)))
+        .flat_map(|(path, keys, summary)| [Some(path), Some(keys), summary.as_ref()])
+        .flatten()
+        .map(|p| store.resolve(p))
         .collect();
     for entry in fs::read_dir(&events).map_err(|e| Error::io(&events, e))? {
         let path = entry.map_err(|e| Error::io(&events, e))?.path();
@@ -99,7 +102,10 @@ pub(crate) fn prepare(store: &Store, _lock: &StoreLock, ingest_id: &str) -> Resu
         }
     }
     if manifest.version < Manifest::VERSION && !manifest.files.is_empty() {
-        upgrade_keys(store, manifest)?;
+        manifest = upgrade_keys(store, manifest)?;
+    }
+    if manifest.summaries().is_none() {
+        add_summaries(store, manifest)?;
     }
     let dir = staging.join(ingest_id);
     fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -110,7 +116,7 @@ pub(crate) fn prepare(store: &Store, _lock: &StoreLock, ingest_id: &str) -> Resu
 /// version 1: times to the microsecond) from the rows themselves, then switches to them with
 /// one manifest replacement. A crash before the switch leaves the old state (the new key
 /// files are unlisted and removed by the next `prepare`); after it, the old key files are.
-fn upgrade_keys(store: &Store, mut manifest: Manifest) -> Result<(), Error> {
+fn upgrade_keys(store: &Store, mut manifest: Manifest) -> Result<Manifest, Error> {
     tracing::info!(
         files = manifest.files.len(),
         "rebuilding the store's de-duplication keys (times to the millisecond)"
@@ -128,6 +134,26 @@ fn upgrade_keys(store: &Store, mut manifest: Manifest) -> Result<(), Error> {
     for old in old_keys {
         let _ = fs::remove_file(store.resolve(&old));
     }
+    Ok(manifest)
+}
+
+/// Writes the summary of every committed file that has none (a store written before the
+/// summary), from its rows, then lists them with one manifest replacement. A crash before
+/// it leaves the summaries unlisted (removed by the next `prepare`, which starts over).
+fn add_summaries(store: &Store, mut manifest: Manifest) -> Result<(), Error> {
+    let missing = manifest.files.iter().filter(|f| f.summary.is_none()).count();
+    tracing::info!(files = missing, "summing up the store's events (once)");
+    for file in manifest.files.iter_mut().filter(|f| f.summary.is_none()) {
+        let events = store.resolve(&file.path);
+        let rel = format!(
+            "{}.summary.parquet",
+            file.path.trim_end_matches(".parquet")
+        );
+        crate::summary::summarize_file(&events)?.write(&store.resolve(&rel))?;
+        file.summary = Some(rel);
+    }
+    schema::store::sync_dir(&store.events_dir()).map_err(|e| Error::io(&store.events_dir(), e))?;
+    store.write_manifest(&manifest)?;
     Ok(())
 }
 
@@ -234,6 +260,9 @@ pub(crate) fn commit(
             }
             let _ = fs::remove_file(store.resolve(&file.path));
             let _ = fs::remove_file(store.resolve(&file.keys));
+            if let Some(summary) = &file.summary {
+                let _ = fs::remove_file(store.resolve(summary));
+            }
         }
         abandon(staging_dir);
         return Err(e);
@@ -302,9 +331,16 @@ pub(crate) fn publish(
         Store::EVENTS_DIR,
         name.trim_end_matches(".parquet")
     );
+    let summary_rel = format!(
+        "{}/{}.summary.parquet",
+        Store::EVENTS_DIR,
+        name.trim_end_matches(".parquet")
+    );
     let keys_path = &file.keys_path;
     let (parquet_dst, keys_dst) = (store.resolve(&parquet_rel), store.resolve(&keys_rel));
+    let summary_dst = store.resolve(&summary_rel);
     fs::rename(keys_path, &keys_dst).map_err(|e| Error::io(&keys_dst, e))?;
+    fs::rename(&file.summary_path, &summary_dst).map_err(|e| Error::io(&summary_dst, e))?;
     fs::rename(&file.path, &parquet_dst).map_err(|e| Error::io(&parquet_dst, e))?;
     schema::store::sync_dir(&store.events_dir()).map_err(|e| Error::io(&store.events_dir(), e))?;
     Ok(ManifestFile {
@@ -314,6 +350,7 @@ pub(crate) fn publish(
         min_time: file.min_time,
         max_time: file.max_time,
         ingest_id: ingest_id.to_owned(),
+        summary: Some(summary_rel),
     })
 }
 
@@ -332,11 +369,13 @@ fn drop_rows(file: StagedFile, drop: &HashSet<u128>) -> Result<StagedFile, Error
     let mut kept = StagedFile {
         path: src.clone(),
         keys_path: file.keys_path.clone(),
+        summary_path: file.summary_path.clone(),
         rows: 0,
         min_time: i64::MAX,
         max_time: i64::MIN,
     };
     let mut kept_keys = Vec::new();
+    let mut summary = Summarizer::default();
     for batch in reader {
         let batch = batch.map_err(|e| Error::parquet(src, e.into()))?;
         let (mask, keys, times) = keep_mask(&batch, drop);
@@ -348,6 +387,7 @@ fn drop_rows(file: StagedFile, drop: &HashSet<u128>) -> Result<StagedFile, Error
             kept.max_time = kept.max_time.max(t);
         }
         kept.rows += filtered.num_rows() as u64;
+        summary.add(&filtered);
         writer
             .write(&filtered)
             .map_err(|e| Error::parquet(&dst, e))?;
@@ -359,6 +399,7 @@ fn drop_rows(file: StagedFile, drop: &HashSet<u128>) -> Result<StagedFile, Error
     fs::rename(&dst, src).map_err(|e| Error::io(src, e))?;
     kept_keys.sort_unstable();
     write_keys(&kept.keys_path, &kept_keys)?;
+    summary.write(&kept.summary_path)?;
     Ok(kept)
 }
 

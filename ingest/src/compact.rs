@@ -108,6 +108,7 @@ fn merge_small_files(
             manifest.retired.push(RetiredFile {
                 path: file.path,
                 keys: file.keys,
+                summary: file.summary,
                 retired_at: now,
             });
         } else {
@@ -205,9 +206,14 @@ fn merge(
     keys.sort_unstable();
     let keys_path = out.with_extension("keys");
     write_keys(&keys_path, &keys)?;
+    let summary_path = crate::summary::summary_path(out);
+    let mut summary = crate::summary::Summarizer::default();
+    summary.add(&sorted);
+    summary.write(&summary_path)?;
     Ok(StagedFile {
         path: out.to_owned(),
         keys_path,
+        summary_path,
         rows: rows as u64,
         min_time,
         max_time,
@@ -252,6 +258,7 @@ mod tests {
             min_time,
             max_time: min_time,
             ingest_id: "x".into(),
+            summary: None,
         }
     }
 

@@ -20,6 +20,7 @@ mod inputs;
 mod reader;
 mod record;
 mod staging;
+mod summary;
 mod text;
 
 use std::collections::BTreeMap;

@@ -17,6 +17,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::Error;
 use crate::batch::{Row, dedup_key, to_record_batch};
+use crate::summary::{Summarizer, summary_path};
 use schema::values::cmp_computer_keys;
 
 /// Rows per row group: big enough for good compression and statistics, small enough that a
@@ -66,6 +67,8 @@ pub(crate) struct StagedFile {
     /// The sorted de-duplication keys of its rows, on disk beside it (memory stays bounded
     /// by one open file's keys, whatever the size of the ingest).
     pub(crate) keys_path: PathBuf,
+    /// Its rows summed up (`crate::summary`), beside it.
+    pub(crate) summary_path: PathBuf,
     pub(crate) rows: u64,
     pub(crate) min_time: i64,
     pub(crate) max_time: i64,
@@ -108,6 +111,7 @@ impl OpenFile {
         let encoder_path = path.clone();
         let encoder = std::thread::spawn(move || {
             let path = encoder_path;
+            let mut summary = Summarizer::default();
             let mut encoded = Encoded {
                 keys: Vec::new(),
                 rows: 0,
@@ -122,6 +126,7 @@ impl OpenFile {
                     encoded.max_time = encoded.max_time.max(r.event.time_us);
                 }
                 for batch in sorted_batches(&rows, &sources, &ingest_id) {
+                    summary.add(&batch);
                     writer.write(&batch).map_err(|e| Error::parquet(&path, e))?;
                 }
                 writer.flush().map_err(|e| Error::parquet(&path, e))?;
@@ -130,6 +135,7 @@ impl OpenFile {
             }
             let file = writer.into_inner().map_err(|e| Error::parquet(&path, e))?;
             file.sync_all().map_err(|e| Error::io(&path, e))?;
+            summary.write(&summary_path(&path))?;
             Ok(encoded)
         });
         Ok(OpenFile {
@@ -148,6 +154,7 @@ impl OpenFile {
         let keys_path = self.path.with_extension("keys");
         write_keys(&keys_path, &encoded.keys)?;
         Ok(StagedFile {
+            summary_path: summary_path(&self.path),
             path: self.path,
             keys_path,
             rows: encoded.rows,

@@ -338,8 +338,8 @@ fn strict_mode_stores_nothing_when_anything_is_damaged() {
         .unwrap()
         .count();
     assert_eq!(
-        listed, 2,
-        "one parquet file and its keys, nothing staged left behind"
+        listed, 3,
+        "one parquet file, its keys and its summary, nothing staged left behind"
     );
     assert_eq!(
         before.rows_in_store,

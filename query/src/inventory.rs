@@ -180,8 +180,12 @@ pub struct HostGroup {
 impl HostGroups {
     /// Reads the distinct computers of the `events` table and applies the inventory.
     pub async fn resolve(ctx: &SessionContext, inventory: &Inventory) -> crate::Result<HostGroups> {
+        let rows = crate::rows::Rows::for_window(ctx, &crate::Window::default());
         let batches = ctx
-            .sql("SELECT DISTINCT computer, computer_key FROM events ORDER BY computer")
+            .sql(&format!(
+                "SELECT DISTINCT computer, computer_key FROM {} ORDER BY computer",
+                rows.table()
+            ))
             .await?
             .collect()
             .await?;

@@ -21,6 +21,7 @@ pub mod inventory;
 pub mod monitor;
 pub mod readiness;
 pub mod report;
+mod rows;
 pub mod session;
 pub mod simulate;
 pub mod suggest;
@@ -39,6 +40,7 @@ pub use error::{Error, Result};
 pub use inventory::Inventory;
 pub use schema::{Collection, Outcome, Store};
 pub use session::{Candidate, DEFAULT_MEMORY_MB, DecideRequest, DecisionView, Session};
+pub use rows::SUMMARY;
 pub use time::{Window, parse_time_bound};
 
 /// The table name the queries read.
@@ -56,23 +58,41 @@ pub fn local_context(memory_mb: usize) -> Result<SessionContext> {
 }
 
 /// Registers the committed files of `store` as the `events` table (an empty table when the
-/// store has none yet). Returns the number of committed rows.
+/// store has none yet), and their summaries as the [`rows::SUMMARY`] table when every file
+/// has one (a store written before the summary has them after its next ingest). Returns
+/// the number of committed rows.
 pub async fn register_store(ctx: &SessionContext, store: &Store) -> Result<u64> {
     let manifest = store.read_manifest()?;
-    let schema = schema::event_schema();
-    if manifest.files.is_empty() {
-        engine::register_batches(ctx, EVENTS, schema, vec![]).await?;
-        return Ok(0);
+    let events: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+    register_files(ctx, store, EVENTS, schema::event_schema(), &events).await?;
+    if ctx.table_exist(rows::SUMMARY)? {
+        ctx.deregister_table(rows::SUMMARY)?;
     }
-    if ctx.table_exist(EVENTS)? {
-        ctx.deregister_table(EVENTS)?;
+    if let Some(summaries) = manifest.summaries() {
+        register_files(ctx, store, rows::SUMMARY, schema::summary_schema(), &summaries).await?;
+    }
+    Ok(manifest.rows())
+}
+
+/// Registers the Parquet files `relative` (to the data folder) as table `name`.
+async fn register_files(
+    ctx: &SessionContext,
+    store: &Store,
+    name: &str,
+    schema: datafusion::arrow::datatypes::SchemaRef,
+    relative: &[&str],
+) -> Result<()> {
+    if relative.is_empty() {
+        return engine::register_batches(ctx, name, schema, vec![]).await;
+    }
+    if ctx.table_exist(name)? {
+        ctx.deregister_table(name)?;
     }
     // Absolute paths: a distributed engine's executors do not share our working folder.
-    let paths: Vec<String> = manifest
-        .files
+    let paths: Vec<String> = relative
         .iter()
         .map(|f| {
-            let path = store.resolve(&f.path);
+            let path = store.resolve(f);
             std::path::absolute(&path)
                 .map(|p| p.display().to_string())
                 .map_err(|e| Error::Io { path, source: e })
@@ -97,6 +117,6 @@ pub async fn register_store(ctx: &SessionContext, store: &Store) -> Result<u64> 
     );
     let options = ParquetReadOptions::default().schema(&view_schema);
     let frame = ctx.read_parquet(paths, options).await?;
-    ctx.register_table(EVENTS, frame.into_view())?;
-    Ok(manifest.rows())
+    ctx.register_table(name, frame.into_view())?;
+    Ok(())
 }

@@ -24,6 +24,7 @@ use workspace::{Decision, Verdict};
 use crate::app::{APP_HASH_SQL, IDENTITY_COLUMNS, app_path_sql};
 use crate::columns::{collect, ints, strings, times};
 use crate::inventory::{HostGroups, Inventory};
+use crate::rows::Rows;
 use crate::report::{applocker_outcomes_sql, in_list, noise_filter};
 use crate::simulate::{BlockedApp, SimulateOptions, judged_outcomes, simulate_executions};
 use crate::whatif::{EXECUTIONS, Executions};
@@ -696,14 +697,16 @@ async fn evidence(
     hosts: &HostGroups,
     opts: &ReadinessOptions,
 ) -> Result<(BTreeMap<String, GroupEvidence>, Option<DateTime<Utc>>)> {
-    let window = opts.window.sql();
+    let rows = Rows::for_window(ctx, &opts.window);
+    let (table, window) = (rows.table(), rows.window_sql(&opts.window));
+    let (day, count, last) = (rows.day(), rows.count(), rows.last());
     let host_table = hosts.table_sql();
     let groups = in_list("h.grp", &opts.groups);
     let per_host = format!(
         r"WITH per_host AS (
-            SELECT computer, computer_key, date_trunc('day', time) AS day, MAX(time) AS last_seen
-            FROM events WHERE true {window}
-            GROUP BY computer, computer_key, date_trunc('day', time))
+            SELECT computer, computer_key, {day} AS day, MAX({last}) AS last_seen
+            FROM {table} WHERE true {window}
+            GROUP BY computer, computer_key, {day})
           SELECT h.grp, p.computer_key, COUNT(DISTINCT p.day) AS days, MAX(p.last_seen) AS last_seen
           FROM per_host p JOIN ({host_table}) h ON p.computer = h.computer
           WHERE true {groups}
@@ -711,24 +714,24 @@ async fn evidence(
     );
     let per_group = format!(
         r"WITH per_host AS (
-            SELECT computer, date_trunc('day', time) AS day
-            FROM events WHERE true {window}
-            GROUP BY computer, date_trunc('day', time))
+            SELECT computer, {day} AS day
+            FROM {table} WHERE true {window}
+            GROUP BY computer, {day})
           SELECT h.grp, COUNT(DISTINCT p.day) AS days
           FROM per_host p JOIN ({host_table}) h ON p.computer = h.computer
           WHERE true {groups}
           GROUP BY h.grp"
     );
-    let store_end = format!("SELECT MAX(time) AS last FROM events WHERE true {window}");
+    let store_end = format!("SELECT MAX({last}) AS last FROM {table} WHERE true {window}");
     // Events and days per collection from a small per-day count; the newest app's first
     // sighting from the executions `readiness` registered (one row per computer, outcome
     // and identity, each with its first time), not from another scan of the events.
     let per_collection = format!(
         r"WITH per_day AS (
-            SELECT computer, collection, date_trunc('day', time) AS day, SUM(1) AS events
-            FROM events
+            SELECT computer, collection, {day} AS day, SUM({count}) AS events
+            FROM {table}
             WHERE {applocker} AND collection IS NOT NULL {window} {noise}
-            GROUP BY computer, collection, date_trunc('day', time)),
+            GROUP BY computer, collection, {day}),
           totals AS (
             SELECT h.grp, p.collection, SUM(p.events) AS events, COUNT(DISTINCT p.day) AS days
             FROM per_day p JOIN ({host_table}) h ON p.computer = h.computer

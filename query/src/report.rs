@@ -12,6 +12,7 @@ use schema::{Collection, Outcome, PolicyKind, sql_list};
 use crate::app::{APP_HASH_SQL, AppIdentity, GENERIC_PATH_SQL, IDENTITY_COLUMNS, app_path_sql};
 use crate::columns::{collect, ints, lists, strings, times};
 use crate::inventory::{HostGroups, Inventory, sql_string};
+use crate::rows::Rows;
 use crate::{Result, Window};
 
 /// Which outcomes to report.
@@ -308,17 +309,20 @@ pub async fn blocked_apps_by_group(
     // traps").
     let hosts = HostGroups::resolve(ctx, inventory).await?;
     let class = with_outcome.then_some("outcome");
+    let rows = Rows::for_window(ctx, &opts.window);
+    let (table, window, count) = (rows.table(), rows.window_sql(&opts.window), rows.count());
     let fine = format!(
         r"SELECT computer, {outcome_col} collection, publisher, product, binary_name,
             {APP_HASH_SQL} AS app_hash,
             file_path, user_sid, binary_version, MAX(binary_version_key) AS binary_version_key,
-            SUM(1) AS events, MIN(time) AS first_seen, MAX(time) AS last_seen
-          FROM events
+            SUM({count}) AS events, MIN({first}) AS first_seen, MAX({last}) AS last_seen
+          FROM {table}
           WHERE {applocker} {window} {collections}
           GROUP BY computer, {outcome_col} collection, publisher, product,
             binary_name, app_hash, file_path, user_sid, binary_version",
+        first = rows.first(),
+        last = rows.last(),
         applocker = applocker_outcomes_sql(opts.outcome.outcomes()),
-        window = opts.window.sql(),
         collections = in_list("collection", &opts.collections),
     );
     let filter = format!(
@@ -331,9 +335,9 @@ pub async fn blocked_apps_by_group(
         r"WITH per_host AS (
             SELECT computer, computer_key,
               MAX(CASE WHEN event_id <> 8001 THEN 1 ELSE 0 END) AS more_than_policy,
-              SUM(CASE WHEN {audit} AND NOT ({NOISE_ROW_SQL}) THEN 1 ELSE 0 END) AS audit_events,
-              SUM(CASE WHEN {selected} AND ({NOISE_ROW_SQL}) THEN 1 ELSE 0 END) AS noise_events
-            FROM events WHERE true {window}
+              SUM(CASE WHEN {audit} AND NOT ({NOISE_ROW_SQL}) THEN {count} ELSE 0 END) AS audit_events,
+              SUM(CASE WHEN {selected} AND ({NOISE_ROW_SQL}) THEN {count} ELSE 0 END) AS noise_events
+            FROM {table} WHERE true {window}
             GROUP BY computer, computer_key),
           per_key AS (
             SELECT h.grp, p.computer_key, MAX(more_than_policy) AS more_than_policy,
@@ -346,7 +350,6 @@ pub async fn blocked_apps_by_group(
           FROM per_key GROUP BY grp",
         audit = applocker_outcomes_sql(&[Outcome::Audit]),
         selected = applocker_outcomes_sql(opts.outcome.outcomes()),
-        window = opts.window.sql(),
         host_groups = hosts.table_sql(),
     );
     // Both queries at once: each has single-threaded phases (final aggregation, sort) in

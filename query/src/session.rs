@@ -89,6 +89,8 @@ pub struct Session {
     workspace: Option<Arc<Workspace>>,
     /// The policy in force, given for every group (over what the workspace says).
     current: Option<Policy>,
+    /// Answer from the summary table where it can (false: always from the events).
+    summary: bool,
 }
 
 impl Session {
@@ -102,7 +104,15 @@ impl Session {
             memory_mb: DEFAULT_MEMORY_MB,
             workspace: None,
             current: None,
+            summary: true,
         }
+    }
+
+    /// Reads only the events, never the summary table (`crate::rows`): the answers are
+    /// the same, only slower. The tests compare the two.
+    pub fn without_summary(mut self) -> Session {
+        self.summary = false;
+        self
     }
 
     /// Uses `workspace` for each group's policy in force and the decisions.
@@ -178,6 +188,9 @@ impl Session {
     pub async fn context(&self) -> Result<SessionContext> {
         let ctx = self.engine.context(self.memory_mb, &self.store).await?;
         crate::register_store(&ctx, &self.store).await?;
+        if !self.summary && ctx.table_exist(crate::SUMMARY)? {
+            ctx.deregister_table(crate::SUMMARY)?;
+        }
         Ok(ctx)
     }
 

@@ -148,6 +148,7 @@ pub async fn simulate(
 ) -> Result<Simulation> {
     let hosts = HostGroups::resolve(ctx, inventory).await?;
     let executions = Executions::of_events(
+        ctx,
         judged_outcomes(opts),
         &opts.window,
         &hosts.scope_sql(&opts.groups),
@@ -374,7 +375,7 @@ pub async fn apps_it_allows(
     let outcomes = [Outcome::Allowed, Outcome::Audit, Outcome::Blocked];
     let hosts = HostGroups::resolve(ctx, inventory).await?;
     let groups = [group.to_owned()];
-    let executions = Executions::of_events(&outcomes, window, &hosts.scope_sql(&groups));
+    let executions = Executions::of_events(ctx, &outcomes, window, &hosts.scope_sql(&groups));
     register_verdicts(ctx, evaluator, &executions).await?;
     let fine = judged_fine_sql(
         &executions,

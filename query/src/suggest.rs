@@ -104,7 +104,7 @@ pub async fn suggest_rules(
     let evaluator = Evaluator::new(current.unwrap_or(&empty), None);
     let hosts = HostGroups::resolve(ctx, inventory).await?;
     let scope = hosts.scope_sql(&opts.groups);
-    let executions = Executions::of_events(outcomes, &opts.window, &scope);
+    let executions = Executions::of_events(ctx, outcomes, &opts.window, &scope);
     register_verdicts(ctx, &evaluator, &executions).await?;
     // With no current policy every audited app is a candidate; with one, only those it
     // blocks (what it allows already runs).

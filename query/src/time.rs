@@ -37,20 +37,32 @@ impl Window {
 
     /// SQL conditions on `time` for this window (empty when unbounded).
     pub(crate) fn sql(&self) -> String {
+        self.sql_on("time")
+    }
+
+    /// SQL conditions on the timestamp column `column` for this window.
+    pub(crate) fn sql_on(&self, column: &str) -> String {
         let mut conds = String::new();
         if let Some(since) = self.since {
             conds.push_str(&format!(
-                " AND time >= arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))')",
+                " AND {column} >= arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))')",
                 since.timestamp_micros()
             ));
         }
         if let Some(until) = self.until {
             conds.push_str(&format!(
-                " AND time < arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))')",
+                " AND {column} < arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))')",
                 until.timestamp_micros()
             ));
         }
         conds
+    }
+
+    /// Whether both ends (where given) fall on the start of a UTC day: then a row of a day
+    /// is either wholly in the window or wholly out of it (the summary can answer).
+    pub(crate) fn is_whole_days(&self) -> bool {
+        let whole = |t: &DateTime<Utc>| t.timestamp_micros() % schema::summary::DAY_MICROS == 0;
+        self.since.iter().chain(&self.until).all(whole)
     }
 }
 

@@ -7,6 +7,7 @@ use datafusion::prelude::SessionContext;
 use schema::Outcome;
 
 use crate::columns::{collect, ints, strings, times};
+use crate::rows::Rows;
 use crate::inventory::{HostGroups, Inventory};
 use crate::report::{applocker_outcomes_sql, in_list, noise_filter};
 use crate::{Result, Window};
@@ -40,14 +41,16 @@ pub async fn daily_events(
     opts: &TimelineOptions,
 ) -> Result<Vec<DayCount>> {
     let hosts = HostGroups::resolve(ctx, inventory).await?;
+    let rows = Rows::for_window(ctx, &opts.window);
+    let (day, count) = (rows.day(), rows.count());
     let sql = format!(
         r"WITH per_host AS (
-            SELECT computer, date_trunc('day', time) AS day,
-              SUM(CASE WHEN outcome = {audit} THEN 1 ELSE 0 END) AS audit_events,
-              SUM(CASE WHEN outcome = {blocked} THEN 1 ELSE 0 END) AS blocked_events
-            FROM events
+            SELECT computer, {day} AS day,
+              SUM(CASE WHEN outcome = {audit} THEN {count} ELSE 0 END) AS audit_events,
+              SUM(CASE WHEN outcome = {blocked} THEN {count} ELSE 0 END) AS blocked_events
+            FROM {table}
             WHERE {applocker} {window} {scope} {noise}
-            GROUP BY computer, date_trunc('day', time))
+            GROUP BY computer, {day})
           SELECT h.grp, p.day, SUM(p.audit_events) AS audit_events,
             SUM(p.blocked_events) AS blocked_events
           FROM per_host p JOIN ({host_table}) h ON p.computer = h.computer
@@ -57,7 +60,8 @@ pub async fn daily_events(
         audit = Outcome::Audit.sql(),
         blocked = Outcome::Blocked.sql(),
         applocker = applocker_outcomes_sql(&[Outcome::Audit, Outcome::Blocked]),
-        window = opts.window.sql(),
+        table = rows.table(),
+        window = rows.window_sql(&opts.window),
         scope = hosts.scope_sql(&opts.groups),
         noise = noise_filter(opts.include_noise),
         host_table = hosts.table_sql(),

@@ -19,6 +19,7 @@ use schema::{Outcome, sql_list};
 
 use crate::app::app_hash_of;
 use crate::report::applocker_outcomes_sql;
+use crate::rows::Rows;
 use crate::{Result, Window};
 
 /// The table of verdicts the what-if queries join.
@@ -44,6 +45,8 @@ const IDENTITY: [&str; 8] = [
 pub(crate) enum Executions {
     /// Aggregated from `events` by each query that reads them (one question: one scan).
     Events {
+        /// The events themselves, or their summary where it answers the same.
+        rows: Rows,
         outcomes: Vec<Outcome>,
         window: Window,
         /// More SQL conditions on `events` (`AND computer IN (…)`, see
@@ -63,9 +66,16 @@ pub(crate) enum Executions {
 pub const EXECUTIONS: &str = "executions";
 
 impl Executions {
-    /// The executions in `events` with `outcomes` in `window`, within `scope`.
-    pub(crate) fn of_events(outcomes: &[Outcome], window: &Window, scope: &str) -> Executions {
+    /// The executions in `events` with `outcomes` in `window`, within `scope` (read from
+    /// the summary when `ctx` has one that answers over `window`).
+    pub(crate) fn of_events(
+        ctx: &SessionContext,
+        outcomes: &[Outcome],
+        window: &Window,
+        scope: &str,
+    ) -> Executions {
         Executions::Events {
+            rows: Rows::for_window(ctx, window),
             outcomes: outcomes.to_vec(),
             window: *window,
             scope: scope.to_owned(),
@@ -80,7 +90,7 @@ impl Executions {
         window: &Window,
         scope: &str,
     ) -> Result<()> {
-        let sql = Executions::of_events(outcomes, window, scope).rows_sql();
+        let sql = Executions::of_events(ctx, outcomes, window, scope).rows_sql();
         let frame = ctx.sql(&sql).await?;
         let schema = frame.schema().inner().clone();
         let batches = frame.collect().await?;
@@ -103,18 +113,24 @@ impl Executions {
         let identity = IDENTITY.join(", ");
         match self {
             Executions::Events {
+                rows,
                 outcomes,
                 window,
                 scope,
             } => format!(
                 r"SELECT computer, outcome, {identity},
                     MAX(binary_version_key) AS binary_version_key,
-                    SUM(1) AS events, MIN(time) AS first_seen, MAX(time) AS last_seen
-                  FROM events
+                    SUM({count}) AS events, MIN({first}) AS first_seen,
+                    MAX({last}) AS last_seen
+                  FROM {table}
                   WHERE {applocker} {window} {scope}
                   GROUP BY computer, outcome, {identity}",
+                count = rows.count(),
+                first = rows.first(),
+                last = rows.last(),
+                table = rows.table(),
                 applocker = applocker_outcomes_sql(outcomes),
-                window = window.sql(),
+                window = rows.window_sql(window),
             ),
             Executions::Registered { outcomes, scope } => format!(
                 "SELECT * FROM {EXECUTIONS} WHERE outcome IN {} {scope}",
@@ -129,13 +145,15 @@ impl Executions {
         match self {
             // Straight from the events: cheaper than distinct over the aggregate.
             Executions::Events {
+                rows,
                 outcomes,
                 window,
                 scope,
             } => format!(
-                "SELECT DISTINCT {identity} FROM events WHERE {} {} {scope}",
+                "SELECT DISTINCT {identity} FROM {} WHERE {} {} {scope}",
+                rows.table(),
                 applocker_outcomes_sql(outcomes),
-                window.sql()
+                rows.window_sql(window)
             ),
             Executions::Registered { outcomes, scope } => format!(
                 "SELECT DISTINCT {identity} FROM {EXECUTIONS} WHERE outcome IN {} {scope}",

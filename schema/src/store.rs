@@ -49,6 +49,10 @@ pub struct ManifestFile {
     pub min_time: i64,
     pub max_time: i64,
     pub ingest_id: String,
+    /// Its rows summed up ([`crate::summary`]), relative to the data folder; `None` in a
+    /// store written before the summary, until the next ingest writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
 }
 
 /// A file compaction took out of the store, kept on disk for [`Manifest::RETIRE_GRACE_SECS`]
@@ -57,6 +61,8 @@ pub struct ManifestFile {
 pub struct RetiredFile {
     pub path: String,
     pub keys: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
     /// When it left the store (seconds since the epoch).
     pub retired_at: u64,
 }
@@ -104,6 +110,12 @@ impl Manifest {
     /// Total committed rows.
     pub fn rows(&self) -> u64 {
         self.files.iter().map(|f| f.rows).sum()
+    }
+
+    /// The summary files of every committed file, or `None` when one has none yet (a store
+    /// written before the summary): then only the events answer.
+    pub fn summaries(&self) -> Option<Vec<&str>> {
+        self.files.iter().map(|f| f.summary.as_deref()).collect()
     }
 }
 
@@ -250,6 +262,7 @@ mod tests {
             min_time: 1,
             max_time: 2,
             ingest_id: "x".into(),
+            summary: Some("events/a.summary.parquet".into()),
         };
         let manifest = Manifest {
             version: Manifest::VERSION,
