@@ -86,7 +86,12 @@ pub(crate) fn prepare(store: &Store, _lock: &StoreLock, ingest_id: &str) -> Resu
         .files
         .iter()
         .map(|f| (&f.path, &f.keys, &f.summary))
-        .chain(manifest.retired.iter().map(|r| (&r.path, &r.keys, &r.summary)))
+        .chain(
+            manifest
+                .retired
+                .iter()
+                .map(|r| (&r.path, &r.keys, &r.summary)),
+        )
         .flat_map(|(path, keys, summary)| [Some(path), Some(keys), summary.as_ref()])
         .flatten()
         .map(|p| store.resolve(p))
@@ -141,14 +146,15 @@ fn upgrade_keys(store: &Store, mut manifest: Manifest) -> Result<Manifest, Error
 /// summary), from its rows, then lists them with one manifest replacement. A crash before
 /// it leaves the summaries unlisted (removed by the next `prepare`, which starts over).
 fn add_summaries(store: &Store, mut manifest: Manifest) -> Result<(), Error> {
-    let missing = manifest.files.iter().filter(|f| f.summary.is_none()).count();
+    let missing = manifest
+        .files
+        .iter()
+        .filter(|f| f.summary.is_none())
+        .count();
     tracing::info!(files = missing, "summing up the store's events (once)");
     for file in manifest.files.iter_mut().filter(|f| f.summary.is_none()) {
         let events = store.resolve(&file.path);
-        let rel = format!(
-            "{}.summary.parquet",
-            file.path.trim_end_matches(".parquet")
-        );
+        let rel = format!("{}.summary.parquet", file.path.trim_end_matches(".parquet"));
         crate::summary::summarize_file(&events)?.write(&store.resolve(&rel))?;
         file.summary = Some(rel);
     }

@@ -135,7 +135,10 @@ impl Summarizer {
             totals.first = totals.first.min(t);
             totals.last = totals.last.max(t);
             if let Some(v) = v
-                && self.version_keys.text(totals.version_key).is_none_or(|kept| v > kept)
+                && self
+                    .version_keys
+                    .text(totals.version_key)
+                    .is_none_or(|kept| v > kept)
             {
                 totals.version_key = self.version_keys.id(Some(v));
             }
@@ -148,7 +151,12 @@ impl Summarizer {
         let mut rows: Vec<(Key, Totals)> = self.rows.into_iter().collect();
         let computer = |k: &Key| self.columns[0].text(k.texts[0]);
         rows.sort_unstable_by(|(a, _), (b, _)| {
-            (computer(a), a.day, a.texts, a.event_id).cmp(&(computer(b), b.day, b.texts, b.event_id))
+            (computer(a), a.day, a.texts, a.event_id).cmp(&(
+                computer(b),
+                b.day,
+                b.texts,
+                b.event_id,
+            ))
         });
         let mut out: Vec<ArrayRef> = Vec::with_capacity(KEY_COLUMNS.len() + 5);
         let text = |c: usize| -> ArrayRef {
@@ -174,7 +182,8 @@ impl Summarizer {
             }
         }
         out.push(Arc::new(StringArray::from_iter(
-            rows.iter().map(|(_, t)| self.version_keys.text(t.version_key)),
+            rows.iter()
+                .map(|(_, t)| self.version_keys.text(t.version_key)),
         )));
         out.push(Arc::new(Int64Array::from_iter_values(
             rows.iter().map(|(_, t)| t.events),
@@ -265,7 +274,10 @@ mod tests {
         let both = (0..5)
             .find(|&i| events[i] == 2)
             .expect("one row of two events");
-        assert_eq!((first[both], last[both], days[both]), (day + 1, day + 9, day));
+        assert_eq!(
+            (first[both], last[both], days[both]),
+            (day + 1, day + 9, day)
+        );
         assert_eq!(events.iter().sum::<i64>(), 6);
         assert_eq!(days.iter().filter(|&&d| d == day + DAY_MICROS).count(), 1);
     }

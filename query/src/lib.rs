@@ -38,9 +38,9 @@ use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 pub use engine::{BALLISTA_DEFAULT_PORT, Engine};
 pub use error::{Error, Result};
 pub use inventory::Inventory;
+pub use rows::SUMMARY;
 pub use schema::{Collection, Outcome, Store};
 pub use session::{Candidate, DEFAULT_MEMORY_MB, DecideRequest, DecisionView, Session};
-pub use rows::SUMMARY;
 pub use time::{Window, parse_time_bound};
 
 /// The table name the queries read.
@@ -69,7 +69,14 @@ pub async fn register_store(ctx: &SessionContext, store: &Store) -> Result<u64> 
         ctx.deregister_table(rows::SUMMARY)?;
     }
     if let Some(summaries) = manifest.summaries() {
-        register_files(ctx, store, rows::SUMMARY, schema::summary_schema(), &summaries).await?;
+        register_files(
+            ctx,
+            store,
+            rows::SUMMARY,
+            schema::summary_schema(),
+            &summaries,
+        )
+        .await?;
     }
     Ok(manifest.rows())
 }

@@ -7,9 +7,9 @@ use datafusion::prelude::SessionContext;
 use schema::Outcome;
 
 use crate::columns::{collect, ints, strings, times};
-use crate::rows::Rows;
 use crate::inventory::{HostGroups, Inventory};
 use crate::report::{applocker_outcomes_sql, in_list, noise_filter};
+use crate::rows::Rows;
 use crate::{Result, Window};
 
 /// What to count.

@@ -8,5 +8,6 @@ mod policy_engine;
 mod readiness;
 mod report_edge_cases;
 mod report_sample_logs;
+mod summary;
 mod timeline;
 mod transition;

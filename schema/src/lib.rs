@@ -17,8 +17,8 @@ pub mod summary;
 pub mod values;
 
 pub use columns::event_schema;
-pub use summary::summary_schema;
 pub use store::{Manifest, ManifestFile, RetiredFile, SourcePosition, Store, StoreError, sync_dir};
+pub use summary::summary_schema;
 pub use values::{
     Collection, Outcome, PolicyKind, UnknownValue, computer_key, sql_list, wildcard_match,
 };
