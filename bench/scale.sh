@@ -75,6 +75,11 @@ if [ "$(cat "$BENCH_DIR/shape" 2>/dev/null)" != "$shape" ]; then
     echo "$shape" >"$BENCH_DIR/shape"
 fi
 
+# A store kept from before the summary table gets it once, at its next ingest or compaction.
+if python3 -c "import json,sys; sys.exit(all(f.get('summary') for f in json.load(open(sys.argv[1]))['files']))" "$data/lockstep-store.json"; then
+    read -r secs kib <<<"$(measure "$BIN" -q store compact --data "$data")"
+    echo "summary table added to the kept store: $secs s, $(mib "$kib")"
+fi
 events=$(python3 -c "import json,sys; print(sum(f['rows'] for f in json.load(open(sys.argv[1]))['files']))" "$data/lockstep-store.json")
 bytes=$(du -sb "$data" | cut -f1)
 python3 bench/make_policy.py "$data" 500 >"$BENCH_DIR/policy.xml"
@@ -82,6 +87,16 @@ on_store=(--data "$data" --inventory "$inventory")
 
 printf '%s: %d events in the store, %.1f bytes per event (%s), %s\n' "$(date -u +%F)" "$events" \
     "$(awk -v b="$bytes" -v n="$events" 'BEGIN { print b / n }')" "$shape" "$(nproc) cores"
+# The summary table ingest keeps beside the events (docs/store.md), in rows.
+summary_rows=$(python3 - "$data" <<'PY'
+import json, sys, duckdb
+root = sys.argv[1]
+files = [f"{root}/{f['summary']}" for f in json.load(open(f"{root}/lockstep-store.json"))["files"] if f.get("summary")]
+print(duckdb.sql(f"select count(*) from read_parquet({files})").fetchall()[0][0] if files else 0)
+PY
+)
+printf 'summary table: %d rows (%.1f events per row)\n' "$summary_rows" \
+    "$(awk -v s="$summary_rows" -v n="$events" 'BEGIN { print (s > 0 ? n / s : 0) }')"
 printf '%-34s %12s %12s %8s %10s\n' question lockstep peer ratio "peak RSS"
 row() { # name, "secs kib", peer seconds or -
     read -r secs kib <<<"$2"
