@@ -240,7 +240,7 @@ mod tests {
     #[test]
     fn rows_are_counted_per_computer_day_and_key_with_their_times_and_newest_version() {
         let day = DAY_MICROS * 20_000;
-        let rows = vec![
+        let rows = [
             row("B", day + 5, Some("1.2"), 8003),
             row("A", day + 9, Some("1.10"), 8003),
             row("A", day + 1, Some("1.10"), 8003),
