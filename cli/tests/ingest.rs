@@ -264,8 +264,8 @@ fn kill_9_at_any_moment_leaves_the_store_before_or_after() {
     let on_disk = std::fs::read_dir(data.join("events")).unwrap().count();
     assert_eq!(
         on_disk,
-        2 * files,
-        "only listed files (and their keys) remain"
+        3 * files,
+        "only listed files (and their keys and summaries) remain"
     );
     let staging = data.join("staging");
     assert!(!staging.exists() || std::fs::read_dir(&staging).unwrap().next().is_none());
@@ -463,8 +463,8 @@ fn compaction_killed_at_any_moment_under_readers_changes_no_answer() {
     let on_disk = std::fs::read_dir(data.join("events")).unwrap().count();
     assert_eq!(
         on_disk,
-        2 * (files_after + retired),
-        "only listed and retired files (and their keys) remain"
+        3 * (files_after + retired),
+        "only listed and retired files (and their keys and summaries) remain"
     );
     let staging = data.join("staging");
     assert!(!staging.exists() || std::fs::read_dir(&staging).unwrap().next().is_none());
