@@ -154,7 +154,7 @@ fn add_summaries(store: &Store, mut manifest: Manifest) -> Result<(), Error> {
     tracing::info!(files = missing, "summing up the store's events (once)");
     for file in manifest.files.iter_mut().filter(|f| f.summary.is_none()) {
         let events = store.resolve(&file.path);
-        let rel = format!("{}.summary.parquet", file.path.trim_end_matches(".parquet"));
+        let rel = crate::summary::summary_name(&file.path);
         crate::summary::summarize_file(&events)?.write(&store.resolve(&rel))?;
         file.summary = Some(rel);
     }
@@ -337,11 +337,7 @@ pub(crate) fn publish(
         Store::EVENTS_DIR,
         name.trim_end_matches(".parquet")
     );
-    let summary_rel = format!(
-        "{}/{}.summary.parquet",
-        Store::EVENTS_DIR,
-        name.trim_end_matches(".parquet")
-    );
+    let summary_rel = crate::summary::summary_name(&parquet_rel);
     let keys_path = &file.keys_path;
     let (parquet_dst, keys_dst) = (store.resolve(&parquet_rel), store.resolve(&keys_rel));
     let summary_dst = store.resolve(&summary_rel);

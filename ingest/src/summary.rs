@@ -30,22 +30,28 @@ pub(crate) fn summary_path(events: &Path) -> PathBuf {
     events.with_extension("summary.parquet")
 }
 
+/// [`summary_path`] of a manifest path (relative to the data folder, `/`-separated).
+pub(crate) fn summary_name(events: &str) -> String {
+    format!("{}.summary.parquet", events.trim_end_matches(".parquet"))
+}
+
 /// Each distinct text of one column once, by number.
 #[derive(Default)]
 struct Interner {
     ids: HashMap<Box<str>, u32>,
     texts: Vec<Box<str>>,
-    /// The previous row's value: rows come sorted by computer, so neighbours mostly repeat.
-    last: Option<(u32, Box<str>)>,
+    /// The previous row's value: rows come sorted by computer, so neighbours mostly repeat
+    /// (comparing with it is cheaper than hashing).
+    last: Option<u32>,
 }
 
 impl Interner {
     fn id(&mut self, text: Option<&str>) -> u32 {
         let Some(text) = text else { return NULL };
-        if let Some((id, last)) = &self.last
-            && **last == *text
+        if let Some(last) = self.last
+            && *self.texts[last as usize] == *text
         {
-            return *id;
+            return last;
         }
         let id = match self.ids.get(text) {
             Some(&id) => id,
@@ -56,7 +62,7 @@ impl Interner {
                 id
             }
         };
-        self.last = Some((id, text.into()));
+        self.last = Some(id);
         id
     }
 
