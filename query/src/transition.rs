@@ -165,16 +165,21 @@ pub(crate) async fn recorded_apps(
 ) -> Result<Vec<(String, AppRow)>> {
     let outcomes = [Outcome::Allowed, Outcome::Audit, Outcome::Blocked];
     let hosts = HostGroups::resolve(ctx, inventory).await?;
+    let rows = crate::rows::Rows::for_window(ctx, &crate::Window::default());
     let fine = format!(
         r"SELECT computer, collection, publisher, product, binary_name,
             {hash} AS app_hash, file_path, user_sid, binary_version,
             MAX(binary_version_key) AS binary_version_key,
-            SUM(1) AS events, MIN(time) AS first_seen, MAX(time) AS last_seen
-          FROM events
+            SUM({count}) AS events, MIN({first}) AS first_seen, MAX({last}) AS last_seen
+          FROM {table}
           WHERE {applocker} {scope}
           GROUP BY computer, collection, publisher, product, binary_name, app_hash, file_path,
             user_sid, binary_version",
         hash = crate::app::APP_HASH_SQL,
+        count = rows.count(),
+        first = rows.first(),
+        last = rows.last(),
+        table = rows.table(),
         applocker = crate::report::applocker_outcomes_sql(&outcomes),
         scope = hosts.scope_sql(groups),
     );

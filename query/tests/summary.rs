@@ -170,6 +170,47 @@ fn assert_same_answers(data: &Path, fleet: &Path) {
             "{name}: the summary's answer differs from the events'"
         );
     }
+    assert_same_decisions(&rt, &session);
+}
+
+/// Deciding looks the app up among the recorded apps, and a decision is stale when its app
+/// is no longer among them: the same with the summary as from the events.
+fn assert_same_decisions(rt: &tokio::runtime::Runtime, session: &Session) {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = workspace::Workspace::open_file(&dir.path().join("workspace.sqlite")).unwrap();
+    let session = session.clone().with_workspace(std::sync::Arc::new(ws));
+    let report = rt
+        .block_on(session.report(&ReportOptions::default()))
+        .unwrap();
+    let group = report.groups.iter().find(|g| g.apps.len() >= 2).unwrap();
+    let deciders = [session.clone(), session.clone().without_summary()];
+    for (app, by) in group.apps.iter().zip(&deciders) {
+        let request = query::DecideRequest {
+            scope: workspace::Scope::Group(group.group.clone()),
+            app_id: app.app_id.clone(),
+            verdict: workspace::Verdict::Block,
+            note: None,
+            granularity: None,
+            force: false,
+            decided_by: "test".into(),
+            expected_version: None,
+        };
+        rt.block_on(by.decide(request)).unwrap();
+    }
+    let views: Vec<Value> = deciders
+        .iter()
+        .map(|s| json(rt.block_on(s.decisions(&[], false)).unwrap()))
+        .collect();
+    assert_eq!(views[0].as_array().unwrap().len(), 2);
+    assert_eq!(views[0], views[1]);
+    assert!(
+        views[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["stale"] == false),
+        "{views:?}"
+    );
 }
 
 /// Grouping the events by the summary's key columns and day gives the summary's rows
