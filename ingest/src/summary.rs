@@ -35,10 +35,64 @@ pub(crate) fn summary_name(events: &str) -> String {
     format!("{}.summary.parquet", events.trim_end_matches(".parquet"))
 }
 
+/// A multiply-rotate hash (as rustc's FxHash) for the summarizer's maps: they are built
+/// on the encoder thread, on every row, where SipHash's cost showed in the ingest profile.
+/// The keys are the store's own values, not an attacker's choice of collisions that matter.
+#[derive(Default, Clone, Copy)]
+struct FastHash;
+
+impl std::hash::BuildHasher for FastHash {
+    type Hasher = FastHasher;
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(0)
+    }
+}
+
+struct FastHasher(u64);
+
+impl FastHasher {
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.mix(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.mix(u64::from(v));
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.mix(u64::from(v));
+    }
+    fn write_i32(&mut self, v: i32) {
+        self.mix(v as u32 as u64);
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.mix(v as u64);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.mix(v as u64);
+    }
+}
+
 /// Each distinct text of one column once, by number.
 #[derive(Default)]
 struct Interner {
-    ids: HashMap<Box<str>, u32>,
+    ids: HashMap<Box<str>, u32, FastHash>,
     texts: Vec<Box<str>>,
     /// The previous row's value: rows come sorted by computer, so neighbours mostly repeat
     /// (comparing with it is cheaper than hashing).
@@ -91,7 +145,7 @@ struct Totals {
 pub(crate) struct Summarizer {
     columns: [Interner; TEXT_KEYS],
     version_keys: Interner,
-    rows: HashMap<Key, Totals>,
+    rows: HashMap<Key, Totals, FastHash>,
 }
 
 fn text_column<'a>(batch: &'a RecordBatch, name: &str) -> &'a StringArray {
