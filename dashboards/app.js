@@ -438,7 +438,7 @@ function whatIfPanel() {
       const sim = await api(`/api/v1/simulate${query}`, { method: "POST", body: file, contentType: "application/xml" });
       showMessage("");
       result.replaceChildren(
-        el("p", { class: "muted" }, `${file.name}: ${number(sim.identities_evaluated)} distinct files judged.`),
+        el("p", { class: "muted" }, `${file.name}: ${number(sim.executions_judged)} executions judged (per host, outcome and file).`),
         simulationTable(sim)
       );
     } catch (error) {

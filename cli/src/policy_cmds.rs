@@ -285,8 +285,8 @@ fn simulation_table(sim: &Simulation, top: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} distinct file identities evaluated",
-        sim.identities_evaluated
+        "{} executions judged (one per computer, outcome and file)",
+        sim.executions_judged
     );
     for g in &sim.groups {
         let _ = writeln!(

@@ -91,7 +91,7 @@ fn suggest_writes_valid_policies_that_simulate_and_readiness_accept() {
     );
     let sim: serde_json::Value = serde_json::from_slice(&sim.stdout).unwrap();
     assert_eq!(sim["groups"][0]["group"], "finance");
-    assert!(sim["identities_evaluated"].as_u64().unwrap() > 100);
+    assert!(sim["executions_judged"].as_u64().unwrap() > 100);
 
     let table = run(
         &["simulate", "--policy", finance.to_str().unwrap()],

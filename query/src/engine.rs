@@ -1,7 +1,7 @@
 //! Where the queries run: in this process (the default) or on an Apache DataFusion Ballista
 //! cluster. The query functions take whichever context [`Engine::context`] makes; the only
-//! other difference is how a table computed here (the what-if verdicts) reaches the engine:
-//! see [`register_batches`].
+//! other difference is how a table computed here (the judged executions of a what-if)
+//! reaches the engine: see [`TableBuilder`].
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -11,9 +11,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::datasource::MemTable;
+use datafusion::catalog::Session;
+use datafusion::datasource::{MemTable, TableProvider, TableType};
+use datafusion::error::DataFusionError;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::Expr;
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionConfig, SessionContext};
+use futures_util::StreamExt;
 
 use crate::{Error, Result, Store};
 
@@ -37,7 +44,7 @@ impl Engine {
     /// `memory_mb` bounds a local engine; a Ballista cluster's memory is its executors'.
     pub async fn context(&self, memory_mb: usize, store: &Store) -> Result<SessionContext> {
         match self {
-            Engine::Local => crate::local_context(memory_mb),
+            Engine::Local => local_context(memory_mb, Some(Scratch::new(store, false)?)),
             Engine::Ballista { host, port } => ballista_context(host, *port, store).await,
         }
     }
@@ -105,7 +112,6 @@ impl FromStr for Engine {
 async fn ballista_context(host: &str, port: u16, store: &Store) -> Result<SessionContext> {
     use ballista::prelude::{SessionConfigExt, SessionContextExt};
     use datafusion::execution::SessionStateBuilder;
-    use datafusion::prelude::SessionConfig;
 
     // Ballista connects lazily, at the first query; an address that does not answer is
     // better said now, and plainly.
@@ -120,7 +126,7 @@ async fn ballista_context(host: &str, port: u16, store: &Store) -> Result<Sessio
         Ok(Err(e)) => return Err(unreachable(e)),
         Err(_) => return Err(unreachable(std::io::ErrorKind::TimedOut.into())),
     }
-    let scratch = Scratch::new(store)?;
+    let scratch = Scratch::new(store, true)?;
     let config = SessionConfig::new_with_ballista()
         .with_information_schema(false)
         .with_extension(Arc::new(scratch));
@@ -141,19 +147,35 @@ async fn ballista_context(_host: &str, _port: u16, _store: &Store) -> Result<Ses
     })
 }
 
-/// A folder in the store for tables computed here that a distributed engine must read:
-/// `DATA/scratch/<this context>/`, made at the first table (a context that needs none, such
-/// as one API request for a report, touches no file) and removed with the context.
+/// An in-process context using every core within `memory_mb` MiB; with `scratch`, a table
+/// computed here that does not fit in what is left of that budget goes to disk.
+pub(crate) fn local_context(memory_mb: usize, scratch: Option<Scratch>) -> Result<SessionContext> {
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(memory_mb.max(64) * 1024 * 1024, 1.0)
+        .build_arc()?;
+    let mut config = SessionConfig::new().with_information_schema(false);
+    if let Some(scratch) = scratch {
+        config = config.with_extension(Arc::new(scratch));
+    }
+    Ok(SessionContext::new_with_config_rt(config, runtime))
+}
+
+/// A folder in the store for tables computed here that do not stay in this process's
+/// memory: all of them on a distributed engine (its executors read them like the events),
+/// and those too big for the memory pool on a local one. `DATA/scratch/<this context>/`,
+/// made at the first table (a context that needs none, such as one API request for a
+/// report, touches no file) and removed with the context.
 #[derive(Debug)]
-struct Scratch {
+pub(crate) struct Scratch {
     root: PathBuf,
     dir: PathBuf,
     files: AtomicU64,
+    /// Whether the plans run elsewhere: every computed table is written here.
+    distributed: bool,
 }
 
 impl Scratch {
-    #[cfg_attr(not(feature = "ballista"), allow(dead_code))]
-    fn new(store: &Store) -> Result<Scratch> {
+    pub(crate) fn new(store: &Store, distributed: bool) -> Result<Scratch> {
         let root = std::path::absolute(store.scratch_dir()).map_err(|e| Error::Io {
             path: store.scratch_dir(),
             source: e,
@@ -167,11 +189,12 @@ impl Scratch {
             root,
             dir,
             files: AtomicU64::new(0),
+            distributed,
         })
     }
 
-    /// Writes `batches` as a new Parquet file and returns its path.
-    fn write(&self, name: &str, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<PathBuf> {
+    /// A new Parquet file for the table `name`, written as its batches come.
+    fn create(&self, name: &str, schema: &SchemaRef) -> Result<ScratchFile> {
         let n = self.files.fetch_add(1, Ordering::Relaxed);
         if n == 0 {
             remove_stale(&self.root);
@@ -186,16 +209,30 @@ impl Scratch {
             source: e,
         };
         let file = std::fs::File::create(&path).map_err(io)?;
-        let parquet = |e: datafusion::parquet::errors::ParquetError| {
-            Error::Engine(datafusion::error::DataFusionError::from(e))
-        };
-        let mut writer = ArrowWriter::try_new(file, schema.clone(), None).map_err(parquet)?;
-        for batch in batches {
-            writer.write(batch).map_err(parquet)?;
-        }
-        writer.close().map_err(parquet)?;
-        Ok(path)
+        let writer = ArrowWriter::try_new(file, schema.clone(), None).map_err(parquet_error)?;
+        Ok(ScratchFile { path, writer })
     }
+}
+
+/// A table's Parquet file in the scratch folder, being written.
+struct ScratchFile {
+    path: PathBuf,
+    writer: ArrowWriter<std::fs::File>,
+}
+
+impl ScratchFile {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer.write(batch).map_err(parquet_error)
+    }
+
+    fn close(self) -> Result<PathBuf> {
+        self.writer.close().map_err(parquet_error)?;
+        Ok(self.path)
+    }
+}
+
+fn parquet_error(e: datafusion::parquet::errors::ParquetError) -> Error {
+    Error::Engine(datafusion::error::DataFusionError::from(e))
 }
 
 /// A scratch folder older than this was left by a run that was killed (a context lives for
@@ -232,36 +269,189 @@ impl Drop for Scratch {
 
 /// Whether `ctx` runs its plans elsewhere (made by [`Engine::context`] for Ballista).
 pub(crate) fn is_distributed(ctx: &SessionContext) -> bool {
-    ctx.state().config().get_extension::<Scratch>().is_some()
+    scratch_of(ctx).is_some_and(|s| s.distributed)
+}
+
+fn scratch_of(ctx: &SessionContext) -> Option<Arc<Scratch>> {
+    ctx.state().config().get_extension::<Scratch>()
 }
 
 /// Registers `batches` (computed in this process) as the table `name`, replacing one of
-/// that name: in memory on a local context; on a distributed one, as a Parquet file in the
-/// store's scratch folder, which the executors read like the events (an in-memory table
-/// cannot be sent to them).
+/// that name (see [`TableBuilder`]).
 pub(crate) async fn register_batches(
     ctx: &SessionContext,
     name: &str,
     schema: SchemaRef,
     batches: Vec<RecordBatch>,
 ) -> Result<()> {
-    if ctx.table_exist(name)? {
-        ctx.deregister_table(name)?;
+    let mut table = TableBuilder::new(ctx, name, schema);
+    for batch in batches {
+        table.push(batch)?;
     }
-    match ctx.state().config().get_extension::<Scratch>() {
-        None => {
-            ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
-        }
-        Some(scratch) => {
-            let path = scratch.write(name, &schema, &batches)?;
-            let options = ParquetReadOptions::default().schema(&schema);
-            let frame = ctx
-                .read_parquet(path.display().to_string(), options)
-                .await?;
-            ctx.register_table(name, frame.into_view())?;
+    table.register(ctx).await
+}
+
+/// Registers the rows of `frame` (a query of `ctx`) as the table `name`, as they come (the
+/// answer is never held whole beside the table); see [`TableBuilder`].
+pub(crate) async fn register_frame(ctx: &SessionContext, name: &str, frame: DataFrame) -> Result<()> {
+    let schema = frame.schema().inner().clone();
+    let mut stream = frame.execute_stream().await?;
+    let mut table = TableBuilder::new(ctx, name, schema);
+    while let Some(batch) = stream.next().await {
+        table.push(batch?)?;
+    }
+    table.register(ctx).await
+}
+
+/// A table computed in this process (the executions a what-if judges, its judged rows),
+/// built batch by batch and registered in the context's engine, replacing one of that name.
+///
+/// On a local context it stays in memory as long as the context's memory pool has room for
+/// it (it is reserved there for as long as it is registered, so `--memory-mb` counts it
+/// beside the queries' own memory); past that it is written to the scratch folder and read
+/// from there. On a distributed context it is always written there: an in-memory table
+/// cannot be sent to the executors. A local context without a scratch folder
+/// ([`crate::local_context`]) says plainly that the table does not fit.
+pub(crate) struct TableBuilder {
+    name: String,
+    schema: SchemaRef,
+    scratch: Option<Arc<Scratch>>,
+    held: Vec<RecordBatch>,
+    reservation: MemoryReservation,
+    /// The most this table holds in memory: half the pool, so that the queries over it
+    /// keep room for their own work.
+    held_limit: usize,
+    file: Option<ScratchFile>,
+}
+
+impl TableBuilder {
+    pub(crate) fn new(ctx: &SessionContext, name: &str, schema: SchemaRef) -> TableBuilder {
+        let pool = &ctx.runtime_env().memory_pool;
+        let held_limit = match pool.memory_limit() {
+            MemoryLimit::Finite(bytes) => bytes / 2,
+            MemoryLimit::Infinite | MemoryLimit::Unknown => usize::MAX,
+        };
+        TableBuilder {
+            name: name.to_owned(),
+            schema,
+            scratch: scratch_of(ctx),
+            held: Vec::new(),
+            reservation: MemoryConsumer::new(format!("lockstep table {name}")).register(pool),
+            held_limit,
+            file: None,
         }
     }
-    Ok(())
+
+    /// Adds `batch` (of the builder's schema) to the table.
+    pub(crate) fn push(&mut self, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if let Some(file) = &mut self.file {
+            return file.write(&batch);
+        }
+        let distributed = self.scratch.as_ref().is_some_and(|s| s.distributed);
+        let size = batch.get_array_memory_size();
+        let refused = if distributed {
+            String::new()
+        } else if self.reservation.size() + size > self.held_limit {
+            format!("it would take more than half of the pool ({} MB)", self.held_limit / 500_000)
+        } else {
+            match self.reservation.try_grow(size) {
+                Ok(()) => {
+                    self.held.push(batch);
+                    return Ok(());
+                }
+                Err(e) => e.to_string(),
+            }
+        };
+        let Some(scratch) = &self.scratch else {
+            return Err(Error::Engine(DataFusionError::ResourcesExhausted(format!(
+                "the computed table `{}` ({} MB so far) does not fit in the memory pool, and \
+                 this context has no scratch folder to write it to: {refused}",
+                self.name,
+                (self.reservation.size() + size) / 1_000_000
+            ))));
+        };
+        let mut file = scratch.create(&self.name, &self.schema)?;
+        for held in self.held.drain(..) {
+            file.write(&held)?;
+        }
+        file.write(&batch)?;
+        if !distributed {
+            tracing::debug!(
+                table = self.name,
+                held_mb = (self.reservation.size() + size) / 1_000_000,
+                "a computed table is past the memory pool: written to the scratch folder"
+            );
+        }
+        self.reservation.free();
+        self.file = Some(file);
+        Ok(())
+    }
+
+    /// Registers the table in `ctx` (the context the builder was made for).
+    pub(crate) async fn register(self, ctx: &SessionContext) -> Result<()> {
+        if ctx.table_exist(&self.name)? {
+            ctx.deregister_table(&self.name)?;
+        }
+        let distributed = self.scratch.as_ref().is_some_and(|s| s.distributed);
+        let file = match (self.file, distributed, &self.scratch) {
+            (Some(file), _, _) => Some(file),
+            // Written even when empty: the executors must find the table.
+            (None, true, Some(scratch)) => Some(scratch.create(&self.name, &self.schema)?),
+            (None, _, _) => None,
+        };
+        match file {
+            Some(file) => {
+                let path = file.close()?;
+                let options = ParquetReadOptions::default().schema(&self.schema);
+                let frame = ctx
+                    .read_parquet(path.display().to_string(), options)
+                    .await?;
+                ctx.register_table(&self.name, frame.into_view())?;
+            }
+            None => {
+                let table = MemTable::try_new(self.schema, vec![self.held])?;
+                ctx.register_table(
+                    &self.name,
+                    Arc::new(HeldTable {
+                        table,
+                        _reservation: self.reservation,
+                    }),
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An in-memory table that keeps its share of the memory pool reserved while registered.
+#[derive(Debug)]
+struct HeldTable {
+    table: MemTable,
+    _reservation: MemoryReservation,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for HeldTable {
+    fn schema(&self) -> SchemaRef {
+        self.table.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.table.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        self.table.scan(state, projection, filters, limit).await
+    }
 }
 
 #[cfg(test)]
@@ -315,6 +505,127 @@ mod tests {
             recent.join("verdicts-0.parquet").exists(),
             "a live run's folder stays"
         );
+    }
+
+    /// A local context whose pool has `bytes`, with a scratch folder in `store` if given.
+    fn context_with_pool(bytes: usize, store: Option<&Store>) -> SessionContext {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(bytes, 1.0)
+            .build_arc()
+            .unwrap();
+        let mut config = SessionConfig::new();
+        if let Some(store) = store {
+            config = config.with_extension(Arc::new(Scratch::new(store, false).unwrap()));
+        }
+        SessionContext::new_with_config_rt(config, runtime)
+    }
+
+    /// `n` batches of 1,000 rows: a number and a 100-character text each.
+    fn batches(n: u32) -> (SchemaRef, Vec<RecordBatch>) {
+        use datafusion::arrow::array::{StringArray, UInt32Array};
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::UInt32, false),
+            Field::new("text", DataType::Utf8, false),
+        ]));
+        let batches = (0..n)
+            .map(|b| {
+                let numbers: Vec<u32> = (b * 1000..(b + 1) * 1000).collect();
+                let texts: Vec<String> = numbers.iter().map(|i| format!("{i:0100}")).collect();
+                RecordBatch::try_new(
+                    schema.clone(),
+                    vec![
+                        Arc::new(UInt32Array::from(numbers)),
+                        Arc::new(StringArray::from(texts)),
+                    ],
+                )
+                .unwrap()
+            })
+            .collect();
+        (schema, batches)
+    }
+
+    async fn read_back(ctx: &SessionContext) -> Vec<RecordBatch> {
+        let frame = ctx.sql("SELECT * FROM t ORDER BY n").await.unwrap();
+        frame.collect().await.unwrap()
+    }
+
+    fn scratch_files(store: &Store) -> usize {
+        walk(&store.scratch_dir())
+    }
+
+    fn walk(dir: &Path) -> usize {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .map(|e| match e.path().is_dir() {
+                true => walk(&e.path()),
+                false => 1,
+            })
+            .sum()
+    }
+
+    #[tokio::test]
+    async fn a_table_within_half_the_pool_is_held_in_it_while_registered() {
+        let data = tempfile::tempdir().unwrap();
+        let store = Store::new(data.path());
+        let ctx = context_with_pool(64 << 20, Some(&store));
+        let (schema, input) = batches(10);
+        register_batches(&ctx, "t", schema, input.clone()).await.unwrap();
+        let pool = ctx.runtime_env().memory_pool.clone();
+        let held: usize = input.iter().map(|b| b.get_array_memory_size()).sum();
+        assert_eq!(pool.reserved(), held, "the table is charged to the pool");
+        assert_eq!(scratch_files(&store), 0, "nothing is written");
+        let expected = datafusion::arrow::compute::concat_batches(&input[0].schema(), &input);
+        let got = read_back(&ctx).await;
+        let got = datafusion::arrow::compute::concat_batches(&got[0].schema(), &got);
+        assert_eq!(got.unwrap(), expected.unwrap());
+        ctx.deregister_table("t").unwrap();
+        assert_eq!(pool.reserved(), 0, "deregistering frees the table's share");
+    }
+
+    #[tokio::test]
+    async fn a_table_past_half_the_pool_goes_to_the_scratch_folder_and_reads_back_equal() {
+        let data = tempfile::tempdir().unwrap();
+        let store = Store::new(data.path());
+        // About 26 MB of rows against a 32 MB pool (the sort that reads them back needs
+        // some of it): past half of the pool after a few batches.
+        let ctx = context_with_pool(32 << 20, Some(&store));
+        let (schema, input) = batches(200);
+        let mut table = TableBuilder::new(&ctx, "t", schema);
+        for batch in input.clone() {
+            table.push(batch).unwrap();
+        }
+        table.register(&ctx).await.unwrap();
+        assert_eq!(scratch_files(&store), 1, "one file in the scratch folder");
+        assert_eq!(ctx.runtime_env().memory_pool.reserved(), 0, "none held");
+        let rows = |batches: &[RecordBatch]| {
+            let all = datafusion::arrow::compute::concat_batches(&batches[0].schema(), batches);
+            let all = all.unwrap();
+            // The file's text comes back as a view; compare the values.
+            let text = datafusion::arrow::compute::cast(all.column(1), &DataType::Utf8).unwrap();
+            (all.column(0).clone(), text)
+        };
+        use datafusion::arrow::datatypes::DataType;
+        assert_eq!(rows(&read_back(&ctx).await), rows(&input));
+        drop(ctx);
+        assert_eq!(scratch_files(&store), 0, "the folder goes with the context");
+    }
+
+    #[tokio::test]
+    async fn a_table_past_the_pool_without_a_scratch_folder_is_refused_plainly() {
+        let ctx = context_with_pool(2 << 20, None);
+        let (schema, input) = batches(20);
+        let Err(Error::Engine(e)) = register_batches(&ctx, "t", schema, input).await else {
+            panic!("a table past the pool is refused")
+        };
+        let e = e.to_string();
+        assert!(e.contains("the computed table `t`"), "{e}");
+        assert!(e.contains("does not fit in the memory pool"), "{e}");
+        assert!(e.contains("no scratch folder"), "{e}");
+        assert!(!ctx.table_exist("t").unwrap(), "nothing half-registered");
     }
 
     #[test]

@@ -32,8 +32,7 @@ pub mod versions;
 pub mod whatif;
 
 use datafusion::arrow::datatypes::{DataType, Schema};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 pub use engine::{BALLISTA_DEFAULT_PORT, Engine};
 pub use error::{Error, Result};
@@ -49,12 +48,11 @@ pub const EVENTS: &str = "events";
 /// An in-process DataFusion context using every core within `memory_mb` MiB: a query too big
 /// for the budget fails with a clear error instead of exhausting the machine (docs/architecture.md
 /// "Known traps").
+///
+/// It has no scratch folder: a table lockstep computes itself (a what-if's judged
+/// executions) that does not fit fails the question. [`Session`]'s contexts have one.
 pub fn local_context(memory_mb: usize) -> Result<SessionContext> {
-    let runtime = RuntimeEnvBuilder::new()
-        .with_memory_limit(memory_mb.max(64) * 1024 * 1024, 1.0)
-        .build_arc()?;
-    let config = SessionConfig::new().with_information_schema(false);
-    Ok(SessionContext::new_with_config_rt(config, runtime))
+    engine::local_context(memory_mb, None)
 }
 
 /// Registers the committed files of `store` as the `events` table (an empty table when the

@@ -10,11 +10,10 @@ use schema::{Collection, Outcome};
 use crate::columns::{collect, ints, lists, strings};
 use crate::inventory::{HostGroups, Inventory, sql_string};
 use crate::report::{AppRow, apps_sql, noise_filter, read_apps};
-use crate::whatif::{Executions, judged_fine_sql, register_verdicts};
+use crate::whatif::{Executions, Keep, judged_fine_sql, register_judged};
 use crate::{Result, Window};
 
 /// The table of judged executions a simulation registers (blocked, and bypass risks).
-const BLOCKED: &str = "simulated_blocked";
 /// The class of an allowed execution that is a bypass risk, beside `still` and `newly`.
 const BYPASS: &str = "bypass";
 
@@ -105,8 +104,9 @@ pub struct GroupSimulation {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Simulation {
     pub window: Window,
-    /// Distinct file identities judged (each once, whatever its number of events).
-    pub identities_evaluated: usize,
+    /// Executions judged: one per computer, outcome and file identity, whatever its
+    /// number of events.
+    pub executions_judged: usize,
     pub groups: Vec<GroupSimulation>,
     /// `DOMAIN\name` of the SIDs the answer lists, where known (imported identities,
     /// well-known SIDs); see [`Simulation::name_users`].
@@ -195,7 +195,6 @@ pub(crate) async fn simulate_executions(
     opts: &SimulateOptions,
     executions: &Executions,
 ) -> Result<Simulation> {
-    let identities = register_verdicts(ctx, evaluator, executions).await?;
     let blocking: &[Decision] = if opts.unknown_current {
         &[
             Decision::Denied,
@@ -205,34 +204,23 @@ pub(crate) async fn simulate_executions(
     } else {
         &Decision::BLOCKING
     };
-    // One pass over the events: the blocked executions (`still`, `newly`) and the allowed
+    // One pass over the executions: the blocked ones (`still`, `newly`) and the allowed
     // ones a path rule on a user-writable place lets run (`bypass`).
-    let fine = format!(
-        "{} AND (v.decision IN {} OR v.writable_place IS NOT NULL)",
-        judged_fine_sql(
-            executions,
-            &format!(
-                "CASE WHEN v.decision = {} THEN '{BYPASS}' WHEN f.outcome = {} THEN 'newly' ELSE 'still' END",
-                sql_string(Decision::Allowed.as_str()),
-                Outcome::Allowed.sql()
-            ),
-            &Decision::ALL,
-        ),
-        schema::sql_list(blocking)
-    );
+    let keep = Keep {
+        decisions: blocking.to_vec(),
+        writable: true,
+    };
+    let judged = register_judged(ctx, evaluator, executions, &keep).await?;
+    let fine = judged_fine_sql(&format!(
+        "CASE WHEN decision = {} THEN '{BYPASS}' WHEN outcome = {} THEN 'newly' ELSE 'still' END",
+        sql_string(Decision::Allowed.as_str()),
+        Outcome::Allowed.sql()
+    ));
     let filter = format!(
         "{}{}",
         noise_filter(opts.include_noise),
         crate::report::in_list("grp", &opts.groups)
     );
-    // The judged executions are computed once and read by both queries below.
-    let blocked = collect(ctx, &fine).await?;
-    let schema = match blocked.first() {
-        Some(b) => b.schema(),
-        None => ctx.sql(&fine).await?.schema().inner().clone(),
-    };
-    crate::engine::register_batches(ctx, BLOCKED, schema, blocked).await?;
-    let blocked_sql = format!("SELECT * FROM {BLOCKED}");
     // Hardening rules are a what-if about people: who they would hit is the answer.
     let with_who = opts.with_who
         || evaluator
@@ -244,7 +232,7 @@ pub(crate) async fn simulate_executions(
         ""
     };
     let sql = apps_sql(
-        &blocked_sql,
+        &fine,
         Some("status"),
         hosts,
         &filter,
@@ -257,7 +245,7 @@ pub(crate) async fn simulate_executions(
     );
     let hosts_sql = format!(
         r"SELECT h.grp, f.collection, COUNT(DISTINCT h.computer_key) AS hosts
-          FROM {BLOCKED} f JOIN ({host_groups}) h ON f.computer = h.computer
+          FROM ({fine}) f JOIN ({host_groups}) h ON f.computer = h.computer
           WHERE f.status <> '{BYPASS}' {filter}
           GROUP BY h.grp, f.collection",
         host_groups = hosts.table_sql(),
@@ -356,7 +344,7 @@ pub(crate) async fn simulate_executions(
     }
     Ok(Simulation {
         window: opts.window,
-        identities_evaluated: identities,
+        executions_judged: judged,
         groups,
         names: BTreeMap::new(),
     })
@@ -376,12 +364,12 @@ pub async fn apps_it_allows(
     let hosts = HostGroups::resolve(ctx, inventory).await?;
     let groups = [group.to_owned()];
     let executions = Executions::of_events(ctx, &outcomes, window, &hosts.scope_sql(&groups));
-    register_verdicts(ctx, evaluator, &executions).await?;
-    let fine = judged_fine_sql(
-        &executions,
-        "'any'",
-        &[Decision::Allowed, Decision::NotCovered],
-    );
+    let keep = Keep {
+        decisions: vec![Decision::Allowed, Decision::NotCovered],
+        writable: false,
+    };
+    register_judged(ctx, evaluator, &executions, &keep).await?;
+    let fine = judged_fine_sql("'any'");
     let sql = apps_sql(
         &fine,
         None,

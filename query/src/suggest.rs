@@ -13,7 +13,7 @@ use schema::Outcome;
 use crate::columns::{collect, lists};
 use crate::inventory::{HostGroups, Inventory};
 use crate::report::{AppRow, apps_sql, in_list, noise_filter, read_apps};
-use crate::whatif::{Executions, judged_fine_sql, register_verdicts};
+use crate::whatif::{Executions, Keep, judged_fine_sql, register_judged};
 use crate::{Result, Window};
 
 /// What to suggest.
@@ -105,7 +105,6 @@ pub async fn suggest_rules(
     let hosts = HostGroups::resolve(ctx, inventory).await?;
     let scope = hosts.scope_sql(&opts.groups);
     let executions = Executions::of_events(ctx, outcomes, &opts.window, &scope);
-    register_verdicts(ctx, &evaluator, &executions).await?;
     // With no current policy every audited app is a candidate; with one, only those it
     // blocks (what it allows already runs).
     let decisions: &[Decision] = if current.is_some() {
@@ -113,7 +112,12 @@ pub async fn suggest_rules(
     } else {
         &Decision::ALL
     };
-    let fine = judged_fine_sql(&executions, &Outcome::Audit.sql(), decisions);
+    let keep = Keep {
+        decisions: decisions.to_vec(),
+        writable: false,
+    };
+    register_judged(ctx, &evaluator, &executions, &keep).await?;
+    let fine = judged_fine_sql(&Outcome::Audit.sql());
     let filter = format!(
         "{}{}",
         noise_filter(opts.include_noise),

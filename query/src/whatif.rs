@@ -1,32 +1,35 @@
 //! What-if: every recorded execution re-evaluated under a policy, without the binaries.
 //!
-//! The store is scanned once for the distinct file identities (collection, signature,
-//! version, hash, path, user); each is judged once by the [`Evaluator`] (not each event),
-//! and the verdicts are registered as the `verdicts` table, which the app queries join.
-//! Where several candidates are judged on the same events (readiness: one per group), the
-//! events are first aggregated once into the [`EXECUTIONS`] table, and every candidate's
-//! identities and rows are read from it (`Executions`).
+//! The executions (one row per computer, outcome and file identity, aggregated from the
+//! events or their summary) stream from the engine; each row is judged by the
+//! [`Evaluator`] where it is (not each event), and the rows the question keeps, with their
+//! verdicts, become the [`JUDGED`] table its app queries read. Where several candidates are
+//! judged on the same events (readiness: one per group), the events are first aggregated
+//! once into the [`EXECUTIONS`] table, and every candidate's rows are read from it
+//! (`Executions`).
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringBuilder, UInt32Builder};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanBuilder, RecordBatch, StringBuilder,
+};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
+use futures_util::StreamExt;
 use policy::{CollectionKind, Decision, Evaluator, FileFacts, Verdict};
 use rayon::prelude::*;
 use schema::{Outcome, sql_list};
 
 use crate::app::app_hash_of;
 use crate::report::applocker_outcomes_sql;
+use crate::engine::TableBuilder;
 use crate::rows::Rows;
 use crate::{Result, Window};
 
-/// The table of verdicts the what-if queries join.
-pub const VERDICTS: &str = "verdicts";
-/// The names of the rules the verdicts point at by `rule_index` (each name once, however
-/// many files a rule decides).
-pub const VERDICT_RULES: &str = "verdict_rules";
+/// The judged executions a what-if keeps ([`register_judged`]), which its app queries read.
+pub const JUDGED: &str = "judged";
 
 /// The columns that identify a file execution for the evaluator.
 const IDENTITY: [&str; 8] = [
@@ -91,10 +94,7 @@ impl Executions {
         scope: &str,
     ) -> Result<()> {
         let sql = Executions::of_events(ctx, outcomes, window, scope).rows_sql();
-        let frame = ctx.sql(&sql).await?;
-        let schema = frame.schema().inner().clone();
-        let batches = frame.collect().await?;
-        crate::engine::register_batches(ctx, EXECUTIONS, schema, batches).await
+        crate::engine::register_frame(ctx, EXECUTIONS, ctx.sql(&sql).await?).await
     }
 
     /// The rows of the registered [`EXECUTIONS`] with `outcomes` within `scope` (a scope
@@ -138,183 +138,183 @@ impl Executions {
             ),
         }
     }
+}
 
-    /// The distinct file identities (the identity columns).
-    fn identities_sql(&self) -> String {
-        let identity = IDENTITY.join(", ");
-        match self {
-            // Straight from the events: cheaper than distinct over the aggregate.
-            Executions::Events {
-                rows,
-                outcomes,
-                window,
-                scope,
-            } => format!(
-                "SELECT DISTINCT {identity} FROM {} WHERE {} {} {scope}",
-                rows.table(),
-                applocker_outcomes_sql(outcomes),
-                rows.window_sql(window)
-            ),
-            Executions::Registered { outcomes, scope } => format!(
-                "SELECT DISTINCT {identity} FROM {EXECUTIONS} WHERE outcome IN {} {scope}",
-                sql_list(outcomes)
-            ),
-        }
+/// What a what-if keeps of the judged executions: the rows with one of `decisions`, and,
+/// with `writable`, the rows a path rule on a user-writable place allows (a bypass risk,
+/// see `Evaluator::writable_place_allowed`).
+#[derive(Debug, Clone)]
+pub(crate) struct Keep {
+    pub(crate) decisions: Vec<Decision>,
+    pub(crate) writable: bool,
+}
+
+impl Keep {
+    fn keeps(&self, decision: Decision, writable_place: Option<&str>) -> bool {
+        self.decisions.contains(&decision) || (self.writable && writable_place.is_some())
     }
 }
 
-/// Judges every distinct file identity of `executions` and registers the `verdicts` table
-/// (identity columns, `decision`, `rule_index`, and `writable_place`: why an allowing path
-/// rule is a bypass risk, see `Evaluator::writable_place_allowed`) and the `verdict_rules`
-/// table (`rule_index`, `rule_name`). Returns the number judged.
+/// Judges every row of `executions` (one per computer, outcome and file identity) under
+/// `evaluator` and registers those `keep` keeps as the [`JUDGED`] table: the rows' columns
+/// with `decision`, `rule_name` (the deciding rule, if any) and `writable_place`
+/// appended. Returns the number of rows judged.
 ///
-/// The table is the distinct-identity batches themselves with the two verdict columns
-/// appended (no copy of the identities), judged batch by batch on every core.
-pub(crate) async fn register_verdicts(
+/// The rows stream from the engine and are judged batch by batch on every core; the kept
+/// rows go to a [`TableBuilder`](crate::engine::TableBuilder), inside the memory pool or
+/// to the scratch folder. Neither the rows nor their verdicts are ever held whole, and no
+/// join puts verdicts back on the rows: each row is judged where it is.
+pub(crate) async fn register_judged(
     ctx: &SessionContext,
     evaluator: &Evaluator,
     executions: &Executions,
+    keep: &Keep,
 ) -> Result<usize> {
-    let sql = executions.identities_sql();
     let started = std::time::Instant::now();
-    let frame = ctx.sql(&sql).await?;
-    let identity_schema = frame.schema().inner().clone();
-    let batches = frame.collect().await?;
-    let scanned = started.elapsed();
-    let mut fields: Vec<Field> = identity_schema
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields.push(Field::new("decision", DataType::Utf8, false));
-    fields.push(Field::new("rule_index", DataType::UInt32, true));
-    fields.push(Field::new("writable_place", DataType::Utf8, true));
-    let schema = Arc::new(Schema::new(fields));
-    let judged_schema = schema.clone();
-    // Judging is CPU work for every core: on the blocking pool, not on a thread that
-    // serves the runtime (a server answering other requests).
-    let owned = evaluator.clone();
-    let (judged_batches, judged) =
-        tokio::task::spawn_blocking(move || judge(batches, &owned, &schema))
+    let frame = ctx.sql(&executions.rows_sql()).await?;
+    let judge = Arc::new(Judge::new(evaluator, keep, frame.schema().inner())?);
+    let mut table = TableBuilder::new(ctx, JUDGED, judge.schema.clone());
+    let mut stream = frame.execute_stream().await?;
+    let (mut judged, mut kept) = (0, 0);
+    let mut judging = std::time::Duration::ZERO;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        judged += batch.num_rows();
+        let began = std::time::Instant::now();
+        // Judging is CPU work for every core: on the blocking pool, not on a thread that
+        // serves the runtime (a server answering other requests).
+        let judge = judge.clone();
+        let out = tokio::task::spawn_blocking(move || judge.batch(&batch))
             .await
-            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))??;
+            .map_err(|e| DataFusionError::External(Box::new(e)))??;
+        judging += began.elapsed();
+        kept += out.num_rows();
+        table.push(out)?;
+    }
+    table.register(ctx).await?;
     tracing::debug!(
         judged,
-        scan_ms = scanned.as_millis() as u64,
-        evaluate_ms = (started.elapsed() - scanned).as_millis() as u64,
-        "verdicts"
+        kept,
+        total_ms = started.elapsed().as_millis() as u64,
+        evaluate_ms = judging.as_millis() as u64,
+        "what-if judged"
     );
-    crate::engine::register_batches(ctx, VERDICTS, judged_schema, judged_batches).await?;
-    register_rule_names(ctx, evaluator).await?;
     Ok(judged)
 }
 
-/// The identity batches with each row's verdict appended, and the number judged.
-fn judge(
-    batches: Vec<RecordBatch>,
-    evaluator: &Evaluator,
-    schema: &Arc<Schema>,
-) -> Result<(Vec<RecordBatch>, usize)> {
-    let mut judged_batches = Vec::with_capacity(batches.len());
-    let mut judged = 0;
-    for batch in batches {
-        let verdicts: Vec<(Verdict, Option<&str>)> = facts_of(&batch)?
+/// Judges batches of execution rows ([`Executions::rows_sql`]'s columns).
+struct Judge {
+    evaluator: Evaluator,
+    keep: Keep,
+    /// The rules' names, by the index a verdict gives.
+    rule_names: Vec<String>,
+    /// Where each [`IDENTITY`] column is in the rows.
+    identity: [usize; IDENTITY.len()],
+    /// The rows' schema with the verdict columns appended.
+    schema: SchemaRef,
+}
+
+impl Judge {
+    fn new(evaluator: &Evaluator, keep: &Keep, rows: &SchemaRef) -> Result<Judge> {
+        let mut identity = [0; IDENTITY.len()];
+        for (slot, name) in identity.iter_mut().zip(IDENTITY) {
+            *slot = rows.index_of(name).map_err(DataFusionError::from)?;
+        }
+        let mut fields: Vec<Field> = rows.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.push(Field::new("decision", DataType::Utf8, false));
+        fields.push(Field::new("rule_name", DataType::Utf8, true));
+        fields.push(Field::new("writable_place", DataType::Utf8, true));
+        Ok(Judge {
+            evaluator: evaluator.clone(),
+            keep: keep.clone(),
+            rule_names: evaluator.rules().map(|r| r.name.clone()).collect(),
+            identity,
+            schema: Arc::new(Schema::new(fields)),
+        })
+    }
+
+    /// The kept rows of `batch`, with their verdicts.
+    fn batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let verdicts: Vec<(Verdict, Option<&'static str>)> = self
+            .facts_of(batch)?
             .par_iter()
             .map(|f| {
-                let verdict = evaluator.evaluate(f);
-                let place = evaluator.writable_place_allowed(f, &verdict);
+                let verdict = self.evaluator.evaluate(f);
+                let place = self.evaluator.writable_place_allowed(f, &verdict);
                 (verdict, place)
             })
             .collect();
-        judged += verdicts.len();
+        let mut keep = BooleanBuilder::with_capacity(verdicts.len());
         let mut decision = StringBuilder::new();
-        let mut rule = UInt32Builder::new();
+        let mut rule = StringBuilder::new();
         let mut writable = StringBuilder::new();
         for (v, place) in &verdicts {
+            keep.append_value(self.keep.keeps(v.decision, *place));
             decision.append_value(v.decision.as_str());
-            rule.append_option(v.rule.map(|r| r.0));
+            rule.append_option(v.rule.map(|r| self.rule_names[r.0 as usize].as_str()));
             writable.append_option(*place);
         }
         let mut arrays = batch.columns().to_vec();
         arrays.push(Arc::new(decision.finish()));
         arrays.push(Arc::new(rule.finish()));
         arrays.push(Arc::new(writable.finish()));
-        judged_batches.push(
-            RecordBatch::try_new(schema.clone(), arrays)
-                .map_err(datafusion::error::DataFusionError::from)?,
-        );
+        let judged = RecordBatch::try_new(self.schema.clone(), arrays)
+            .map_err(DataFusionError::from)?;
+        let kept = filter_record_batch(&judged, &keep.finish()).map_err(DataFusionError::from)?;
+        Ok(compact(kept))
     }
-    Ok((judged_batches, judged))
-}
 
-/// Registers the `verdict_rules` table: each rule's index and name.
-async fn register_rule_names(ctx: &SessionContext, evaluator: &Evaluator) -> Result<()> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("rule_index", DataType::UInt32, false),
-        Field::new("rule_name", DataType::Utf8, false),
-    ]));
-    let mut index = UInt32Builder::new();
-    let mut name = StringBuilder::new();
-    for (i, rule) in evaluator.rules().enumerate() {
-        index.append_value(i as u32);
-        name.append_value(&rule.name);
+    /// The evaluator's view of each row of `batch`.
+    fn facts_of(&self, batch: &RecordBatch) -> Result<Vec<FileFacts>> {
+        let texts = self
+            .identity
+            .iter()
+            .map(|&i| cast(batch.column(i), &DataType::Utf8))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(DataFusionError::from)?;
+        let texts: Vec<_> = texts.iter().map(|a| a.as_string::<i32>()).collect();
+        Ok((0..batch.num_rows())
+            .map(|row| {
+                let value = |i: usize| texts[i].is_valid(row).then(|| texts[i].value(row));
+                FileFacts {
+                    collection: value(0).and_then(CollectionKind::parse),
+                    publisher: value(1).map(str::to_owned),
+                    product: value(2).map(str::to_owned),
+                    binary: value(3).map(str::to_owned),
+                    version: value(4).and_then(|v| v.parse().ok()),
+                    hash: value(5).map(str::to_owned),
+                    path: value(6).map(str::to_owned),
+                    user_sid: value(7).map(str::to_owned),
+                }
+            })
+            .collect())
     }
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![Arc::new(index.finish()), Arc::new(name.finish())],
-    )
-    .map_err(datafusion::error::DataFusionError::from)?;
-    crate::engine::register_batches(ctx, VERDICT_RULES, schema, vec![batch]).await
 }
 
-/// The evaluator's view of each row of a batch of identity columns.
-fn facts_of(batch: &RecordBatch) -> Result<Vec<FileFacts>> {
-    let texts = (0..IDENTITY.len())
-        .map(|i| cast(batch.column(i), &DataType::Utf8))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(datafusion::error::DataFusionError::from)?;
-    let texts: Vec<_> = texts.iter().map(|a| a.as_string::<i32>()).collect();
-    Ok((0..batch.num_rows())
-        .map(|row| {
-            let value = |i: usize| texts[i].is_valid(row).then(|| texts[i].value(row));
-            FileFacts {
-                collection: value(0).and_then(CollectionKind::parse),
-                publisher: value(1).map(str::to_owned),
-                product: value(2).map(str::to_owned),
-                binary: value(3).map(str::to_owned),
-                version: value(4).and_then(|v| v.parse().ok()),
-                hash: value(5).map(str::to_owned),
-                path: value(6).map(str::to_owned),
-                user_sid: value(7).map(str::to_owned),
-            }
-        })
-        .collect())
-}
-
-/// The fine rows (see `report::apps_sql`) of `executions`, joined with their verdicts;
-/// `status` classifies each row, `decisions` keeps only those verdicts.
-pub(crate) fn judged_fine_sql(
-    executions: &Executions,
-    status: &str,
-    decisions: &[Decision],
-) -> String {
-    let keys: Vec<String> = IDENTITY
+/// `batch` without the text it no longer points at: a filtered string view still holds
+/// every value of the batch it came from, and a kept table would hold (and be charged for)
+/// all of them.
+fn compact(batch: RecordBatch) -> RecordBatch {
+    let columns = batch
+        .columns()
         .iter()
-        .map(|c| format!("(f.{c} IS NOT DISTINCT FROM v.{c})"))
+        .map(|c| match c.data_type() {
+            DataType::Utf8View => Arc::new(c.as_string_view().gc()) as ArrayRef,
+            DataType::BinaryView => Arc::new(c.as_binary_view().gc()) as ArrayRef,
+            _ => c.clone(),
+        })
         .collect();
+    RecordBatch::try_new(batch.schema(), columns).unwrap_or(batch)
+}
+
+/// The fine rows (see `report::apps_sql`) of the [`JUDGED`] table; `status` (SQL over its
+/// columns, such as `outcome` and `decision`) classifies each row.
+pub(crate) fn judged_fine_sql(status: &str) -> String {
     format!(
-        r"SELECT f.computer, {status} AS status, f.collection, f.publisher,
-            f.product, f.binary_name,
-            {app_hash} AS app_hash,
-            f.file_path, f.user_sid, f.binary_version, f.binary_version_key,
-            f.events, f.first_seen, f.last_seen, v.decision, r.rule_name, v.writable_place
-          FROM ({rows}) f
-          JOIN {VERDICTS} v ON {keys}
-          LEFT JOIN {VERDICT_RULES} r ON v.rule_index = r.rule_index
-          WHERE v.decision IN {decisions}",
-        rows = executions.rows_sql(),
-        decisions = sql_list(decisions),
-        app_hash = app_hash_of("f"),
-        keys = keys.join(" AND "),
+        r"SELECT computer, {status} AS status, collection, publisher, product, binary_name,
+            {app_hash} AS app_hash, file_path, user_sid, binary_version, binary_version_key,
+            events, first_seen, last_seen, decision, rule_name, writable_place
+          FROM {JUDGED}",
+        app_hash = app_hash_of(JUDGED),
     )
 }

@@ -138,7 +138,7 @@ fn simulate_with_trivial_policies() {
         let none = simulate(&ctx, &inventory, &Evaluator::new(&Policy::default(), None), &SimulateOptions::default())
             .await
             .unwrap();
-        assert!(none.identities_evaluated > 100, "{}", none.identities_evaluated);
+        assert!(none.executions_judged > 100, "{}", none.executions_judged);
         assert!(none.groups.iter().all(|g| g.still_blocked.is_empty() && g.newly_blocked.is_empty()));
 
         // A rule that allows nothing in each collection: every recorded execution is blocked,
