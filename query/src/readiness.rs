@@ -26,8 +26,10 @@ use crate::columns::{collect, ints, strings, times};
 use crate::inventory::{HostGroups, Inventory};
 use crate::report::{applocker_outcomes_sql, in_list, noise_filter};
 use crate::rows::Rows;
-use crate::simulate::{BlockedApp, SimulateOptions, judged_outcomes, simulate_executions};
-use crate::whatif::{EXECUTIONS, Executions};
+use crate::simulate::{
+    BlockedApp, SimulateOptions, judged_outcomes, keep_simulated, simulate_judging,
+};
+use crate::whatif::{EXECUTIONS, Executions, Judging, Keep};
 use crate::{Result, Window};
 
 /// Days with the group's hosts reporting needed before it can be `ready`, unless told
@@ -289,35 +291,43 @@ pub async fn readiness(
         evidence_ms = started.elapsed().as_millis() as u64 - executions_ms,
         "readiness"
     );
+    // Every group's candidate judges its own computers' executions, in one pass.
+    let sim_opts = SimulateOptions {
+        window: opts.window,
+        groups: judged.clone(),
+        include_noise: opts.include_noise,
+        include_allowed: true,
+        with_who: true,
+        unknown_current: false,
+    };
+    let candidates: Vec<(&str, &Evaluator, Keep)> = plans
+        .iter()
+        .map(|(group, plan)| {
+            let plan_opts = SimulateOptions {
+                include_allowed: plan.include_allowed,
+                unknown_current: !plan.include_allowed,
+                ..sim_opts.clone()
+            };
+            (group.as_str(), &plan.evaluator, keep_simulated(&plan_opts))
+        })
+        .collect();
+    let judging = Judging::PerGroup {
+        hosts: &hosts,
+        candidates: &candidates,
+    };
+    let executions = Executions::narrowed(judged_outcomes(&sim_opts), &hosts.scope_sql(&judged));
+    let sim = simulate_judging(ctx, inventory, &hosts, judging, &sim_opts, &executions).await?;
+    let mut blocked: BTreeMap<String, Vec<BlockedApp>> = sim
+        .groups
+        .into_iter()
+        .map(|g| {
+            let apps = g.still_blocked.into_iter().chain(g.newly_blocked);
+            (g.group, apps.collect())
+        })
+        .collect();
     let mut out = Vec::new();
     for (group, plan) in plans {
-        let sim_opts = SimulateOptions {
-            window: opts.window,
-            groups: vec![group.clone()],
-            include_noise: opts.include_noise,
-            include_allowed: plan.include_allowed,
-            with_who: true,
-            unknown_current: !plan.include_allowed,
-        };
-        let executions = Executions::narrowed(
-            judged_outcomes(&sim_opts),
-            &hosts.scope_sql(&sim_opts.groups),
-        );
-        let sim = simulate_executions(
-            ctx,
-            inventory,
-            &hosts,
-            &plan.evaluator,
-            &sim_opts,
-            &executions,
-        )
-        .await?;
-        let blocked: Vec<BlockedApp> = sim
-            .groups
-            .into_iter()
-            .filter(|g| g.group == *group)
-            .flat_map(|g| g.still_blocked.into_iter().chain(g.newly_blocked))
-            .collect();
+        let blocked = blocked.remove(group).unwrap_or_default();
         let in_inventory = (inventory.named_computers(group) + hosts.globbed_in(group)) as u64;
         let empty = GroupEvidence::default();
         let e = evidence.get(group).unwrap_or(&empty);

@@ -10,7 +10,7 @@ use schema::{Collection, Outcome};
 use crate::columns::{collect, ints, lists, strings};
 use crate::inventory::{HostGroups, Inventory, sql_string};
 use crate::report::{AppRow, apps_sql, noise_filter, read_apps};
-use crate::whatif::{Executions, Keep, judged_fine_sql, register_judged};
+use crate::whatif::{Executions, Judging, Keep, judged_fine_sql, register_judged};
 use crate::{Result, Window};
 
 /// The table of judged executions a simulation registers (blocked, and bypass risks).
@@ -195,6 +195,14 @@ pub(crate) async fn simulate_executions(
     opts: &SimulateOptions,
     executions: &Executions,
 ) -> Result<Simulation> {
+    let keep = keep_simulated(opts);
+    let judging = Judging::One(evaluator, &keep);
+    simulate_judging(ctx, inventory, hosts, judging, opts, executions).await
+}
+
+/// What a simulation keeps of the judged executions: the blocked ones (`still`, `newly`)
+/// and the allowed ones a path rule on a user-writable place lets run (`bypass`).
+pub(crate) fn keep_simulated(opts: &SimulateOptions) -> Keep {
     let blocking: &[Decision] = if opts.unknown_current {
         &[
             Decision::Denied,
@@ -204,13 +212,26 @@ pub(crate) async fn simulate_executions(
     } else {
         &Decision::BLOCKING
     };
-    // One pass over the executions: the blocked ones (`still`, `newly`) and the allowed
-    // ones a path rule on a user-writable place lets run (`bypass`).
-    let keep = Keep {
+    Keep {
         decisions: blocking.to_vec(),
         writable: true,
-    };
-    let judged = register_judged(ctx, evaluator, executions, &keep).await?;
+        allowed_today: opts.include_allowed,
+    }
+}
+
+/// [`simulate_executions`] with `judging`'s candidates (readiness: each group's own, in
+/// one pass); `opts.groups` are the groups answered for, and `opts.include_allowed` and
+/// `unknown_current` are taken from each candidate's [`Keep`] instead.
+pub(crate) async fn simulate_judging(
+    ctx: &SessionContext,
+    inventory: &Inventory,
+    hosts: &HostGroups,
+    judging: Judging<'_>,
+    opts: &SimulateOptions,
+    executions: &Executions,
+) -> Result<Simulation> {
+    // One pass over the executions; the app queries below read what it kept.
+    let judged = register_judged(ctx, judging, executions).await?;
     let fine = judged_fine_sql(&format!(
         "CASE WHEN decision = {} THEN '{BYPASS}' WHEN outcome = {} THEN 'newly' ELSE 'still' END",
         sql_string(Decision::Allowed.as_str()),
@@ -223,9 +244,10 @@ pub(crate) async fn simulate_executions(
     );
     // Hardening rules are a what-if about people: who they would hit is the answer.
     let with_who = opts.with_who
-        || evaluator
-            .rules()
-            .any(|r| policy::harden::is_hardening_rule(&r.name));
+        || judging.evaluators().iter().any(|e| {
+            e.rules()
+                .any(|r| policy::harden::is_hardening_rule(&r.name))
+        });
     let who = if with_who {
         ", array_agg(DISTINCT computer_key) AS host_names"
     } else {
@@ -367,8 +389,9 @@ pub async fn apps_it_allows(
     let keep = Keep {
         decisions: vec![Decision::Allowed, Decision::NotCovered],
         writable: false,
+        allowed_today: true,
     };
-    register_judged(ctx, evaluator, &executions, &keep).await?;
+    register_judged(ctx, Judging::One(evaluator, &keep), &executions).await?;
     let fine = judged_fine_sql("'any'");
     let sql = apps_sql(
         &fine,

@@ -13,7 +13,7 @@ use schema::Outcome;
 use crate::columns::{collect, lists};
 use crate::inventory::{HostGroups, Inventory};
 use crate::report::{AppRow, apps_sql, in_list, noise_filter, read_apps};
-use crate::whatif::{Executions, Keep, judged_fine_sql, register_judged};
+use crate::whatif::{Executions, Judging, Keep, judged_fine_sql, register_judged};
 use crate::{Result, Window};
 
 /// What to suggest.
@@ -115,8 +115,9 @@ pub async fn suggest_rules(
     let keep = Keep {
         decisions: decisions.to_vec(),
         writable: false,
+        allowed_today: false,
     };
-    register_judged(ctx, &evaluator, &executions, &keep).await?;
+    register_judged(ctx, Judging::One(&evaluator, &keep), &executions).await?;
     let fine = judged_fine_sql(&Outcome::Audit.sql());
     let filter = format!(
         "{}{}",

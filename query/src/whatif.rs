@@ -8,6 +8,7 @@
 //! once into the [`EXECUTIONS`] table, and every candidate's rows are read from it
 //! (`Executions`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -25,6 +26,7 @@ use schema::{Outcome, sql_list};
 use crate::app::app_hash_of;
 use crate::report::applocker_outcomes_sql;
 use crate::engine::TableBuilder;
+use crate::inventory::HostGroups;
 use crate::rows::Rows;
 use crate::{Result, Window};
 
@@ -142,16 +144,41 @@ impl Executions {
 
 /// What a what-if keeps of the judged executions: the rows with one of `decisions`, and,
 /// with `writable`, the rows a path rule on a user-writable place allows (a bypass risk,
-/// see `Evaluator::writable_place_allowed`).
+/// see `Evaluator::writable_place_allowed`). Without `allowed_today`, executions allowed
+/// today (outcome `allowed`) are dropped before they are judged.
 #[derive(Debug, Clone)]
 pub(crate) struct Keep {
     pub(crate) decisions: Vec<Decision>,
     pub(crate) writable: bool,
+    pub(crate) allowed_today: bool,
 }
 
 impl Keep {
     fn keeps(&self, decision: Decision, writable_place: Option<&str>) -> bool {
         self.decisions.contains(&decision) || (self.writable && writable_place.is_some())
+    }
+}
+
+/// Which candidate judges each execution.
+#[derive(Clone, Copy)]
+pub(crate) enum Judging<'a> {
+    /// One candidate judges every row.
+    One(&'a Evaluator, &'a Keep),
+    /// Each group's candidate judges the rows of its computers (readiness: every group in
+    /// one pass over the executions); rows of computers in no listed group are dropped.
+    PerGroup {
+        hosts: &'a HostGroups,
+        candidates: &'a [(&'a str, &'a Evaluator, Keep)],
+    },
+}
+
+impl Judging<'_> {
+    /// The candidates' evaluators.
+    pub(crate) fn evaluators(&self) -> Vec<&Evaluator> {
+        match self {
+            Judging::One(evaluator, _) => vec![*evaluator],
+            Judging::PerGroup { candidates, .. } => candidates.iter().map(|c| c.1).collect(),
+        }
     }
 }
 
@@ -166,13 +193,12 @@ impl Keep {
 /// join puts verdicts back on the rows: each row is judged where it is.
 pub(crate) async fn register_judged(
     ctx: &SessionContext,
-    evaluator: &Evaluator,
+    judging: Judging<'_>,
     executions: &Executions,
-    keep: &Keep,
 ) -> Result<usize> {
     let started = std::time::Instant::now();
     let frame = ctx.sql(&executions.rows_sql()).await?;
-    let judge = Arc::new(Judge::new(evaluator, keep, frame.schema().inner())?);
+    let judge = Arc::new(Judge::new(judging, frame.schema().inner())?);
     let mut table = TableBuilder::new(ctx, JUDGED, judge.schema.clone());
     let mut stream = frame.execute_stream().await?;
     let (mut judged, mut kept) = (0, 0);
@@ -202,56 +228,131 @@ pub(crate) async fn register_judged(
     Ok(judged)
 }
 
-/// Judges batches of execution rows ([`Executions::rows_sql`]'s columns).
-struct Judge {
+/// One candidate as a [`Judge`] holds it.
+struct Candidate {
     evaluator: Evaluator,
     keep: Keep,
     /// The rules' names, by the index a verdict gives.
     rule_names: Vec<String>,
-    /// Where each [`IDENTITY`] column is in the rows.
+}
+
+impl Candidate {
+    fn new(evaluator: &Evaluator, keep: &Keep) -> Candidate {
+        Candidate {
+            evaluator: evaluator.clone(),
+            keep: keep.clone(),
+            rule_names: evaluator.rules().map(|r| r.name.clone()).collect(),
+        }
+    }
+}
+
+/// What a row gets: its verdict and writable place, or nothing (dropped unjudged).
+type Judged = Option<(Verdict, Option<&'static str>)>;
+
+/// Judges batches of execution rows ([`Executions::rows_sql`]'s columns).
+struct Judge {
+    candidates: Vec<Candidate>,
+    /// Each computer's candidate (as an index into `candidates`); `None`: the first judges
+    /// every row.
+    candidate_of: Option<HashMap<String, usize>>,
+    /// Where each [`IDENTITY`] column, `computer` and `outcome` are in the rows.
     identity: [usize; IDENTITY.len()],
+    computer: usize,
+    outcome: usize,
     /// The rows' schema with the verdict columns appended.
     schema: SchemaRef,
 }
 
 impl Judge {
-    fn new(evaluator: &Evaluator, keep: &Keep, rows: &SchemaRef) -> Result<Judge> {
+    fn new(judging: Judging<'_>, rows: &SchemaRef) -> Result<Judge> {
+        let column = |name: &str| rows.index_of(name).map_err(DataFusionError::from);
         let mut identity = [0; IDENTITY.len()];
         for (slot, name) in identity.iter_mut().zip(IDENTITY) {
-            *slot = rows.index_of(name).map_err(DataFusionError::from)?;
+            *slot = column(name)?;
         }
         let mut fields: Vec<Field> = rows.fields().iter().map(|f| f.as_ref().clone()).collect();
-        fields.push(Field::new("decision", DataType::Utf8, false));
+        fields.push(Field::new("decision", DataType::Utf8, true));
         fields.push(Field::new("rule_name", DataType::Utf8, true));
         fields.push(Field::new("writable_place", DataType::Utf8, true));
+        let (candidates, candidate_of) = match judging {
+            Judging::One(evaluator, keep) => (vec![Candidate::new(evaluator, keep)], None),
+            Judging::PerGroup { hosts, candidates } => {
+                let index: HashMap<&str, usize> = candidates
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (c.0, i))
+                    .collect();
+                let of = hosts
+                    .hosts
+                    .iter()
+                    .filter_map(|h| Some((h.computer.clone(), *index.get(h.group.as_str())?)))
+                    .collect();
+                let candidates = candidates.iter().map(|c| Candidate::new(c.1, &c.2));
+                (candidates.collect(), Some(of))
+            }
+        };
         Ok(Judge {
-            evaluator: evaluator.clone(),
-            keep: keep.clone(),
-            rule_names: evaluator.rules().map(|r| r.name.clone()).collect(),
+            candidates,
+            candidate_of,
             identity,
+            computer: column("computer")?,
+            outcome: column("outcome")?,
             schema: Arc::new(Schema::new(fields)),
         })
     }
 
+    /// The candidate of each row of `batch`, if any judges it.
+    fn candidates_of(&self, batch: &RecordBatch) -> Result<Vec<Option<&Candidate>>> {
+        let text = |i: usize| cast(batch.column(i), &DataType::Utf8);
+        let outcomes = text(self.outcome).map_err(DataFusionError::from)?;
+        let outcomes = outcomes.as_string::<i32>();
+        let computers = match self.candidate_of {
+            Some(_) => Some(text(self.computer).map_err(DataFusionError::from)?),
+            None => None,
+        };
+        let computers = computers.as_ref().map(|c| c.as_string::<i32>());
+        Ok((0..batch.num_rows())
+            .map(|row| {
+                let i = match (&self.candidate_of, computers) {
+                    (Some(of), Some(computers)) => *of.get(computers.value(row))?,
+                    _ => 0,
+                };
+                let candidate = &self.candidates[i];
+                let allowed = outcomes.value(row) == Outcome::Allowed.as_str();
+                (candidate.keep.allowed_today || !allowed).then_some(candidate)
+            })
+            .collect())
+    }
+
     /// The kept rows of `batch`, with their verdicts.
     fn batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        let verdicts: Vec<(Verdict, Option<&'static str>)> = self
-            .facts_of(batch)?
-            .par_iter()
-            .map(|f| {
-                let verdict = self.evaluator.evaluate(f);
-                let place = self.evaluator.writable_place_allowed(f, &verdict);
-                (verdict, place)
+        let candidates = self.candidates_of(batch)?;
+        let identities = self.identities(batch)?;
+        let verdicts: Vec<Judged> = (0..batch.num_rows())
+            .into_par_iter()
+            .map(|row| {
+                let evaluator = &candidates[row]?.evaluator;
+                let facts = identities.facts(row);
+                let verdict = evaluator.evaluate(&facts);
+                let place = evaluator.writable_place_allowed(&facts, &verdict);
+                Some((verdict, place))
             })
             .collect();
         let mut keep = BooleanBuilder::with_capacity(verdicts.len());
         let mut decision = StringBuilder::new();
         let mut rule = StringBuilder::new();
         let mut writable = StringBuilder::new();
-        for (v, place) in &verdicts {
-            keep.append_value(self.keep.keeps(v.decision, *place));
+        for (judged, candidate) in verdicts.iter().zip(&candidates) {
+            let (Some((v, place)), Some(candidate)) = (judged, candidate) else {
+                keep.append_value(false);
+                decision.append_null();
+                rule.append_null();
+                writable.append_null();
+                continue;
+            };
+            keep.append_value(candidate.keep.keeps(v.decision, *place));
             decision.append_value(v.decision.as_str());
-            rule.append_option(v.rule.map(|r| self.rule_names[r.0 as usize].as_str()));
+            rule.append_option(v.rule.map(|r| candidate.rule_names[r.0 as usize].as_str()));
             writable.append_option(*place);
         }
         let mut arrays = batch.columns().to_vec();
@@ -264,30 +365,38 @@ impl Judge {
         Ok(compact(kept))
     }
 
-    /// The evaluator's view of each row of `batch`.
-    fn facts_of(&self, batch: &RecordBatch) -> Result<Vec<FileFacts>> {
+    /// The identity columns of `batch` as text.
+    fn identities(&self, batch: &RecordBatch) -> Result<Identities> {
         let texts = self
             .identity
             .iter()
             .map(|&i| cast(batch.column(i), &DataType::Utf8))
             .collect::<Result<Vec<_>, _>>()
             .map_err(DataFusionError::from)?;
-        let texts: Vec<_> = texts.iter().map(|a| a.as_string::<i32>()).collect();
-        Ok((0..batch.num_rows())
-            .map(|row| {
-                let value = |i: usize| texts[i].is_valid(row).then(|| texts[i].value(row));
-                FileFacts {
-                    collection: value(0).and_then(CollectionKind::parse),
-                    publisher: value(1).map(str::to_owned),
-                    product: value(2).map(str::to_owned),
-                    binary: value(3).map(str::to_owned),
-                    version: value(4).and_then(|v| v.parse().ok()),
-                    hash: value(5).map(str::to_owned),
-                    path: value(6).map(str::to_owned),
-                    user_sid: value(7).map(str::to_owned),
-                }
-            })
-            .collect())
+        Ok(Identities(texts))
+    }
+}
+
+/// The [`IDENTITY`] columns of a batch, as `Utf8` arrays in that order.
+struct Identities(Vec<ArrayRef>);
+
+impl Identities {
+    /// The evaluator's view of `row`.
+    fn facts(&self, row: usize) -> FileFacts {
+        let value = |i: usize| {
+            let text = self.0[i].as_string::<i32>();
+            text.is_valid(row).then(|| text.value(row))
+        };
+        FileFacts {
+            collection: value(0).and_then(CollectionKind::parse),
+            publisher: value(1).map(str::to_owned),
+            product: value(2).map(str::to_owned),
+            binary: value(3).map(str::to_owned),
+            version: value(4).and_then(|v| v.parse().ok()),
+            hash: value(5).map(str::to_owned),
+            path: value(6).map(str::to_owned),
+            user_sid: value(7).map(str::to_owned),
+        }
     }
 }
 
