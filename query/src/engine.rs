@@ -293,7 +293,11 @@ pub(crate) async fn register_batches(
 
 /// Registers the rows of `frame` (a query of `ctx`) as the table `name`, as they come (the
 /// answer is never held whole beside the table); see [`TableBuilder`].
-pub(crate) async fn register_frame(ctx: &SessionContext, name: &str, frame: DataFrame) -> Result<()> {
+pub(crate) async fn register_frame(
+    ctx: &SessionContext,
+    name: &str,
+    frame: DataFrame,
+) -> Result<()> {
     let schema = frame.schema().inner().clone();
     let mut stream = frame.execute_stream().await?;
     let mut table = TableBuilder::new(ctx, name, schema);
@@ -355,7 +359,10 @@ impl TableBuilder {
         let refused = if distributed {
             String::new()
         } else if self.reservation.size() + size > self.held_limit {
-            format!("it would take more than half of the pool ({} MB)", self.held_limit / 500_000)
+            format!(
+                "it would take more than half of the pool ({} MB)",
+                self.held_limit / 500_000
+            )
         } else {
             match self.reservation.try_grow(size) {
                 Ok(()) => {
@@ -573,7 +580,9 @@ mod tests {
         let store = Store::new(data.path());
         let ctx = context_with_pool(64 << 20, Some(&store));
         let (schema, input) = batches(10);
-        register_batches(&ctx, "t", schema, input.clone()).await.unwrap();
+        register_batches(&ctx, "t", schema, input.clone())
+            .await
+            .unwrap();
         let pool = ctx.runtime_env().memory_pool.clone();
         let held: usize = input.iter().map(|b| b.get_array_memory_size()).sum();
         assert_eq!(pool.reserved(), held, "the table is charged to the pool");

@@ -24,9 +24,9 @@ use rayon::prelude::*;
 use schema::{Outcome, sql_list};
 
 use crate::app::app_hash_of;
-use crate::report::applocker_outcomes_sql;
 use crate::engine::TableBuilder;
 use crate::inventory::HostGroups;
+use crate::report::applocker_outcomes_sql;
 use crate::rows::Rows;
 use crate::{Result, Window};
 
@@ -183,9 +183,9 @@ impl Judging<'_> {
 }
 
 /// Judges every row of `executions` (one per computer, outcome and file identity) under
-/// `evaluator` and registers those `keep` keeps as the [`JUDGED`] table: the rows' columns
-/// with `decision`, `rule_name` (the deciding rule, if any) and `writable_place`
-/// appended. Returns the number of rows judged.
+/// its candidate in `judging`, and registers the rows that candidate's [`Keep`] keeps as
+/// the [`JUDGED`] table: the rows' columns with `decision`, `rule_name` (the deciding rule,
+/// if any) and `writable_place` appended. Returns the number of rows read.
 ///
 /// The rows stream from the engine and are judged batch by batch on every core; the kept
 /// rows go to a [`TableBuilder`](crate::engine::TableBuilder), inside the memory pool or
@@ -202,7 +202,7 @@ pub(crate) async fn register_judged(
     let mut table = TableBuilder::new(ctx, JUDGED, judge.schema.clone());
     let mut stream = frame.execute_stream().await?;
     let (mut judged, mut kept) = (0, 0);
-    let mut judging = std::time::Duration::ZERO;
+    let mut evaluating = std::time::Duration::ZERO;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         judged += batch.num_rows();
@@ -213,7 +213,7 @@ pub(crate) async fn register_judged(
         let out = tokio::task::spawn_blocking(move || judge.batch(&batch))
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))??;
-        judging += began.elapsed();
+        evaluating += began.elapsed();
         kept += out.num_rows();
         table.push(out)?;
     }
@@ -222,7 +222,7 @@ pub(crate) async fn register_judged(
         judged,
         kept,
         total_ms = started.elapsed().as_millis() as u64,
-        evaluate_ms = judging.as_millis() as u64,
+        evaluate_ms = evaluating.as_millis() as u64,
         "what-if judged"
     );
     Ok(judged)
@@ -359,8 +359,8 @@ impl Judge {
         arrays.push(Arc::new(decision.finish()));
         arrays.push(Arc::new(rule.finish()));
         arrays.push(Arc::new(writable.finish()));
-        let judged = RecordBatch::try_new(self.schema.clone(), arrays)
-            .map_err(DataFusionError::from)?;
+        let judged =
+            RecordBatch::try_new(self.schema.clone(), arrays).map_err(DataFusionError::from)?;
         let kept = filter_record_batch(&judged, &keep.finish()).map_err(DataFusionError::from)?;
         Ok(compact(kept))
     }
