@@ -284,7 +284,7 @@ pub(crate) async fn register_batches(
     schema: SchemaRef,
     batches: Vec<RecordBatch>,
 ) -> Result<()> {
-    let mut table = TableBuilder::new(ctx, name, schema);
+    let mut table = TableBuilder::new(ctx, name, schema)?;
     for batch in batches {
         table.push(batch)?;
     }
@@ -300,7 +300,7 @@ pub(crate) async fn register_frame(
 ) -> Result<()> {
     let schema = frame.schema().inner().clone();
     let mut stream = frame.execute_stream().await?;
-    let mut table = TableBuilder::new(ctx, name, schema);
+    let mut table = TableBuilder::new(ctx, name, schema)?;
     while let Some(batch) = stream.next().await {
         table.push(batch?)?;
     }
@@ -329,13 +329,18 @@ pub(crate) struct TableBuilder {
 }
 
 impl TableBuilder {
-    pub(crate) fn new(ctx: &SessionContext, name: &str, schema: SchemaRef) -> TableBuilder {
+    /// A builder for the table `name`; a table of that name is deregistered now, so that
+    /// its share of the pool is free for the new one.
+    pub(crate) fn new(ctx: &SessionContext, name: &str, schema: SchemaRef) -> Result<TableBuilder> {
+        if ctx.table_exist(name)? {
+            ctx.deregister_table(name)?;
+        }
         let pool = &ctx.runtime_env().memory_pool;
         let held_limit = match pool.memory_limit() {
             MemoryLimit::Finite(bytes) => bytes / 2,
             MemoryLimit::Infinite | MemoryLimit::Unknown => usize::MAX,
         };
-        TableBuilder {
+        Ok(TableBuilder {
             name: name.to_owned(),
             schema,
             scratch: scratch_of(ctx),
@@ -343,7 +348,7 @@ impl TableBuilder {
             reservation: MemoryConsumer::new(format!("lockstep table {name}")).register(pool),
             held_limit,
             file: None,
-        }
+        })
     }
 
     /// Adds `batch` (of the builder's schema) to the table.
@@ -591,6 +596,13 @@ mod tests {
         let got = read_back(&ctx).await;
         let got = datafusion::arrow::compute::concat_batches(&got[0].schema(), &got);
         assert_eq!(got.unwrap(), expected.unwrap());
+        let (schema, again) = batches(10);
+        register_batches(&ctx, "t", schema, again).await.unwrap();
+        assert_eq!(
+            pool.reserved(),
+            held,
+            "a table replaced gives its share back first"
+        );
         ctx.deregister_table("t").unwrap();
         assert_eq!(pool.reserved(), 0, "deregistering frees the table's share");
     }
@@ -603,7 +615,7 @@ mod tests {
         // some of it): past half of the pool after a few batches.
         let ctx = context_with_pool(32 << 20, Some(&store));
         let (schema, input) = batches(200);
-        let mut table = TableBuilder::new(&ctx, "t", schema);
+        let mut table = TableBuilder::new(&ctx, "t", schema).unwrap();
         for batch in input.clone() {
             table.push(batch).unwrap();
         }

@@ -199,7 +199,7 @@ pub(crate) async fn register_judged(
     let started = std::time::Instant::now();
     let frame = ctx.sql(&executions.rows_sql()).await?;
     let judge = Arc::new(Judge::new(judging, frame.schema().inner())?);
-    let mut table = TableBuilder::new(ctx, JUDGED, judge.schema.clone());
+    let mut table = TableBuilder::new(ctx, JUDGED, judge.schema.clone())?;
     let mut stream = frame.execute_stream().await?;
     let (mut judged, mut kept) = (0, 0);
     let mut evaluating = std::time::Duration::ZERO;
