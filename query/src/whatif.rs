@@ -30,7 +30,7 @@ use crate::report::applocker_outcomes_sql;
 use crate::rows::Rows;
 use crate::{Result, Window};
 
-/// The judged executions a what-if keeps ([`register_judged`]), which its app queries read.
+/// The judged executions a what-if keeps (`register_judged`), which its app queries read.
 pub const JUDGED: &str = "judged";
 
 /// The columns that identify a file execution for the evaluator.
