@@ -13,7 +13,6 @@ use crate::report::{AppRow, apps_sql, noise_filter, read_apps};
 use crate::whatif::{Executions, Judging, Keep, judged_fine_sql, register_judged};
 use crate::{Result, Window};
 
-/// The table of judged executions a simulation registers (blocked, and bypass risks).
 /// The class of an allowed execution that is a bypass risk, beside `still` and `newly`.
 const BYPASS: &str = "bypass";
 
