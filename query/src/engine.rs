@@ -162,7 +162,7 @@ pub(crate) fn local_context(memory_mb: usize, scratch: Option<Scratch>) -> Resul
 
 /// A folder in the store for tables computed here that do not stay in this process's
 /// memory: all of them on a distributed engine (its executors read them like the events),
-/// and those too big for the memory pool on a local one. `DATA/scratch/<this context>/`,
+/// and on a local one those past half of its memory pool. `DATA/scratch/<this context>/`,
 /// made at the first table (a context that needs none, such as one API request for a
 /// report, touches no file) and removed with the context.
 #[derive(Debug)]
